@@ -700,6 +700,9 @@ func decodeFile(d *decoder, m *stoatpb.File) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Metadata == nil {
+				m.Metadata = new(stoatpb.FileMetadata)
+			}
 			return
 		}
 		if !decodeFileField(d, m, k) {
@@ -1484,6 +1487,9 @@ func decodeRole(d *decoder, m *stoatpb.Role) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Permissions == nil {
+				m.Permissions = new(stoatpb.PermissionOverride)
+			}
 			return
 		}
 		if !decodeRoleField(d, m, k) {
@@ -2313,6 +2319,9 @@ func decodeMember(d *decoder, m *stoatpb.Member) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Id == nil {
+				m.Id = new(stoatpb.MemberId)
+			}
 			return
 		}
 		if !decodeMemberField(d, m, k) {
@@ -3051,6 +3060,9 @@ func decodeChannelUnread(d *decoder, m *stoatpb.ChannelUnread) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Id == nil {
+				m.Id = new(stoatpb.ChannelCompositeKey)
+			}
 			return
 		}
 		if !decodeChannelUnreadField(d, m, k) {
@@ -4480,6 +4492,9 @@ func decodeEmoji(d *decoder, m *stoatpb.Emoji) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Parent == nil {
+				m.Parent = new(stoatpb.EmojiParent)
+			}
 			return
 		}
 		if !decodeEmojiField(d, m, k) {
@@ -5332,6 +5347,9 @@ func decodeReport(d *decoder, m *stoatpb.Report) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Content == nil {
+				m.Content = new(stoatpb.ReportedContent)
+			}
 			return
 		}
 		if !decodeReportField(d, m, k) {
@@ -5793,6 +5811,9 @@ func decodePongEvent(d *decoder, m *stoatpb.PongEvent) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Data == nil {
+				m.Data = new(stoatpb.PingData)
+			}
 			return
 		}
 		if !decodePongEventField(d, m, k) {
@@ -6270,6 +6291,9 @@ func decodeChannelUpdateEvent(d *decoder, m *stoatpb.ChannelUpdateEvent) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Channel == nil {
+				m.Channel = new(stoatpb.PartialChannel)
+			}
 			return
 		}
 		if !decodeChannelUpdateEventField(d, m, k) {
@@ -6787,6 +6811,9 @@ func decodeMessageUpdateEvent(d *decoder, m *stoatpb.MessageUpdateEvent) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Message == nil {
+				m.Message = new(stoatpb.PartialMessage)
+			}
 			return
 		}
 		if !decodeMessageUpdateEventField(d, m, k) {
@@ -6860,6 +6887,9 @@ func decodeMessageAppendEvent(d *decoder, m *stoatpb.MessageAppendEvent) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Data == nil {
+				m.Data = new(stoatpb.MessageAppendData)
+			}
 			return
 		}
 		if !decodeMessageAppendEventField(d, m, k) {
@@ -7306,6 +7336,9 @@ func decodeServerUpdateEvent(d *decoder, m *stoatpb.ServerUpdateEvent) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Server == nil {
+				m.Server = new(stoatpb.PartialServer)
+			}
 			return
 		}
 		if !decodeServerUpdateEventField(d, m, k) {
@@ -7420,6 +7453,9 @@ func decodeServerEmojiCreateEvent(d *decoder, m *stoatpb.ServerEmojiCreateEvent)
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Emoji.Parent == nil {
+				m.Emoji.Parent = new(stoatpb.EmojiParent)
+			}
 			return
 		}
 		if !decodeServerEmojiCreateEventField(d, m, k) {
@@ -7455,6 +7491,9 @@ func decodeServerEmojiUpdateEvent(d *decoder, m *stoatpb.ServerEmojiUpdateEvent)
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Emoji == nil {
+				m.Emoji = new(stoatpb.PartialEmoji)
+			}
 			return
 		}
 		if !decodeServerEmojiUpdateEventField(d, m, k) {
@@ -7617,6 +7656,12 @@ func decodeServerMemberUpdateEvent(d *decoder, m *stoatpb.ServerMemberUpdateEven
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.MemberId == nil {
+				m.MemberId = new(stoatpb.MemberId)
+			}
+			if m.Member == nil {
+				m.Member = new(stoatpb.PartialMember)
+			}
 			return
 		}
 		if !decodeServerMemberUpdateEventField(d, m, k) {
@@ -7743,6 +7788,9 @@ func decodeRawServerRoleUpdateEvent(d *decoder, m *stoatpb.RawServerRoleUpdateEv
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Role == nil {
+				m.Role = new(stoatpb.PartialRole)
+			}
 			return
 		}
 		if !decodeRawServerRoleUpdateEventField(d, m, k) {
@@ -7925,6 +7973,9 @@ func decodeReportCreateEvent(d *decoder, m *stoatpb.ReportCreateEvent) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Report.Content == nil {
+				m.Report.Content = new(stoatpb.ReportedContent)
+			}
 			return
 		}
 		if !decodeReportCreateEventField(d, m, k) {
@@ -7960,6 +8011,9 @@ func decodeUserUpdateEvent(d *decoder, m *stoatpb.UserUpdateEvent) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.User == nil {
+				m.User = new(stoatpb.PartialUser)
+			}
 			return
 		}
 		if !decodeUserUpdateEventField(d, m, k) {
@@ -8027,6 +8081,9 @@ func decodeUserRelationshipUpdateEvent(d *decoder, m *stoatpb.UserRelationshipUp
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.NewUser == nil {
+				m.NewUser = new(stoatpb.User)
+			}
 			return
 		}
 		if !decodeUserRelationshipUpdateEventField(d, m, k) {
@@ -8239,6 +8296,9 @@ func decodeWebhookUpdateEvent(d *decoder, m *stoatpb.WebhookUpdateEvent) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Webhook == nil {
+				m.Webhook = new(stoatpb.PartialWebhook)
+			}
 			return
 		}
 		if !decodeWebhookUpdateEventField(d, m, k) {
@@ -8350,6 +8410,9 @@ func decodeVoiceChannelJoinEvent(d *decoder, m *stoatpb.VoiceChannelJoinEvent) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.State == nil {
+				m.State = new(stoatpb.UserVoiceState)
+			}
 			return
 		}
 		if !decodeVoiceChannelJoinEventField(d, m, k) {
@@ -8455,6 +8518,9 @@ func decodeVoiceChannelMoveEvent(d *decoder, m *stoatpb.VoiceChannelMoveEvent) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.State == nil {
+				m.State = new(stoatpb.UserVoiceState)
+			}
 			return
 		}
 		if !decodeVoiceChannelMoveEventField(d, m, k) {
@@ -8522,6 +8588,9 @@ func decodeUserVoiceStateUpdateEvent(d *decoder, m *stoatpb.UserVoiceStateUpdate
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.State == nil {
+				m.State = new(stoatpb.PartialUserVoiceState)
+			}
 			return
 		}
 		if !decodeUserVoiceStateUpdateEventField(d, m, k) {
@@ -8802,6 +8871,9 @@ func decodePingFrame(d *decoder, m *stoatpb.PingFrame) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Data == nil {
+				m.Data = new(stoatpb.PingData)
+			}
 			return
 		}
 		if !decodePingFrameField(d, m, k) {
@@ -8844,6 +8916,9 @@ func decodePongFrame(d *decoder, m *stoatpb.PongFrame) {
 	for {
 		k, more := d.nextKey(&n)
 		if !more {
+			if m.Data == nil {
+				m.Data = new(stoatpb.PingData)
+			}
 			return
 		}
 		if !decodePongFrameField(d, m, k) {

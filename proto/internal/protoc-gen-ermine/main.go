@@ -422,6 +422,12 @@ func (w *wireGen) decodeMessage(m *protogen.Message) {
 	f.P("\tfor {")
 	f.P("\t\tk, more := d.nextKey(&n)")
 	f.P("\t\tif !more {")
+	// Fields the server always sends are never nil after decoding, so that handlers need no nil
+	// checks and an encode/decode round trip is exact.
+	w.ensureAlways(m, "m.")
+	if inl != nil {
+		w.ensureAlways(inl.Message, "m."+inl.GoName+".")
+	}
 	f.P("\t\t\treturn")
 	f.P("\t\t}")
 	f.P("\t\tif !decode", name, "Field(d, m, k) {")
@@ -462,6 +468,18 @@ func (w *wireGen) decodeMessage(m *protogen.Message) {
 	f.P("\treturn true")
 	f.P("}")
 	f.P()
+}
+
+// ensureAlways emits the statements that give every always-sent message field of m (reached
+// through prefix) a value when the input lacked it.
+func (w *wireGen) ensureAlways(m *protogen.Message, prefix string) {
+	for _, fl := range wireFields(m) {
+		if fl.Message != nil && !fl.Desc.IsList() && fieldOpt[string](fl, wireopt.E_Always) == "*" && !fieldOpt[bool](fl, wireopt.E_Nullable) {
+			w.f.P("\t\t\tif ", prefix, fl.GoName, " == nil {")
+			w.f.P("\t\t\t\t", prefix, fl.GoName, " = new(", w.pb(fl.Message.GoIdent.GoName), ")")
+			w.f.P("\t\t\t}")
+		}
+	}
 }
 
 // tagField is the message's union tag, if it is a flattened union.

@@ -1,0 +1,60 @@
+package bonfire_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/ermine-rt/ermine/proto/bonfire"
+	"github.com/ermine-rt/ermine/proto/stoatpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// FuzzDecodeJSON checks that no input panics, that every failure is a *FrameError, and that
+// whatever decodes survives a msgpack round trip unchanged.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, dir := range []string{"frames", "malformed", "client"} {
+		for _, fx := range fixtures(f, dir) {
+			f.Add(fx.frame)
+		}
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		checkDecode(t, bonfire.JSON, frame)
+	})
+}
+
+// FuzzDecodeMsgpack is FuzzDecodeJSON for msgpack frames.
+func FuzzDecodeMsgpack(f *testing.F) {
+	for _, fx := range fixtures(f, "frames") {
+		f.Add(toMsgpack(f, fx.frame))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		checkDecode(t, bonfire.Msgpack, frame)
+	})
+}
+
+func checkDecode(t *testing.T, format bonfire.Format, frame []byte) {
+	evs, err := bonfire.NewDecoder(format).Decode(frame, nil)
+	if err != nil {
+		var fe *bonfire.FrameError
+		if !errors.As(err, &fe) {
+			t.Fatalf("error is not a *FrameError: %v", err)
+		}
+	}
+	_, _ = bonfire.DecodeClientFrame(format, frame)
+	for _, ev := range evs {
+		if _, ok := ev.(*stoatpb.UnknownEvent); ok {
+			continue
+		}
+		b, err := bonfire.AppendFrame(nil, bonfire.Msgpack, ev)
+		if err != nil {
+			t.Fatalf("encode %T: %v", ev, err)
+		}
+		again, err := bonfire.NewDecoder(bonfire.Msgpack).Decode(b, nil)
+		if err != nil {
+			t.Fatalf("re-decode %T: %v", ev, err)
+		}
+		if len(again) != 1 || !proto.Equal(again[0], ev) {
+			t.Fatalf("round trip changed the event:\n got %v\nwant %v", again, ev)
+		}
+	}
+}
