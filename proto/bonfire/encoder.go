@@ -17,16 +17,18 @@ type encoder struct {
 	msgpack bool
 	comma   bool       // JSON: the next member or element needs a separating comma
 	open    []mpOpened // msgpack: the containers being written
+	openBuf [16]mpOpened
 }
 
 type mpOpened struct {
-	header int  // offset of the 32-bit count
+	header int // offset of the 32-bit count
 	count  uint32
 	isMap  bool
 }
 
 func (e *encoder) reset(buf []byte, msgpack bool) {
-	e.buf, e.msgpack, e.comma, e.open = buf, msgpack, false, e.open[:0]
+	e.buf, e.msgpack, e.comma = buf, msgpack, false
+	e.open = e.openBuf[:0]
 }
 
 // value is called before every value: it separates JSON array elements and counts msgpack ones.
