@@ -372,6 +372,1994 @@ func NewEvent(t EventType) Event {
 	return nil
 }
 
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *FileMetadata) ShallowClone() *FileMetadata {
+	if x == nil {
+		return nil
+	}
+	return &FileMetadata{
+		Type:      x.Type,
+		Width:     x.Width,
+		Height:    x.Height,
+		Thumbhash: x.Thumbhash,
+		Animated:  x.Animated,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *File) ShallowClone() *File {
+	if x == nil {
+		return nil
+	}
+	return &File{
+		Id:          x.Id,
+		Tag:         x.Tag,
+		Filename:    x.Filename,
+		Metadata:    x.Metadata,
+		ContentType: x.ContentType,
+		Size:        x.Size,
+		Deleted:     x.Deleted,
+		Reported:    x.Reported,
+		MessageId:   x.MessageId,
+		UserId:      x.UserId,
+		ServerId:    x.ServerId,
+		ObjectId:    x.ObjectId,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *UserStatus) ShallowClone() *UserStatus {
+	if x == nil {
+		return nil
+	}
+	return &UserStatus{
+		Text:     x.Text,
+		Presence: x.Presence,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *BotInformation) ShallowClone() *BotInformation {
+	if x == nil {
+		return nil
+	}
+	return &BotInformation{
+		Owner: x.Owner,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Relationship) ShallowClone() *Relationship {
+	if x == nil {
+		return nil
+	}
+	return &Relationship{
+		Id:     x.Id,
+		Status: x.Status,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *UserProfile) ShallowClone() *UserProfile {
+	if x == nil {
+		return nil
+	}
+	return &UserProfile{
+		Content:    x.Content,
+		Background: x.Background,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *User) ShallowClone() *User {
+	if x == nil {
+		return nil
+	}
+	return &User{
+		Id:            x.Id,
+		Username:      x.Username,
+		Discriminator: x.Discriminator,
+		DisplayName:   x.DisplayName,
+		Pronouns:      x.Pronouns,
+		Avatar:        x.Avatar,
+		Relations:     x.Relations,
+		Badges:        x.Badges,
+		Status:        x.Status,
+		Flags:         x.Flags,
+		Privileged:    x.Privileged,
+		Bot:           x.Bot,
+		Relationship:  x.Relationship,
+		Online:        x.Online,
+		Profile:       x.Profile,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *RelationshipList) ShallowClone() *RelationshipList {
+	if x == nil {
+		return nil
+	}
+	return &RelationshipList{
+		Items: x.Items,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PartialUser) ShallowClone() *PartialUser {
+	if x == nil {
+		return nil
+	}
+	return &PartialUser{
+		Id:            x.Id,
+		Username:      x.Username,
+		Discriminator: x.Discriminator,
+		DisplayName:   x.DisplayName,
+		Pronouns:      x.Pronouns,
+		Avatar:        x.Avatar,
+		Relations:     x.Relations,
+		Badges:        x.Badges,
+		Status:        x.Status,
+		Flags:         x.Flags,
+		Privileged:    x.Privileged,
+		Bot:           x.Bot,
+		Relationship:  x.Relationship,
+		Online:        x.Online,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PermissionOverride) ShallowClone() *PermissionOverride {
+	if x == nil {
+		return nil
+	}
+	return &PermissionOverride{
+		A: x.A,
+		D: x.D,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *RoleOverride) ShallowClone() *RoleOverride {
+	if x == nil {
+		return nil
+	}
+	return &RoleOverride{
+		RoleId: x.RoleId,
+		A:      x.A,
+		D:      x.D,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *RoleOverrideList) ShallowClone() *RoleOverrideList {
+	if x == nil {
+		return nil
+	}
+	return &RoleOverrideList{
+		Items: x.Items,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Role) ShallowClone() *Role {
+	if x == nil {
+		return nil
+	}
+	return &Role{
+		Id:          x.Id,
+		Name:        x.Name,
+		Permissions: x.Permissions,
+		Colour:      x.Colour,
+		Hoist:       x.Hoist,
+		Rank:        x.Rank,
+		Icon:        x.Icon,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *RoleList) ShallowClone() *RoleList {
+	if x == nil {
+		return nil
+	}
+	return &RoleList{
+		Items: x.Items,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PartialRole) ShallowClone() *PartialRole {
+	if x == nil {
+		return nil
+	}
+	return &PartialRole{
+		Id:          x.Id,
+		Name:        x.Name,
+		Permissions: x.Permissions,
+		Colour:      x.Colour,
+		Hoist:       x.Hoist,
+		Rank:        x.Rank,
+		Icon:        x.Icon,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Category) ShallowClone() *Category {
+	if x == nil {
+		return nil
+	}
+	return &Category{
+		Id:       x.Id,
+		Title:    x.Title,
+		Channels: x.Channels,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *CategoryList) ShallowClone() *CategoryList {
+	if x == nil {
+		return nil
+	}
+	return &CategoryList{
+		Items: x.Items,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *SystemMessageChannels) ShallowClone() *SystemMessageChannels {
+	if x == nil {
+		return nil
+	}
+	return &SystemMessageChannels{
+		UserJoined: x.UserJoined,
+		UserLeft:   x.UserLeft,
+		UserKicked: x.UserKicked,
+		UserBanned: x.UserBanned,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Server) ShallowClone() *Server {
+	if x == nil {
+		return nil
+	}
+	return &Server{
+		Id:                     x.Id,
+		Owner:                  x.Owner,
+		Name:                   x.Name,
+		Description:            x.Description,
+		Channels:               x.Channels,
+		Categories:             x.Categories,
+		SystemMessages:         x.SystemMessages,
+		Roles:                  x.Roles,
+		DefaultPermissions:     x.DefaultPermissions,
+		Icon:                   x.Icon,
+		Banner:                 x.Banner,
+		Flags:                  x.Flags,
+		Nsfw:                   x.Nsfw,
+		Analytics:              x.Analytics,
+		Discoverable:           x.Discoverable,
+		ApproximateMemberCount: x.ApproximateMemberCount,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *StringList) ShallowClone() *StringList {
+	if x == nil {
+		return nil
+	}
+	return &StringList{
+		Items: x.Items,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PartialServer) ShallowClone() *PartialServer {
+	if x == nil {
+		return nil
+	}
+	return &PartialServer{
+		Id:                 x.Id,
+		Owner:              x.Owner,
+		Name:               x.Name,
+		Description:        x.Description,
+		Channels:           x.Channels,
+		Categories:         x.Categories,
+		SystemMessages:     x.SystemMessages,
+		Roles:              x.Roles,
+		DefaultPermissions: x.DefaultPermissions,
+		Icon:               x.Icon,
+		Banner:             x.Banner,
+		Flags:              x.Flags,
+		Nsfw:               x.Nsfw,
+		Analytics:          x.Analytics,
+		Discoverable:       x.Discoverable,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MemberId) ShallowClone() *MemberId {
+	if x == nil {
+		return nil
+	}
+	return &MemberId{
+		Server: x.Server,
+		User:   x.User,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Member) ShallowClone() *Member {
+	if x == nil {
+		return nil
+	}
+	return &Member{
+		Id:         x.Id,
+		JoinedAt:   x.JoinedAt,
+		Nickname:   x.Nickname,
+		Pronouns:   x.Pronouns,
+		Avatar:     x.Avatar,
+		Roles:      x.Roles,
+		Timeout:    x.Timeout,
+		CanPublish: x.CanPublish,
+		CanReceive: x.CanReceive,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PartialMember) ShallowClone() *PartialMember {
+	if x == nil {
+		return nil
+	}
+	return &PartialMember{
+		Id:         x.Id,
+		JoinedAt:   x.JoinedAt,
+		Nickname:   x.Nickname,
+		Pronouns:   x.Pronouns,
+		Avatar:     x.Avatar,
+		Roles:      x.Roles,
+		Timeout:    x.Timeout,
+		CanPublish: x.CanPublish,
+		CanReceive: x.CanReceive,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *VoiceInformation) ShallowClone() *VoiceInformation {
+	if x == nil {
+		return nil
+	}
+	return &VoiceInformation{
+		MaxUsers: x.MaxUsers,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Channel) ShallowClone() *Channel {
+	if x == nil {
+		return nil
+	}
+	return &Channel{
+		ChannelType:        x.ChannelType,
+		Id:                 x.Id,
+		User:               x.User,
+		Active:             x.Active,
+		Recipients:         x.Recipients,
+		LastMessageId:      x.LastMessageId,
+		Name:               x.Name,
+		Owner:              x.Owner,
+		Description:        x.Description,
+		Icon:               x.Icon,
+		Permissions:        x.Permissions,
+		Nsfw:               x.Nsfw,
+		Server:             x.Server,
+		DefaultPermissions: x.DefaultPermissions,
+		RolePermissions:    x.RolePermissions,
+		Voice:              x.Voice,
+		Slowmode:           x.Slowmode,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PartialChannel) ShallowClone() *PartialChannel {
+	if x == nil {
+		return nil
+	}
+	return &PartialChannel{
+		Name:               x.Name,
+		Owner:              x.Owner,
+		Description:        x.Description,
+		Icon:               x.Icon,
+		Nsfw:               x.Nsfw,
+		Active:             x.Active,
+		Permissions:        x.Permissions,
+		RolePermissions:    x.RolePermissions,
+		DefaultPermissions: x.DefaultPermissions,
+		LastMessageId:      x.LastMessageId,
+		Voice:              x.Voice,
+		Slowmode:           x.Slowmode,
+		Recipients:         x.Recipients,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ChannelCompositeKey) ShallowClone() *ChannelCompositeKey {
+	if x == nil {
+		return nil
+	}
+	return &ChannelCompositeKey{
+		Channel: x.Channel,
+		User:    x.User,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ChannelUnread) ShallowClone() *ChannelUnread {
+	if x == nil {
+		return nil
+	}
+	return &ChannelUnread{
+		Id:       x.Id,
+		LastId:   x.LastId,
+		Mentions: x.Mentions,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *SystemMessage) ShallowClone() *SystemMessage {
+	if x == nil {
+		return nil
+	}
+	return &SystemMessage{
+		Type:       x.Type,
+		Content:    x.Content,
+		Id:         x.Id,
+		By:         x.By,
+		Name:       x.Name,
+		From:       x.From,
+		To:         x.To,
+		FinishedAt: x.FinishedAt,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *EmbedImage) ShallowClone() *EmbedImage {
+	if x == nil {
+		return nil
+	}
+	return &EmbedImage{
+		Url:    x.Url,
+		Width:  x.Width,
+		Height: x.Height,
+		Size:   x.Size,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *EmbedVideo) ShallowClone() *EmbedVideo {
+	if x == nil {
+		return nil
+	}
+	return &EmbedVideo{
+		Url:    x.Url,
+		Width:  x.Width,
+		Height: x.Height,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *EmbedSpecial) ShallowClone() *EmbedSpecial {
+	if x == nil {
+		return nil
+	}
+	return &EmbedSpecial{
+		Type:        x.Type,
+		Id:          x.Id,
+		CreatorName: x.CreatorName,
+		CreatorUrl:  x.CreatorUrl,
+		Timestamp:   x.Timestamp,
+		ContentType: x.ContentType,
+		AlbumId:     x.AlbumId,
+		TrackId:     x.TrackId,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Embed) ShallowClone() *Embed {
+	if x == nil {
+		return nil
+	}
+	return &Embed{
+		Type:        x.Type,
+		Url:         x.Url,
+		OriginalUrl: x.OriginalUrl,
+		Special:     x.Special,
+		Title:       x.Title,
+		Description: x.Description,
+		Image:       x.Image,
+		Video:       x.Video,
+		SiteName:    x.SiteName,
+		IconUrl:     x.IconUrl,
+		Colour:      x.Colour,
+		Width:       x.Width,
+		Height:      x.Height,
+		Size:        x.Size,
+		Media:       x.Media,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *EmbedList) ShallowClone() *EmbedList {
+	if x == nil {
+		return nil
+	}
+	return &EmbedList{
+		Items: x.Items,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Masquerade) ShallowClone() *Masquerade {
+	if x == nil {
+		return nil
+	}
+	return &Masquerade{
+		Name:   x.Name,
+		Avatar: x.Avatar,
+		Colour: x.Colour,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Interactions) ShallowClone() *Interactions {
+	if x == nil {
+		return nil
+	}
+	return &Interactions{
+		Reactions:         x.Reactions,
+		RestrictReactions: x.RestrictReactions,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Reaction) ShallowClone() *Reaction {
+	if x == nil {
+		return nil
+	}
+	return &Reaction{
+		Emoji: x.Emoji,
+		Users: x.Users,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ReactionList) ShallowClone() *ReactionList {
+	if x == nil {
+		return nil
+	}
+	return &ReactionList{
+		Items: x.Items,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageWebhook) ShallowClone() *MessageWebhook {
+	if x == nil {
+		return nil
+	}
+	return &MessageWebhook{
+		Name:   x.Name,
+		Avatar: x.Avatar,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *FileList) ShallowClone() *FileList {
+	if x == nil {
+		return nil
+	}
+	return &FileList{
+		Items: x.Items,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Message) ShallowClone() *Message {
+	if x == nil {
+		return nil
+	}
+	return &Message{
+		Id:           x.Id,
+		Nonce:        x.Nonce,
+		Channel:      x.Channel,
+		Author:       x.Author,
+		User:         x.User,
+		Member:       x.Member,
+		Webhook:      x.Webhook,
+		Content:      x.Content,
+		System:       x.System,
+		Attachments:  x.Attachments,
+		Edited:       x.Edited,
+		Embeds:       x.Embeds,
+		Mentions:     x.Mentions,
+		RoleMentions: x.RoleMentions,
+		Replies:      x.Replies,
+		Reactions:    x.Reactions,
+		Interactions: x.Interactions,
+		Masquerade:   x.Masquerade,
+		Pinned:       x.Pinned,
+		Flags:        x.Flags,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PartialMessage) ShallowClone() *PartialMessage {
+	if x == nil {
+		return nil
+	}
+	return &PartialMessage{
+		Id:           x.Id,
+		Nonce:        x.Nonce,
+		Channel:      x.Channel,
+		Author:       x.Author,
+		User:         x.User,
+		Member:       x.Member,
+		Webhook:      x.Webhook,
+		Content:      x.Content,
+		System:       x.System,
+		Attachments:  x.Attachments,
+		Edited:       x.Edited,
+		Embeds:       x.Embeds,
+		Mentions:     x.Mentions,
+		RoleMentions: x.RoleMentions,
+		Replies:      x.Replies,
+		Reactions:    x.Reactions,
+		Interactions: x.Interactions,
+		Masquerade:   x.Masquerade,
+		Pinned:       x.Pinned,
+		Flags:        x.Flags,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageAppendData) ShallowClone() *MessageAppendData {
+	if x == nil {
+		return nil
+	}
+	return &MessageAppendData{
+		Embeds: x.Embeds,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *EmojiParent) ShallowClone() *EmojiParent {
+	if x == nil {
+		return nil
+	}
+	return &EmojiParent{
+		Type: x.Type,
+		Id:   x.Id,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Emoji) ShallowClone() *Emoji {
+	if x == nil {
+		return nil
+	}
+	return &Emoji{
+		Id:        x.Id,
+		Parent:    x.Parent,
+		CreatorId: x.CreatorId,
+		Name:      x.Name,
+		Animated:  x.Animated,
+		Nsfw:      x.Nsfw,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PartialEmoji) ShallowClone() *PartialEmoji {
+	if x == nil {
+		return nil
+	}
+	return &PartialEmoji{
+		Name: x.Name,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Webhook) ShallowClone() *Webhook {
+	if x == nil {
+		return nil
+	}
+	return &Webhook{
+		Id:          x.Id,
+		Name:        x.Name,
+		Avatar:      x.Avatar,
+		CreatorId:   x.CreatorId,
+		ChannelId:   x.ChannelId,
+		Permissions: x.Permissions,
+		Token:       x.Token,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PartialWebhook) ShallowClone() *PartialWebhook {
+	if x == nil {
+		return nil
+	}
+	return &PartialWebhook{
+		Id:          x.Id,
+		Name:        x.Name,
+		Avatar:      x.Avatar,
+		CreatorId:   x.CreatorId,
+		ChannelId:   x.ChannelId,
+		Permissions: x.Permissions,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *UserVoiceState) ShallowClone() *UserVoiceState {
+	if x == nil {
+		return nil
+	}
+	return &UserVoiceState{
+		Id:            x.Id,
+		JoinedAt:      x.JoinedAt,
+		IsReceiving:   x.IsReceiving,
+		IsPublishing:  x.IsPublishing,
+		Screensharing: x.Screensharing,
+		Camera:        x.Camera,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PartialUserVoiceState) ShallowClone() *PartialUserVoiceState {
+	if x == nil {
+		return nil
+	}
+	return &PartialUserVoiceState{
+		Id:            x.Id,
+		JoinedAt:      x.JoinedAt,
+		IsReceiving:   x.IsReceiving,
+		IsPublishing:  x.IsPublishing,
+		Screensharing: x.Screensharing,
+		Camera:        x.Camera,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ChannelVoiceState) ShallowClone() *ChannelVoiceState {
+	if x == nil {
+		return nil
+	}
+	return &ChannelVoiceState{
+		Id:           x.Id,
+		Participants: x.Participants,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Slowmode) ShallowClone() *Slowmode {
+	if x == nil {
+		return nil
+	}
+	return &Slowmode{
+		ChannelId:  x.ChannelId,
+		Duration:   x.Duration,
+		RetryAfter: x.RetryAfter,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *WebPushSubscription) ShallowClone() *WebPushSubscription {
+	if x == nil {
+		return nil
+	}
+	return &WebPushSubscription{
+		Endpoint: x.Endpoint,
+		P256Dh:   x.P256Dh,
+		Auth:     x.Auth,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Session) ShallowClone() *Session {
+	if x == nil {
+		return nil
+	}
+	return &Session{
+		Id:           x.Id,
+		UserId:       x.UserId,
+		Token:        x.Token,
+		Name:         x.Name,
+		LastSeen:     x.LastSeen,
+		Origin:       x.Origin,
+		Subscription: x.Subscription,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *UserSetting) ShallowClone() *UserSetting {
+	if x == nil {
+		return nil
+	}
+	return &UserSetting{
+		Key:      x.Key,
+		Revision: x.Revision,
+		Value:    x.Value,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PolicyChange) ShallowClone() *PolicyChange {
+	if x == nil {
+		return nil
+	}
+	return &PolicyChange{
+		CreatedTime:   x.CreatedTime,
+		EffectiveTime: x.EffectiveTime,
+		Description:   x.Description,
+		Url:           x.Url,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ReportedContent) ShallowClone() *ReportedContent {
+	if x == nil {
+		return nil
+	}
+	return &ReportedContent{
+		Type:         x.Type,
+		Id:           x.Id,
+		ReportReason: x.ReportReason,
+		MessageId:    x.MessageId,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *Report) ShallowClone() *Report {
+	if x == nil {
+		return nil
+	}
+	return &Report{
+		Id:                x.Id,
+		AuthorId:          x.AuthorId,
+		Content:           x.Content,
+		AdditionalContext: x.AdditionalContext,
+		Status:            x.Status,
+		RejectionReason:   x.RejectionReason,
+		ClosedAt:          x.ClosedAt,
+		Notes:             x.Notes,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ErrorData) ShallowClone() *ErrorData {
+	if x == nil {
+		return nil
+	}
+	return &ErrorData{
+		Type:       x.Type,
+		Location:   x.Location,
+		Detail:     x.Detail,
+		Operation:  x.Operation,
+		Collection: x.Collection,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PingData) ShallowClone() *PingData {
+	if x == nil {
+		return nil
+	}
+	return &PingData{
+		Number: x.Number,
+		Bytes:  x.Bytes,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ReadyEvent) ShallowClone() *ReadyEvent {
+	if x == nil {
+		return nil
+	}
+	return &ReadyEvent{
+		Users:         x.Users,
+		Servers:       x.Servers,
+		Channels:      x.Channels,
+		Members:       x.Members,
+		Emojis:        x.Emojis,
+		UserSettings:  x.UserSettings,
+		ReadStates:    x.ReadStates,
+		VoiceStates:   x.VoiceStates,
+		PolicyChanges: x.PolicyChanges,
+		Me:            x.Me,
+		Shard:         x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *AuthenticatedEvent) ShallowClone() *AuthenticatedEvent {
+	if x == nil {
+		return nil
+	}
+	return &AuthenticatedEvent{
+		Shard: x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *LogoutEvent) ShallowClone() *LogoutEvent {
+	if x == nil {
+		return nil
+	}
+	return &LogoutEvent{
+		Shard: x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PongEvent) ShallowClone() *PongEvent {
+	if x == nil {
+		return nil
+	}
+	return &PongEvent{
+		Data:  x.Data,
+		Shard: x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ErrorEvent) ShallowClone() *ErrorEvent {
+	if x == nil {
+		return nil
+	}
+	return &ErrorEvent{
+		Data:  x.Data,
+		Error: x.Error,
+		At:    x.At,
+		Msg:   x.Msg,
+		Shard: x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *BeforeConnectEvent) ShallowClone() *BeforeConnectEvent {
+	if x == nil {
+		return nil
+	}
+	return &BeforeConnectEvent{
+		Shard: x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *AfterConnectEvent) ShallowClone() *AfterConnectEvent {
+	if x == nil {
+		return nil
+	}
+	return &AfterConnectEvent{
+		Url:   x.Url,
+		Shard: x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *BeesEvent) ShallowClone() *BeesEvent {
+	if x == nil {
+		return nil
+	}
+	return &BeesEvent{
+		Shard: x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *UnknownEvent) ShallowClone() *UnknownEvent {
+	if x == nil {
+		return nil
+	}
+	return &UnknownEvent{
+		Type:  x.Type,
+		Raw:   x.Raw,
+		Shard: x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *SessionCreateEvent) ShallowClone() *SessionCreateEvent {
+	if x == nil {
+		return nil
+	}
+	return &SessionCreateEvent{
+		Session: x.Session,
+		Shard:   x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *SessionDeleteEvent) ShallowClone() *SessionDeleteEvent {
+	if x == nil {
+		return nil
+	}
+	return &SessionDeleteEvent{
+		CurrentUserId: x.CurrentUserId,
+		SessionId:     x.SessionId,
+		Shard:         x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *SessionDeleteAllEvent) ShallowClone() *SessionDeleteAllEvent {
+	if x == nil {
+		return nil
+	}
+	return &SessionDeleteAllEvent{
+		CurrentUserId:    x.CurrentUserId,
+		ExcludeSessionId: x.ExcludeSessionId,
+		Shard:            x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PrivateChannelCreateEvent) ShallowClone() *PrivateChannelCreateEvent {
+	if x == nil {
+		return nil
+	}
+	return &PrivateChannelCreateEvent{
+		Channel: x.Channel,
+		Shard:   x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ServerChannelCreateEvent) ShallowClone() *ServerChannelCreateEvent {
+	if x == nil {
+		return nil
+	}
+	return &ServerChannelCreateEvent{
+		Channel: x.Channel,
+		Shard:   x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ChannelUpdateEvent) ShallowClone() *ChannelUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &ChannelUpdateEvent{
+		ChannelId: x.ChannelId,
+		Channel:   x.Channel,
+		Clear:     x.Clear,
+		Before:    x.Before,
+		After:     x.After,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ChannelDeleteEvent) ShallowClone() *ChannelDeleteEvent {
+	if x == nil {
+		return nil
+	}
+	return &ChannelDeleteEvent{
+		ChannelId: x.ChannelId,
+		Channel:   x.Channel,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *GroupRecipientAddEvent) ShallowClone() *GroupRecipientAddEvent {
+	if x == nil {
+		return nil
+	}
+	return &GroupRecipientAddEvent{
+		ChannelId: x.ChannelId,
+		UserId:    x.UserId,
+		Group:     x.Group,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *GroupRecipientRemoveEvent) ShallowClone() *GroupRecipientRemoveEvent {
+	if x == nil {
+		return nil
+	}
+	return &GroupRecipientRemoveEvent{
+		ChannelId: x.ChannelId,
+		UserId:    x.UserId,
+		Group:     x.Group,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ChannelStartTypingEvent) ShallowClone() *ChannelStartTypingEvent {
+	if x == nil {
+		return nil
+	}
+	return &ChannelStartTypingEvent{
+		ChannelId: x.ChannelId,
+		UserId:    x.UserId,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ChannelStopTypingEvent) ShallowClone() *ChannelStopTypingEvent {
+	if x == nil {
+		return nil
+	}
+	return &ChannelStopTypingEvent{
+		ChannelId: x.ChannelId,
+		UserId:    x.UserId,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageStartEditingEvent) ShallowClone() *MessageStartEditingEvent {
+	if x == nil {
+		return nil
+	}
+	return &MessageStartEditingEvent{
+		ChannelId: x.ChannelId,
+		MessageId: x.MessageId,
+		UserId:    x.UserId,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageStopEditingEvent) ShallowClone() *MessageStopEditingEvent {
+	if x == nil {
+		return nil
+	}
+	return &MessageStopEditingEvent{
+		ChannelId: x.ChannelId,
+		MessageId: x.MessageId,
+		UserId:    x.UserId,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageAckEvent) ShallowClone() *MessageAckEvent {
+	if x == nil {
+		return nil
+	}
+	return &MessageAckEvent{
+		ChannelId: x.ChannelId,
+		UserId:    x.UserId,
+		MessageId: x.MessageId,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageCreateEvent) ShallowClone() *MessageCreateEvent {
+	if x == nil {
+		return nil
+	}
+	return &MessageCreateEvent{
+		Message: x.Message,
+		Shard:   x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageUpdateEvent) ShallowClone() *MessageUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &MessageUpdateEvent{
+		MessageId: x.MessageId,
+		ChannelId: x.ChannelId,
+		Message:   x.Message,
+		Clear:     x.Clear,
+		Before:    x.Before,
+		After:     x.After,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageAppendEvent) ShallowClone() *MessageAppendEvent {
+	if x == nil {
+		return nil
+	}
+	return &MessageAppendEvent{
+		MessageId: x.MessageId,
+		ChannelId: x.ChannelId,
+		Data:      x.Data,
+		Message:   x.Message,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageDeleteEvent) ShallowClone() *MessageDeleteEvent {
+	if x == nil {
+		return nil
+	}
+	return &MessageDeleteEvent{
+		MessageId: x.MessageId,
+		ChannelId: x.ChannelId,
+		Message:   x.Message,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageDeleteBulkEvent) ShallowClone() *MessageDeleteBulkEvent {
+	if x == nil {
+		return nil
+	}
+	return &MessageDeleteBulkEvent{
+		ChannelId:  x.ChannelId,
+		MessageIds: x.MessageIds,
+		Messages:   x.Messages,
+		Shard:      x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageReactEvent) ShallowClone() *MessageReactEvent {
+	if x == nil {
+		return nil
+	}
+	return &MessageReactEvent{
+		MessageId: x.MessageId,
+		ChannelId: x.ChannelId,
+		UserId:    x.UserId,
+		Emoji:     x.Emoji,
+		Message:   x.Message,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageUnreactEvent) ShallowClone() *MessageUnreactEvent {
+	if x == nil {
+		return nil
+	}
+	return &MessageUnreactEvent{
+		MessageId: x.MessageId,
+		ChannelId: x.ChannelId,
+		UserId:    x.UserId,
+		Emoji:     x.Emoji,
+		Message:   x.Message,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *MessageClearReactionEvent) ShallowClone() *MessageClearReactionEvent {
+	if x == nil {
+		return nil
+	}
+	return &MessageClearReactionEvent{
+		MessageId: x.MessageId,
+		ChannelId: x.ChannelId,
+		Emoji:     x.Emoji,
+		Message:   x.Message,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ServerCreateEvent) ShallowClone() *ServerCreateEvent {
+	if x == nil {
+		return nil
+	}
+	return &ServerCreateEvent{
+		ServerId:    x.ServerId,
+		Server:      x.Server,
+		Channels:    x.Channels,
+		Emojis:      x.Emojis,
+		VoiceStates: x.VoiceStates,
+		JoinedAt:    x.JoinedAt,
+		Shard:       x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ServerUpdateEvent) ShallowClone() *ServerUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &ServerUpdateEvent{
+		ServerId: x.ServerId,
+		Server:   x.Server,
+		Clear:    x.Clear,
+		Before:   x.Before,
+		After:    x.After,
+		Shard:    x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ServerDeleteEvent) ShallowClone() *ServerDeleteEvent {
+	if x == nil {
+		return nil
+	}
+	return &ServerDeleteEvent{
+		ServerId: x.ServerId,
+		Server:   x.Server,
+		Shard:    x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ServerEmojiCreateEvent) ShallowClone() *ServerEmojiCreateEvent {
+	if x == nil {
+		return nil
+	}
+	return &ServerEmojiCreateEvent{
+		Emoji: x.Emoji,
+		Shard: x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ServerEmojiUpdateEvent) ShallowClone() *ServerEmojiUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &ServerEmojiUpdateEvent{
+		EmojiId:  x.EmojiId,
+		Emoji:    x.Emoji,
+		ServerId: x.ServerId,
+		Before:   x.Before,
+		After:    x.After,
+		Shard:    x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ServerEmojiDeleteEvent) ShallowClone() *ServerEmojiDeleteEvent {
+	if x == nil {
+		return nil
+	}
+	return &ServerEmojiDeleteEvent{
+		EmojiId:  x.EmojiId,
+		ServerId: x.ServerId,
+		Emoji:    x.Emoji,
+		Shard:    x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ServerMemberJoinEvent) ShallowClone() *ServerMemberJoinEvent {
+	if x == nil {
+		return nil
+	}
+	return &ServerMemberJoinEvent{
+		ServerId: x.ServerId,
+		UserId:   x.UserId,
+		Member:   x.Member,
+		Shard:    x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ServerMemberUpdateEvent) ShallowClone() *ServerMemberUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &ServerMemberUpdateEvent{
+		MemberId: x.MemberId,
+		Member:   x.Member,
+		Clear:    x.Clear,
+		Before:   x.Before,
+		After:    x.After,
+		Shard:    x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ServerMemberRemoveEvent) ShallowClone() *ServerMemberRemoveEvent {
+	if x == nil {
+		return nil
+	}
+	return &ServerMemberRemoveEvent{
+		ServerId: x.ServerId,
+		UserId:   x.UserId,
+		Reason:   x.Reason,
+		Member:   x.Member,
+		Shard:    x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *RawServerRoleUpdateEvent) ShallowClone() *RawServerRoleUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &RawServerRoleUpdateEvent{
+		ServerId: x.ServerId,
+		RoleId:   x.RoleId,
+		Role:     x.Role,
+		Clear:    x.Clear,
+		OldRole:  x.OldRole,
+		NewRole:  x.NewRole,
+		Server:   x.Server,
+		Shard:    x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ServerRoleDeleteEvent) ShallowClone() *ServerRoleDeleteEvent {
+	if x == nil {
+		return nil
+	}
+	return &ServerRoleDeleteEvent{
+		ServerId: x.ServerId,
+		RoleId:   x.RoleId,
+		Server:   x.Server,
+		Role:     x.Role,
+		Shard:    x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ServerRoleRanksUpdateEvent) ShallowClone() *ServerRoleRanksUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &ServerRoleRanksUpdateEvent{
+		ServerId: x.ServerId,
+		RoleIds:  x.RoleIds,
+		Server:   x.Server,
+		Shard:    x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *ReportCreateEvent) ShallowClone() *ReportCreateEvent {
+	if x == nil {
+		return nil
+	}
+	return &ReportCreateEvent{
+		Report: x.Report,
+		Shard:  x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *UserUpdateEvent) ShallowClone() *UserUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &UserUpdateEvent{
+		UserId: x.UserId,
+		User:   x.User,
+		Clear:  x.Clear,
+		Before: x.Before,
+		After:  x.After,
+		Shard:  x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *UserRelationshipUpdateEvent) ShallowClone() *UserRelationshipUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &UserRelationshipUpdateEvent{
+		CurrentUserId: x.CurrentUserId,
+		NewUser:       x.NewUser,
+		Status:        x.Status,
+		OldUser:       x.OldUser,
+		Before:        x.Before,
+		Shard:         x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *UserSettingsUpdateEvent) ShallowClone() *UserSettingsUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &UserSettingsUpdateEvent{
+		CurrentUserId: x.CurrentUserId,
+		Partial:       x.Partial,
+		Before:        x.Before,
+		After:         x.After,
+		Shard:         x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *UserPlatformWipeEvent) ShallowClone() *UserPlatformWipeEvent {
+	if x == nil {
+		return nil
+	}
+	return &UserPlatformWipeEvent{
+		UserId:   x.UserId,
+		RawFlags: x.RawFlags,
+		Before:   x.Before,
+		After:    x.After,
+		Shard:    x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *WebhookCreateEvent) ShallowClone() *WebhookCreateEvent {
+	if x == nil {
+		return nil
+	}
+	return &WebhookCreateEvent{
+		Webhook: x.Webhook,
+		Shard:   x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *WebhookUpdateEvent) ShallowClone() *WebhookUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &WebhookUpdateEvent{
+		WebhookId: x.WebhookId,
+		Webhook:   x.Webhook,
+		Remove:    x.Remove,
+		ChannelId: x.ChannelId,
+		Before:    x.Before,
+		After:     x.After,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *WebhookDeleteEvent) ShallowClone() *WebhookDeleteEvent {
+	if x == nil {
+		return nil
+	}
+	return &WebhookDeleteEvent{
+		WebhookId: x.WebhookId,
+		ChannelId: x.ChannelId,
+		Webhook:   x.Webhook,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *VoiceChannelJoinEvent) ShallowClone() *VoiceChannelJoinEvent {
+	if x == nil {
+		return nil
+	}
+	return &VoiceChannelJoinEvent{
+		ChannelId: x.ChannelId,
+		State:     x.State,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *VoiceChannelLeaveEvent) ShallowClone() *VoiceChannelLeaveEvent {
+	if x == nil {
+		return nil
+	}
+	return &VoiceChannelLeaveEvent{
+		ChannelId: x.ChannelId,
+		UserId:    x.UserId,
+		Container: x.Container,
+		State:     x.State,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *VoiceChannelMoveEvent) ShallowClone() *VoiceChannelMoveEvent {
+	if x == nil {
+		return nil
+	}
+	return &VoiceChannelMoveEvent{
+		UserId:       x.UserId,
+		From:         x.From,
+		To:           x.To,
+		State:        x.State,
+		OldContainer: x.OldContainer,
+		NewContainer: x.NewContainer,
+		Shard:        x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *UserVoiceStateUpdateEvent) ShallowClone() *UserVoiceStateUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &UserVoiceStateUpdateEvent{
+		UserId:    x.UserId,
+		ChannelId: x.ChannelId,
+		State:     x.State,
+		Container: x.Container,
+		Before:    x.Before,
+		After:     x.After,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *UserMoveVoiceChannelEvent) ShallowClone() *UserMoveVoiceChannelEvent {
+	if x == nil {
+		return nil
+	}
+	return &UserMoveVoiceChannelEvent{
+		Node:   x.Node,
+		FromId: x.FromId,
+		ToId:   x.ToId,
+		Token:  x.Token,
+		Shard:  x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *VoiceCallUpdateEvent) ShallowClone() *VoiceCallUpdateEvent {
+	if x == nil {
+		return nil
+	}
+	return &VoiceCallUpdateEvent{
+		InitiatorId: x.InitiatorId,
+		ChannelId:   x.ChannelId,
+		StartedAt:   x.StartedAt,
+		Ended:       x.Ended,
+		Shard:       x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *UserSlowmodesEvent) ShallowClone() *UserSlowmodesEvent {
+	if x == nil {
+		return nil
+	}
+	return &UserSlowmodesEvent{
+		Slowmodes: x.Slowmodes,
+		Shard:     x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *AuthenticateFrame) ShallowClone() *AuthenticateFrame {
+	if x == nil {
+		return nil
+	}
+	return &AuthenticateFrame{
+		Token: x.Token,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PingFrame) ShallowClone() *PingFrame {
+	if x == nil {
+		return nil
+	}
+	return &PingFrame{
+		Data: x.Data,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *PongFrame) ShallowClone() *PongFrame {
+	if x == nil {
+		return nil
+	}
+	return &PongFrame{
+		Data: x.Data,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *BeginTypingFrame) ShallowClone() *BeginTypingFrame {
+	if x == nil {
+		return nil
+	}
+	return &BeginTypingFrame{
+		Channel: x.Channel,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *EndTypingFrame) ShallowClone() *EndTypingFrame {
+	if x == nil {
+		return nil
+	}
+	return &EndTypingFrame{
+		Channel: x.Channel,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *SubscribeFrame) ShallowClone() *SubscribeFrame {
+	if x == nil {
+		return nil
+	}
+	return &SubscribeFrame{
+		ServerId: x.ServerId,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *BeginEditingFrame) ShallowClone() *BeginEditingFrame {
+	if x == nil {
+		return nil
+	}
+	return &BeginEditingFrame{
+		Channel: x.Channel,
+		Message: x.Message,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
+func (x *StopEditingFrame) ShallowClone() *StopEditingFrame {
+	if x == nil {
+		return nil
+	}
+	return &StopEditingFrame{
+		Channel: x.Channel,
+		Message: x.Message,
+	}
+}
+
 // EventType returns EventTypeReady.
 func (*ReadyEvent) EventType() EventType { return EventTypeReady }
 

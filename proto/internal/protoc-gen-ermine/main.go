@@ -180,6 +180,23 @@ func (g *generator) events(f *protogen.GeneratedFile) {
 	f.P("\t}")
 	f.P("\treturn nil")
 	f.P("}")
+	for _, m := range g.msgs {
+		name := m.GoIdent.GoName
+		f.P()
+		f.P("// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.")
+		f.P("// Cached objects are immutable snapshots, so an update builds its new version from a")
+		f.P("// shallow clone, which is much cheaper than proto.Clone.")
+		f.P("func (x *", name, ") ShallowClone() *", name, " {")
+		f.P("\tif x == nil {")
+		f.P("\t\treturn nil")
+		f.P("\t}")
+		f.P("\treturn &", name, "{")
+		for _, fl := range m.Fields {
+			f.P("\t\t", fl.GoName, ": x.", fl.GoName, ",")
+		}
+		f.P("\t}")
+		f.P("}")
+	}
 	for _, m := range evs {
 		name := m.GoIdent.GoName
 		f.P()

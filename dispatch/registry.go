@@ -1,0 +1,170 @@
+// Package dispatch is the pipeline each owner runs for each event, and the registry of the bot's
+// handlers and temporary subscriptions (wait_for).
+//
+// # The order, for one event in its owner
+//
+//  1. before_dispatch: the owner fills the event's before/after and cached objects from its state
+//     (immutable snapshots).
+//  2. Temporary subscriptions (WaitFor) registered for the event's class or one of its categories,
+//     in registration order. The first whose check passes receives the event. By default a match
+//     consumes the event (as in stoat.py): step 3 is skipped. WithoutConsume lets handlers run too;
+//     WithManualProcess skips step 4.
+//  3. Handlers: those of the exact class first, then ChannelCreate/Authifier category handlers,
+//     then ShardEvent handlers, then handlers of every event; in registration order within each
+//     rank. A handler's error or panic is logged once with the event and the owner, counted, and
+//     the next handler runs.
+//  4. process: the owner applies the cache update, unless a handler cancelled the event.
+//
+// The owner handles its next event only after step 4. Handlers therefore see a cache that reflects
+// exactly the events before theirs, and cache state changes strictly in wire order.
+//
+// # Handlers that wait
+//
+// Handlers run on a goroutine of their own while the owner waits for the synchronous phase of the
+// event to end. A handler ends its synchronous phase by returning, or by detaching
+// (Context.Detach, or any ermine call that waits, such as WaitFor called with the handler's
+// Context): from then on it runs on in the background, and the owner goes on with the remaining
+// handlers, process and the next events. A handler that blocks without detaching is detached
+// automatically after Pipeline.DetachAfter (counted and logged once). Only the synchronous phase
+// can cancel the event; Cancel after detaching has no effect and says so.
+//
+// This keeps both promises at once: a MessageCreate handler that waits for a REST call or for a
+// reply (WaitFor on its own channel) does not hold back the MessageUpdate that arrives meanwhile,
+// and a handler that decides quickly can still cancel the cache update.
+package dispatch
+
+import (
+	"reflect"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ermine-rt/ermine/proto/stoatpb"
+)
+
+// HandlerFunc handles one event of type E.
+type HandlerFunc[E stoatpb.Event] func(ctx *Context, ev E) error
+
+type handler struct {
+	id     uint64
+	rank   int
+	name   string
+	fn     func(*Context, stoatpb.Event) error
+	types  []stoatpb.EventType
+	warned atomic.Bool // logged a blocking handler once
+}
+
+type handlerTable [stoatpb.NumEventTypes][]*handler
+
+// Registry holds handlers and temporary subscriptions. It is safe for concurrent use; owners read
+// the handler table without locks (it is replaced, never changed, when handlers are added or
+// removed).
+type Registry struct {
+	mu       sync.Mutex
+	handlers []*handler
+	table    atomic.Pointer[handlerTable]
+	nextID   atomic.Uint64
+
+	waiters     [stoatpb.NumEventTypes][]*waiter
+	waiterCount [stoatpb.NumEventTypes]atomic.Int32
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	r := &Registry{}
+	r.table.Store(new(handlerTable))
+	return r
+}
+
+// Subscription is a registered handler.
+type Subscription struct {
+	r *Registry
+	h *handler
+}
+
+// Remove unregisters the handler. Events already being dispatched may still reach it.
+func (s *Subscription) Remove() {
+	if s == nil || s.r == nil {
+		return
+	}
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	for i, h := range s.r.handlers {
+		if h == s.h {
+			s.r.handlers = append(s.r.handlers[:i:i], s.r.handlers[i+1:]...)
+			break
+		}
+	}
+	s.r.rebuildLocked()
+}
+
+// Handle registers fn for events of type E. E is an event message type (*stoatpb.MessageCreateEvent)
+// or a category interface: stoatpb.ChannelCreateEvent, stoatpb.AuthifierEvent,
+// stoatpb.ShardEvent or stoatpb.Event (every event).
+func Handle[E stoatpb.Event](r *Registry, fn HandlerFunc[E]) *Subscription {
+	types, rank := typesOf[E]()
+	h := &handler{
+		rank:  rank,
+		name:  reflect.TypeFor[E]().String(),
+		types: types,
+		fn: func(ctx *Context, ev stoatpb.Event) error {
+			return fn(ctx, ev.(E))
+		},
+	}
+	return r.add(h)
+}
+
+func (r *Registry) add(h *handler) *Subscription {
+	h.id = r.nextID.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handlers = append(r.handlers, h)
+	r.rebuildLocked()
+	return &Subscription{r: r, h: h}
+}
+
+func (r *Registry) rebuildLocked() {
+	t := new(handlerTable)
+	for _, h := range r.handlers {
+		for _, typ := range h.types {
+			t[typ] = append(t[typ], h)
+		}
+	}
+	for i := range t {
+		sort.SliceStable(t[i], func(a, b int) bool { return t[i][a].rank < t[i][b].rank })
+	}
+	r.table.Store(t)
+}
+
+// handlersFor returns the handlers of an event type, in dispatch order. The slice must not be
+// changed.
+func (r *Registry) handlersFor(t stoatpb.EventType) []*handler {
+	return r.table.Load()[t]
+}
+
+// HasSubscribers reports whether anything (a handler or a temporary subscription) wants events of
+// type t.
+func (r *Registry) HasSubscribers(t stoatpb.EventType) bool {
+	return len(r.handlersFor(t)) > 0 || r.waiterCount[t].Load() > 0
+}
+
+// typesOf returns the event types an E handler receives, and its rank (specificity) in the
+// dispatch order: exact classes 0, unions 1, ShardEvent 2, every event 3.
+func typesOf[E stoatpb.Event]() ([]stoatpb.EventType, int) {
+	rt := reflect.TypeFor[E]()
+	var types []stoatpb.EventType
+	for t := stoatpb.EventType(1); t < stoatpb.NumEventTypes; t++ {
+		if _, ok := stoatpb.NewEvent(t).(E); ok {
+			types = append(types, t)
+		}
+	}
+	switch {
+	case rt.Kind() != reflect.Interface:
+		return types, 0
+	case rt == reflect.TypeFor[stoatpb.Event]():
+		return types, 3
+	case rt == reflect.TypeFor[stoatpb.ShardEvent]():
+		return types, 2
+	}
+	return types, 1
+}

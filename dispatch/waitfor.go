@@ -1,0 +1,211 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ermine-rt/ermine/proto/stoatpb"
+)
+
+// ErrWaitTimeout is returned by WaitFor when its timeout passes before enough events matched.
+var ErrWaitTimeout = errors.New("dispatch: wait_for timed out")
+
+// waiter is a temporary subscription.
+type waiter struct {
+	types   []stoatpb.EventType
+	check   func(stoatpb.Event) bool
+	count   int
+	consume bool
+	manual  bool
+
+	// Guarded by Registry.mu.
+	got     []stoatpb.Event
+	err     error
+	removed bool
+	done    chan struct{}
+}
+
+type waitConfig struct {
+	timeout time.Duration
+	count   int
+	consume bool
+	manual  bool
+}
+
+// WaitOption configures WaitFor.
+type WaitOption func(*waitConfig)
+
+// WithTimeout gives up after d (the wait is removed at once; stoat.py leaks timed-out waits).
+func WithTimeout(d time.Duration) WaitOption { return func(c *waitConfig) { c.timeout = d } }
+
+// WithCount waits for n matching events (default 1); see WaitForN.
+func WithCount(n int) WaitOption { return func(c *waitConfig) { c.count = n } }
+
+// WithoutConsume lets the matched event reach the regular handlers too. By default a matched
+// event is consumed, as in stoat.py (stop_dispatching_on_success).
+func WithoutConsume() WaitOption { return func(c *waitConfig) { c.consume = false } }
+
+// WithManualProcess skips the cache update of the matched event (stoat.py's manual_process).
+func WithManualProcess() WaitOption { return func(c *waitConfig) { c.manual = true } }
+
+// WaitFor waits for the next event of type E (a class or a category, as for Handle) for which
+// check (nil: any) returns true, until ctx ends or the timeout passes. check runs on the owner of
+// the event and must be quick; a panic in check is returned as the error.
+//
+// Called with a handler's *Context, WaitFor first registers the subscription and then detaches
+// the handler, so the owner goes on and the awaited event (even one of the same entity) can
+// arrive: there is no deadlock. r may be nil when ctx is a *Context.
+func WaitFor[E stoatpb.Event](ctx context.Context, r *Registry, check func(E) bool, opts ...WaitOption) (E, error) {
+	var zero E
+	evs, err := waitFor(ctx, r, check, append(opts, WithCount(1)))
+	if err != nil {
+		return zero, err
+	}
+	return evs[0], nil
+}
+
+// WaitForN waits for n events, as WaitFor.
+func WaitForN[E stoatpb.Event](ctx context.Context, r *Registry, n int, check func(E) bool, opts ...WaitOption) ([]E, error) {
+	return waitFor(ctx, r, check, append(opts, WithCount(n)))
+}
+
+func waitFor[E stoatpb.Event](ctx context.Context, r *Registry, check func(E) bool, opts []WaitOption) ([]E, error) {
+	cfg := waitConfig{count: 1, consume: true}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.count < 1 {
+		return nil, fmt.Errorf("dispatch: wait_for count must be at least 1, got %d", cfg.count)
+	}
+	hc, inHandler := ctx.(*Context)
+	if r == nil && inHandler {
+		r = hc.registry()
+	}
+	if r == nil {
+		return nil, errors.New("dispatch: WaitFor needs a Registry outside a handler")
+	}
+	types, _ := typesOf[E]()
+	w := &waiter{
+		types:   types,
+		count:   cfg.count,
+		consume: cfg.consume,
+		manual:  cfg.manual,
+		done:    make(chan struct{}),
+		check: func(ev stoatpb.Event) bool {
+			return check == nil || check(ev.(E))
+		},
+	}
+	r.addWaiter(w)
+	if inHandler {
+		hc.Detach()
+	}
+	var timeout <-chan time.Time
+	if cfg.timeout > 0 {
+		t := time.NewTimer(cfg.timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var cause error
+	select {
+	case <-w.done:
+	case <-timeout:
+		cause = ErrWaitTimeout
+	case <-ctx.Done():
+		cause = ctx.Err()
+	}
+	r.mu.Lock()
+	r.removeWaiterLocked(w)
+	got, err := w.got, w.err
+	r.mu.Unlock()
+	if err == nil && len(got) < cfg.count {
+		err = fmt.Errorf("dispatch: waiting for %d %s (got %d): %w", cfg.count, typeName[E](), len(got), cause)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]E, len(got))
+	for i, ev := range got {
+		out[i] = ev.(E)
+	}
+	return out, nil
+}
+
+func (r *Registry) addWaiter(w *waiter) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range w.types {
+		r.waiters[t] = append(r.waiters[t], w)
+		r.waiterCount[t].Add(1)
+	}
+}
+
+func (r *Registry) removeWaiterLocked(w *waiter) {
+	if w.removed {
+		return
+	}
+	w.removed = true
+	for _, t := range w.types {
+		list := r.waiters[t]
+		for i, x := range list {
+			if x == w {
+				r.waiters[t] = append(list[:i:i], list[i+1:]...)
+				r.waiterCount[t].Add(-1)
+				break
+			}
+		}
+	}
+}
+
+// offer gives ev to the temporary subscriptions, in registration order; the first whose check
+// passes takes it. It reports whether one did, and that subscription's consume and manual flags.
+func (r *Registry) offer(ev stoatpb.Event) (matched, consume, manual bool) {
+	t := ev.EventType()
+	if r.waiterCount[t].Load() == 0 {
+		return false, false, false
+	}
+	r.mu.Lock()
+	candidates := append([]*waiter(nil), r.waiters[t]...)
+	r.mu.Unlock()
+	for _, w := range candidates {
+		ok, err := safeCheck(w, ev)
+		if !ok && err == nil {
+			continue
+		}
+		r.mu.Lock()
+		if w.removed {
+			r.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			w.err = err
+		} else {
+			w.got = append(w.got, ev)
+		}
+		if err != nil || len(w.got) >= w.count {
+			r.removeWaiterLocked(w)
+			close(w.done)
+		}
+		r.mu.Unlock()
+		return true, w.consume, w.manual
+	}
+	return false, false, false
+}
+
+func safeCheck(w *waiter, ev stoatpb.Event) (ok bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("dispatch: wait_for check panicked on %s: %v", ev.EventType(), p)
+		}
+	}()
+	return w.check(ev), nil
+}
+
+func typeName[E stoatpb.Event]() string {
+	var zero E
+	if any(zero) != nil {
+		return zero.EventType().String()
+	}
+	return "events"
+}
