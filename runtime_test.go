@@ -313,7 +313,9 @@ func TestWaitForInsideHandlerOfSameChannel(t *testing.T) {
 	})
 	src := b.NewSource("s0")
 	ingest(t, src, ready(), message(general, 1, "!ban alice"))
-	eventually(t, "the wait to register", func() bool { return b.Stats().Dispatched >= 2 && b.Registry().HasSubscribers(stoatpb.EventTypeMessageCreate) })
+	eventually(t, "the wait to register", func() bool {
+		return b.Stats().Dispatched >= 2 && b.Registry().HasSubscribers(stoatpb.EventTypeMessageCreate)
+	})
 	ingest(t, src, message(general, 2, "yes"))
 	select {
 	case id := <-confirmed:
