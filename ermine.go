@@ -219,14 +219,15 @@ func (s *Source) Ingest(ctx context.Context, ev stoatpb.Event) error {
 	return nil
 }
 
-// Drain waits until every ingested event has been processed, or ctx ends.
+// Drain waits until every ingested event, and every cache patch the owners sent each other
+// because of them, has been processed, or ctx ends.
 func (b *Bot) Drain(ctx context.Context) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
-	for b.inflight.InUse() > 0 {
+	for b.inflight.InUse() > 0 || b.dir.Pending() > 0 {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("ermine: draining %d events: %w", b.inflight.InUse(), ctx.Err())
+			return fmt.Errorf("ermine: draining %d events and %d messages: %w", b.inflight.InUse(), b.dir.Pending(), ctx.Err())
 		case <-t.C:
 		}
 	}

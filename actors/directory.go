@@ -98,6 +98,9 @@ type Directory interface {
 	Close(ctx context.Context) error
 	// Stats returns counters about the owners.
 	Stats() Stats
+	// Pending is the number of messages delivered through this directory and not yet handled,
+	// including the patches owners send each other (0 means quiet).
+	Pending() int
 }
 
 // Stats counts owner lifecycle events.

@@ -42,6 +42,7 @@ type LocalDirectory struct {
 	passivations atomic.Uint64
 	crashes      atomic.Uint64
 	dropped      atomic.Uint64
+	pending      atomic.Int64
 }
 
 // LocalOption configures a LocalDirectory.
@@ -113,6 +114,7 @@ func (d *LocalDirectory) Deliver(key Key, msg any) {
 		d.dropped.Add(1)
 		return
 	}
+	d.pending.Add(1)
 	i := maphash.String(d.seed, key.ID) % uint64(len(d.partitions))
 	d.system.Root.Send(d.partitions[i], &envelope{key: key, msg: msg})
 }
@@ -162,6 +164,9 @@ func (d *LocalDirectory) Stats() Stats {
 	}
 	return s
 }
+
+// Pending implements Directory.
+func (d *LocalDirectory) Pending() int { return int(d.pending.Load()) }
 
 // Dropped counts messages delivered after Close.
 func (d *LocalDirectory) Dropped() uint64 { return d.dropped.Load() }
@@ -321,6 +326,7 @@ func (o *ownerActor) Receive(ctx actor.Context) {
 			o.lastActive = time.Now()
 		}
 		o.receive(m)
+		o.dir.pending.Add(-1)
 	}
 }
 

@@ -323,19 +323,12 @@ func (o *channelOwner) Process(ev stoatpb.Event) {
 			o.setWindow(o.window.with(n, o.deps.Policy.messageLimit()))
 		}
 	case stoatpb.ChannelCreateEvent:
-		ch := e.GetChannel()
-		o.setChannel(ch)
-		if ch.GetServer() != "" {
-			o.ctx.Deliver(serverKey(ch.GetServer()), addChannel{channel: ch.GetId()})
-		}
+		o.setChannel(e.GetChannel())
 	case *stoatpb.ChannelUpdateEvent:
 		if e.After != nil {
 			o.setChannel(e.After)
 		}
 	case *stoatpb.ChannelDeleteEvent:
-		if srv := o.channel.GetServer(); srv != "" {
-			o.ctx.Deliver(serverKey(srv), removeChannel{channel: o.key.ID})
-		}
 		o.Reset()
 	case *stoatpb.GroupRecipientAddEvent:
 		if o.channel != nil && !slices.Contains(o.channel.Recipients, e.UserId) {
@@ -361,9 +354,6 @@ func (o *channelOwner) Process(ev stoatpb.Event) {
 		o.removeParticipant(e.UserId)
 	case *stoatpb.VoiceChannelMoveEvent:
 		o.withParticipant(e.GetState())
-		if e.From != "" && e.From != o.key.ID {
-			o.ctx.Deliver(channelKey(e.From), removeVoice{user: e.UserId})
-		}
 	case *stoatpb.UserVoiceStateUpdateEvent:
 		if e.After != nil {
 			o.withParticipant(e.After)
@@ -402,12 +392,6 @@ func (o *channelOwner) messageCreated(m *stoatpb.Message) {
 			n.Active = true
 		}
 		o.setChannel(n)
-	}
-	if u := m.GetUser(); u != nil && !o.deps.Policy.NoUsers {
-		o.ctx.Deliver(actors.UserDirKey(u.GetId()), upsertUser{user: u})
-	}
-	if mem := m.GetMember(); mem != nil && !o.deps.Policy.NoMembers {
-		o.ctx.Deliver(serverKey(mem.GetId().GetServer()), upsertMember{member: mem})
 	}
 }
 

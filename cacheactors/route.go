@@ -31,11 +31,17 @@
 // An event whose owner cannot be known (an emoji or webhook never seen) goes to the shard owner:
 // its handlers still run, and there is nothing cached to change.
 //
-// # Seeds, in wire order
+// # Seeds and patches, in wire order
 //
 // Ready and ServerCreate carry state for many owners. The router delivers it as seed patches, from
 // the connection's reader, before it delivers anything later: a channel actor always knows its
-// channel before it sees that channel's next event. The Ready event then runs its handlers in the
+// channel before it sees that channel's next event. The same holds for the other effects an event
+// has on owners besides its primary one, when the event alone determines them: the author and
+// member snapshots of a Message, a channel joining or leaving its server's list, the voice
+// channel a user moved from. Applying them in wire order means a handler that cancels the event
+// cannot undo them (it cancels the primary owner's update only); the alternative, sending them
+// from the primary owner after its handlers, would let them overtake or be overtaken by later
+// events of the other owner. The Ready event then runs its handlers in the
 // shard owner once every seed is applied, so a Ready handler sees a full cache (stoat.py's cache
 // is still empty there). Because the seeds are applied in wire order, cancelling a Ready cannot
 // undo them; a re-Ready replaces the servers, channels, members and emojis it no longer lists.
@@ -104,6 +110,7 @@ type Router struct {
 	shard          actors.Key
 	emojiServer    map[string]string
 	webhookChannel map[string]string
+	channelServer  map[string]string
 	servers        map[string]bool
 	channels       map[string]bool
 }
@@ -114,6 +121,7 @@ func NewRouter(shard string) *Router {
 		shard:          ShardKey(shard),
 		emojiServer:    map[string]string{},
 		webhookChannel: map[string]string{},
+		channelServer:  map[string]string{},
 		servers:        map[string]bool{},
 		channels:       map[string]bool{},
 	}
@@ -128,7 +136,16 @@ func (r *Router) Route(ev stoatpb.Event, emit func(actors.Key, any)) (actors.Key
 		d.barrier = r.seedReady(e, emit)
 		return r.shard, d
 	case *stoatpb.MessageCreateEvent:
-		return channelKey(e.GetMessage().GetChannel()), d
+		// The author and membership snapshots go to their owners from here, in wire order, so
+		// that a later UserUpdate or UserPlatformWipe cannot be overtaken by a stale snapshot.
+		m := e.GetMessage()
+		if u := m.GetUser(); u != nil {
+			emit(actors.UserDirKey(u.GetId()), upsertUser{user: u})
+		}
+		if mem := m.GetMember(); mem != nil {
+			emit(serverKey(mem.GetId().GetServer()), upsertMember{member: mem})
+		}
+		return channelKey(m.GetChannel()), d
 	case *stoatpb.MessageUpdateEvent:
 		return channelKey(e.ChannelId), d
 	case *stoatpb.MessageAppendEvent:
@@ -148,12 +165,23 @@ func (r *Router) Route(ev stoatpb.Event, emit func(actors.Key, any)) (actors.Key
 	case *stoatpb.MessageStopEditingEvent:
 		return channelKey(e.ChannelId), d
 	case stoatpb.ChannelCreateEvent:
-		r.channels[e.GetChannel().GetId()] = true
-		return channelKey(e.GetChannel().GetId()), d
+		ch := e.GetChannel()
+		r.channels[ch.GetId()] = true
+		if srv := ch.GetServer(); srv != "" {
+			r.channelServer[ch.GetId()] = srv
+			// A new server channel joins its server's list (stoat.py leaves the list stale).
+			emit(serverKey(srv), addChannel{channel: ch.GetId()})
+		}
+		return channelKey(ch.GetId()), d
 	case *stoatpb.ChannelUpdateEvent:
 		return channelKey(e.ChannelId), d
 	case *stoatpb.ChannelDeleteEvent:
 		delete(r.channels, e.ChannelId)
+		if srv, ok := r.channelServer[e.ChannelId]; ok {
+			delete(r.channelServer, e.ChannelId)
+			// The server sends no ServerUpdate after a ChannelDelete.
+			emit(serverKey(srv), removeChannel{channel: e.ChannelId})
+		}
 		return channelKey(e.ChannelId), d
 	case *stoatpb.GroupRecipientAddEvent:
 		return channelKey(e.ChannelId), d
@@ -170,6 +198,9 @@ func (r *Router) Route(ev stoatpb.Event, emit func(actors.Key, any)) (actors.Key
 	case *stoatpb.VoiceChannelLeaveEvent:
 		return channelKey(e.ChannelId), d
 	case *stoatpb.VoiceChannelMoveEvent:
+		if e.From != "" && e.From != e.To {
+			emit(channelKey(e.From), removeVoice{user: e.UserId})
+		}
 		return channelKey(e.To), d
 	case *stoatpb.UserVoiceStateUpdateEvent:
 		return channelKey(e.ChannelId), d
@@ -193,6 +224,7 @@ func (r *Router) Route(ev stoatpb.Event, emit func(actors.Key, any)) (actors.Key
 		r.servers[e.ServerId] = true
 		for _, ch := range e.Channels {
 			r.channels[ch.GetId()] = true
+			r.channelServer[ch.GetId()] = e.ServerId
 			emit(channelKey(ch.GetId()), &seedChannel{channel: ch, voice: voiceOf(e.VoiceStates, ch.GetId())})
 		}
 		for _, em := range e.Emojis {
@@ -286,6 +318,9 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *s
 		unreads[u.GetId().GetChannel()] = u
 	}
 	for _, c := range e.Channels {
+		if srv := c.GetServer(); srv != "" {
+			r.channelServer[c.GetId()] = srv
+		}
 		wg.Add(1)
 		emit(channelKey(c.GetId()), &seedChannel{channel: c, voice: voiceOf(e.VoiceStates, c.GetId()), readState: unreads[c.GetId()], barrier: wg})
 	}

@@ -1,0 +1,58 @@
+// Command ermine is the ermine toolbox:
+//
+//	ermine demo                      run an example bot against the embedded fake Stoat server
+//	ermine fakeserver --listen ADDR  serve a fake Stoat (API and events) for bots and clients
+//	ermine gen [flags]               write a synthetic world and event stream (JSONL) for a seed
+//	ermine replay [--format F] FILE  run a recorded stream through the pipeline; print the cache
+//
+// Run `ermine <command> -h` for a command's flags.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string) error
+}
+
+var commands = map[string]command{
+	"replay": {"run a recorded stream through the pipeline and print the cache as canonical JSON", runReplay},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	cmd, ok := commands[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "ermine: unknown command %q\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	if err := cmd.run(ctx, os.Args[2:]); err != nil {
+		fmt.Fprintf(os.Stderr, "ermine %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: ermine <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(os.Stderr, "  %-11s %s\n", n, commands[n].summary)
+	}
+}

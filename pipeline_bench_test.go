@@ -1,0 +1,83 @@
+package ermine_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ermine-rt/ermine"
+	"github.com/ermine-rt/ermine/dispatch"
+	"github.com/ermine-rt/ermine/proto/stoatpb"
+)
+
+// BenchmarkPipeline measures the in-process pipeline: decoded MessageCreate events → router →
+// channel owners → one no-op handler → cache update, with 1, 100 and 10k active channels. The
+// events are built (untimed, unallocated) in batches, so the figures are the runtime's own cost.
+//
+//	go test -run '^$' -bench Pipeline -benchmem .
+func BenchmarkPipeline(b *testing.B) {
+	for _, channels := range []int{1, 100, 10_000} {
+		for _, handlers := range []string{"handler", "no-handler"} {
+			b.Run(fmt.Sprintf("channels=%d/%s", channels, handlers), func(b *testing.B) {
+				benchPipeline(b, channels, handlers == "handler")
+			})
+		}
+	}
+}
+
+func benchPipeline(b *testing.B, channels int, withHandler bool) {
+	bot, err := ermine.New(ermine.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bot.Close(context.Background())
+	if withHandler {
+		ermine.Handle(bot, func(ctx *dispatch.Context, ev *stoatpb.MessageCreateEvent) error { return nil })
+	}
+	ids := make([]string, channels)
+	rd := &stoatpb.ReadyEvent{Users: []*stoatpb.User{{Id: me, Relationship: stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_USER}}}
+	for i := range ids {
+		ids[i] = fmt.Sprintf("01CH%022d", i)
+		rd.Channels = append(rd.Channels, &stoatpb.Channel{Id: ids[i], ChannelType: stoatpb.ChannelType_CHANNEL_TYPE_TEXT_CHANNEL, Server: server, Name: "c"})
+	}
+	src := bot.NewSource("bench")
+	ctx := context.Background()
+	if err := src.Ingest(ctx, rd); err != nil {
+		b.Fatal(err)
+	}
+	if err := bot.Drain(ctx); err != nil {
+		b.Fatal(err)
+	}
+	const batch = 4096
+	evs := make([]stoatpb.Event, batch)
+	n := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var paused time.Duration
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		t := time.Now()
+		k := min(batch, b.N-done)
+		for i := 0; i < k; i++ {
+			n++
+			evs[i] = &stoatpb.MessageCreateEvent{Message: &stoatpb.Message{
+				Id: fmt.Sprintf("01M%023d", n), Channel: ids[n%channels], Author: alice, Content: "hello",
+			}}
+		}
+		paused += time.Since(t)
+		b.StartTimer()
+		for i := 0; i < k; i++ {
+			if err := src.Ingest(ctx, evs[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done += k
+	}
+	if err := bot.Drain(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/(time.Since(start)-paused).Seconds(), "events/s")
+}
