@@ -23,6 +23,7 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"gen":    {"write a synthetic world and event stream for a seed", runGen},
 	"replay": {"run a recorded stream through the pipeline and print the cache as canonical JSON", runReplay},
 }
 
