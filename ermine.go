@@ -23,18 +23,51 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/ermine-rt/ermine/actors"
 	"github.com/ermine-rt/ermine/cacheactors"
 	"github.com/ermine-rt/ermine/dispatch"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
+	"github.com/ermine-rt/ermine/rest"
+	"github.com/ermine-rt/ermine/shardactor"
 )
 
 // Version is ermine's version, sent in the User-Agent.
 const Version = "0.1.0"
 
-// Context is what a handler receives with its event (see dispatch.Context).
-type Context = dispatch.Context
+// Context is what a handler receives with its event: the dispatch.Context (cancel, detach, the
+// runtime's context.Context) plus the bot's helpers.
+type Context struct {
+	*dispatch.Context
+	bot *Bot
+}
+
+// Bot returns the bot running the handler.
+func (c *Context) Bot() *Bot { return c.bot }
+
+// Typing tells the event's channel (or channel, if given) that the bot is typing.
+func (c *Context) Typing(channel ...string) error {
+	ch := channelOf(c.Event())
+	if len(channel) > 0 {
+		ch = channel[0]
+	}
+	if ch == "" {
+		return fmt.Errorf("ermine: %s has no channel to type in", c.Event().EventType())
+	}
+	return c.bot.Typing(c, ch)
+}
+
+// channelOf returns the channel an event happened in, if any.
+func channelOf(ev stoatpb.Event) string {
+	switch e := ev.(type) {
+	case *stoatpb.MessageCreateEvent:
+		return e.GetMessage().GetChannel()
+	case interface{ GetChannelId() string }:
+		return e.GetChannelId()
+	}
+	return ""
+}
 
 // Config configures a Bot. Only Token is required to connect.
 type Config struct {
@@ -60,6 +93,13 @@ type Config struct {
 	// DetachAfter is how long an owner waits for a handler that blocks without detaching before
 	// detaching it (default 100ms).
 	DetachAfter time.Duration
+	// REST configures the REST client (its base URL and token come from APIURL and Token).
+	REST []rest.Option
+	// ShutdownTimeout bounds the drain when Run stops (default 10s).
+	ShutdownTimeout time.Duration
+	// Shard tunes the connection (heartbeat, backoff, frame size…); its Name, URL, Token and
+	// Format are set by Run.
+	Shard shardactor.Config
 	// ChannelIdle passivates channel owners that received nothing for this long; their state is
 	// kept for their next activation (default 0: never).
 	ChannelIdle time.Duration
@@ -73,6 +113,10 @@ type Bot struct {
 	store    *cacheactors.Store
 	pipeline *dispatch.Pipeline
 	dir      actors.Directory
+	system   *actor.ActorSystem
+	rest     *rest.Client
+	learn    cacheactors.Learn
+	shard    atomic.Pointer[shardactor.Shard]
 	inflight *actors.InFlight
 	stats    dispatch.Stats
 	cancel   context.CancelFunc
@@ -92,6 +136,9 @@ func New(cfg Config) (*Bot, error) {
 	if cfg.ShedTypingAbove <= 0 {
 		cfg.ShedTypingAbove = 0.75
 	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = "https://api.stoat.chat"
 	}
@@ -108,6 +155,7 @@ func New(cfg Config) (*Bot, error) {
 		inflight: actors.NewInFlight(cfg.MaxInFlight),
 		cancel:   cancel,
 	}
+	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger)}, cfg.REST...)...)
 	b.release = b.inflight.Release
 	b.pipeline = &dispatch.Pipeline{
 		Registry:    b.registry,
@@ -118,7 +166,8 @@ func New(cfg Config) (*Bot, error) {
 		Values:      map[any]any{botKey{}: b},
 	}
 	deps := &cacheactors.Deps{Store: b.store, Pipeline: b.pipeline, Policy: cfg.Cache}
-	opts := []actors.LocalOption{actors.WithLogger(logger)}
+	b.system = actors.NewSystem(logger)
+	opts := []actors.LocalOption{actors.WithLogger(logger), actors.WithSystem(b.system)}
 	if cfg.ChannelIdle > 0 {
 		opts = append(opts, actors.WithIdlePassivation(actors.KindChannel, cfg.ChannelIdle))
 	}
@@ -137,8 +186,10 @@ func FromContext(ctx context.Context) *Bot {
 // Handle registers fn for events of type E: an event class (*stoatpb.MessageCreateEvent) or a
 // category (stoatpb.ShardEvent, stoatpb.ChannelCreateEvent, stoatpb.AuthifierEvent,
 // stoatpb.Event). It may be called while the bot runs; Remove the returned Subscription to stop.
-func Handle[E stoatpb.Event](b *Bot, fn dispatch.HandlerFunc[E]) *dispatch.Subscription {
-	return dispatch.Handle(b.registry, fn)
+func Handle[E stoatpb.Event](b *Bot, fn func(ctx *Context, ev E) error) *dispatch.Subscription {
+	return dispatch.Handle(b.registry, func(dc *dispatch.Context, ev E) error {
+		return fn(&Context{Context: dc, bot: b}, ev)
+	})
 }
 
 // WaitFor waits for the next event of type E that check accepts (see dispatch.WaitFor). Inside a
@@ -245,5 +296,6 @@ func (b *Bot) Close(ctx context.Context) error {
 	b.closed = true
 	err := b.dir.Close(ctx)
 	b.cancel()
+	b.system.Shutdown()
 	return err
 }

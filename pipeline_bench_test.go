@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine"
-	"github.com/ermine-rt/ermine/dispatch"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
@@ -33,7 +32,7 @@ func benchPipeline(b *testing.B, channels int, withHandler bool) {
 	}
 	defer bot.Close(context.Background())
 	if withHandler {
-		ermine.Handle(bot, func(ctx *dispatch.Context, ev *stoatpb.MessageCreateEvent) error { return nil })
+		ermine.Handle(bot, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error { return nil })
 	}
 	ids := make([]string, channels)
 	rd := &stoatpb.ReadyEvent{Users: []*stoatpb.User{{Id: me, Relationship: stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_USER}}}

@@ -389,3 +389,36 @@ func TestIdleOwnersPassivateWithoutLoss(t *testing.T) {
 		t.Log("no passivation happened (timing); the test still checked ordering")
 	}
 }
+
+// TestBackpressure checks that when owners fall behind, Ingest waits instead of queueing without
+// bound, and that typing events are shed (counted) under pressure while messages are not.
+func TestBackpressure(t *testing.T) {
+	b := newBot(t, ermine.Config{MaxInFlight: 8, DetachAfter: time.Hour})
+	release := make(chan struct{})
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
+		<-release // a slow handler that never detaches
+		return nil
+	})
+	src := b.NewSource("s0")
+	ingest(t, src, ready())
+	drain(t, b)
+	for i := 1; i <= 8; i++ {
+		ingest(t, src, message(general, i, "m"))
+	}
+	// The budget is exhausted: typing is shed, a message waits.
+	ingest(t, src, &stoatpb.ChannelStartTypingEvent{ChannelId: general, UserId: alice})
+	if b.Stats().ShedTyping != 1 {
+		t.Fatalf("ShedTyping = %d", b.Stats().ShedTyping)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := src.Ingest(ctx, message(general, 9, "m")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Ingest over budget = %v, want it to wait until its context ends", err)
+	}
+	close(release)
+	ingest(t, src, message(general, 10, "m"))
+	drain(t, b)
+	if n := len(b.Cache().Messages(general)); n != 9 {
+		t.Fatalf("cached %d messages, want 9 (none lost)", n)
+	}
+}

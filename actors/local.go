@@ -35,6 +35,7 @@ type LocalDirectory struct {
 	idle       [KindUserDir + 1]time.Duration
 	keepState  bool
 	logger     *slog.Logger
+	ownSystem  bool
 
 	closed       atomic.Bool
 	active       [KindUserDir + 1]atomic.Int64
@@ -65,6 +66,12 @@ func WithStateKeptOnPassivation(keep bool) LocalOption {
 	return func(d *LocalDirectory) { d.keepState = keep }
 }
 
+// WithSystem places the owners in an existing actor system (default: a new one, shut down by
+// Close). The system is not shut down by Close when it was given.
+func WithSystem(sys *actor.ActorSystem) LocalOption {
+	return func(d *LocalDirectory) { d.system, d.ownSystem = sys, false }
+}
+
 // WithPartitions sets the number of partition actors (default: 4 × GOMAXPROCS).
 func WithPartitions(n int) LocalOption {
 	return func(d *LocalDirectory) {
@@ -88,14 +95,9 @@ func NewLocal(factory Factory, opts ...LocalOption) *LocalDirectory {
 	if d.partitions == nil {
 		d.partitions = make([]*actor.PID, 4*runtime.GOMAXPROCS(0))
 	}
-	logger := d.logger
-	d.system = actor.NewActorSystemWithConfig(actor.Configure(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-			return logger.With("component", "protoactor")
-		}),
-		actor.WithDeadLetterThrottleCount(3),
-		actor.WithDeadLetterThrottleInterval(time.Second),
-	))
+	if d.system == nil {
+		d.system, d.ownSystem = NewSystem(d.logger), true
+	}
 	for i := range d.partitions {
 		p := &partition{dir: d, children: map[Key]*childRef{}, byPID: map[string]Key{}, dormant: map[Key]any{}}
 		d.partitions[i] = d.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return p }))
@@ -147,8 +149,22 @@ func (d *LocalDirectory) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("actors: closing the directory: %w", ctx.Err())
 	}
-	d.system.Shutdown()
+	if d.ownSystem {
+		d.system.Shutdown()
+	}
 	return err
+}
+
+// NewSystem returns a protoactor actor system that logs through logger (protoactor's default is
+// colored text on stderr at INFO).
+func NewSystem(logger *slog.Logger) *actor.ActorSystem {
+	return actor.NewActorSystemWithConfig(actor.Configure(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+			return logger.With("component", "protoactor")
+		}),
+		actor.WithDeadLetterThrottleCount(3),
+		actor.WithDeadLetterThrottleInterval(time.Second),
+	))
 }
 
 // Stats implements Directory.

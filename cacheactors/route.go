@@ -344,3 +344,17 @@ func voiceOf(states []*stoatpb.ChannelVoiceState, channel string) *stoatpb.Chann
 	}
 	return nil
 }
+
+// Learn builds the patches that teach owners what a REST response said, so that the cache learns
+// from responses through the owners (in each owner's order), never behind their back.
+type Learn struct{}
+
+// User returns the owner of u and the patch that caches it.
+func (Learn) User(u *stoatpb.User) (actors.Key, any) {
+	return actors.UserDirKey(u.GetId()), upsertUser{user: u}
+}
+
+// Member returns the owner of m and the patch that caches it.
+func (Learn) Member(m *stoatpb.Member) (actors.Key, any) {
+	return serverKey(m.GetId().GetServer()), upsertMember{member: m}
+}

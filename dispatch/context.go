@@ -57,6 +57,18 @@ func (c *Context) Logger() *slog.Logger {
 
 func (c *Context) registry() *Registry { return c.run.rn.p.Registry }
 
+// DispatchContext returns c. Types that embed a *Context (such as ermine.Context) inherit it, so
+// that ermine's waiting functions recognise a handler's context and detach it first.
+func (c *Context) DispatchContext() *Context { return c }
+
+// handlerContext finds the handler Context inside ctx, if ctx is one.
+func handlerContext(ctx context.Context) (*Context, bool) {
+	if hc, ok := ctx.(interface{ DispatchContext() *Context }); ok {
+		return hc.DispatchContext(), true
+	}
+	return nil, false
+}
+
 // Detach ends this handler's synchronous phase: the owner goes on with the other handlers, the
 // cache update and its next events while the handler keeps running in the background. Call it
 // before waiting for anything. After Detach the handler can no longer cancel the event.

@@ -79,7 +79,7 @@ func waitFor[E stoatpb.Event](ctx context.Context, r *Registry, check func(E) bo
 	if cfg.count < 1 {
 		return nil, fmt.Errorf("dispatch: wait_for count must be at least 1, got %d", cfg.count)
 	}
-	hc, inHandler := ctx.(*Context)
+	hc, inHandler := handlerContext(ctx)
 	if r == nil && inHandler {
 		r = hc.registry()
 	}

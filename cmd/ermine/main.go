@@ -23,8 +23,9 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"gen":    {"write a synthetic world and event stream for a seed", runGen},
-	"replay": {"run a recorded stream through the pipeline and print the cache as canonical JSON", runReplay},
+	"fakeserver": {"serve a fake Stoat (API and events) on loopback; no account needed", runFakeServer},
+	"gen":        {"write a synthetic world and event stream for a seed", runGen},
+	"replay":     {"run a recorded stream through the pipeline and print the cache as canonical JSON", runReplay},
 }
 
 func main() {
