@@ -102,6 +102,25 @@ func (c *manualClock) waitPending(t *testing.T, n int) []time.Duration {
 	}
 }
 
+// waitPendingFor blocks until a waiter with exactly d left is pending (waiters abandoned by a
+// select stay registered, so counting them is not enough).
+func (c *manualClock) waitPendingFor(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		for _, p := range c.pending() {
+			if p == d {
+				return
+			}
+		}
+		select {
+		case <-c.added:
+		case <-deadline:
+			t.Fatalf("timed out waiting for a clock waiter of %v (have %v)", d, c.pending())
+		}
+	}
+}
+
 // autoClock never blocks: After moves the clock forward by d at once. It records every wait.
 type autoClock struct {
 	mu    sync.Mutex
