@@ -75,6 +75,13 @@ func testConfig(srv *stoattest.Server, f bonfire.Format, logger *slog.Logger) sh
 	}
 }
 
+// steady returns cfg with a PongTimeout that a loaded machine will not miss, for tests that count
+// connections but are not about the heartbeat (Pings still go out every 50ms).
+func steady(cfg shardactor.Config) shardactor.Config {
+	cfg.PongTimeout = 5 * time.Second
+	return cfg
+}
+
 // recorder is a Sink that keeps every event and lets tests wait on what it has seen.
 type recorder struct {
 	mu      sync.Mutex

@@ -32,7 +32,8 @@ func TestStream(t *testing.T) {
 			srv := stoattest.NewServer(t)
 			logger, _ := newLogger(t)
 			rec := newRecorder()
-			sh := spawn(t, newSystem(t, logger), testConfig(srv, f, logger), rec)
+			cfg := steady(testConfig(srv, f, logger))
+			sh := spawn(t, newSystem(t, logger), cfg, rec)
 
 			evs := rec.wait(t, "Ready", func(evs []stoatpb.Event) bool { return count[*stoatpb.ReadyEvent](evs) == 1 })
 			evs = withoutPongs(evs)
@@ -92,7 +93,7 @@ func TestReconnect(t *testing.T) {
 				srv := stoattest.NewServer(t)
 				logger, logs := newLogger(t)
 				rec := newRecorder()
-				sh := spawn(t, newSystem(t, logger), testConfig(srv, f, logger), rec)
+				sh := spawn(t, newSystem(t, logger), steady(testConfig(srv, f, logger)), rec)
 				rec.wait(t, "Ready", func(evs []stoatpb.Event) bool { return count[*stoatpb.ReadyEvent](evs) == 1 })
 
 				drop(srv)
@@ -181,6 +182,7 @@ func TestBlockedSinkIsNotAMissedPong(t *testing.T) {
 		return nil
 	}
 	cfg := testConfig(srv, bonfire.JSON, logger)
+	cfg.PongTimeout = 300 * time.Millisecond // short, with some headroom for a loaded machine
 	sh := spawn(t, newSystem(t, logger), cfg, rec)
 	rec.wait(t, "Ready", func(evs []stoatpb.Event) bool { return count[*stoatpb.ReadyEvent](evs) == 1 })
 	eventually(t, "a measured latency", func() bool { return sh.Stats().Latency > 0 })
@@ -236,7 +238,7 @@ func TestLegacyInvalidSession(t *testing.T) {
 	logger, _ := newLogger(t)
 
 	rec := newRecorder()
-	sh := spawn(t, newSystem(t, logger), testConfig(srv, bonfire.JSON, logger), rec)
+	sh := spawn(t, newSystem(t, logger), steady(testConfig(srv, bonfire.JSON, logger)), rec)
 	rec.wait(t, "Ready", func(evs []stoatpb.Event) bool { return count[*stoatpb.ReadyEvent](evs) == 1 })
 	srv.PushRaw(websocket.MessageText, []byte(`{"type":"Error","error":"InvalidSession"}`))
 	var ae *shardactor.AuthError
@@ -294,7 +296,8 @@ func TestMalformedFrame(t *testing.T) {
 			srv := stoattest.NewServer(t)
 			logger, logs := newLogger(t)
 			rec := newRecorder()
-			sh := spawn(t, newSystem(t, logger), testConfig(srv, tc.f, logger), rec)
+			cfg := steady(testConfig(srv, tc.f, logger))
+			sh := spawn(t, newSystem(t, logger), cfg, rec)
 			rec.wait(t, "Ready", func(evs []stoatpb.Event) bool { return count[*stoatpb.ReadyEvent](evs) == 1 })
 
 			unknown, err := bonfire.AppendFrame(nil, tc.f, &stoatpb.ChannelStartTypingEvent{ChannelId: "c", UserId: "u"})
@@ -353,7 +356,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	}
 
 	rec := newRecorder()
-	sh := spawn(t, sys, testConfig(srv, bonfire.JSON, logger), rec)
+	sh := spawn(t, sys, steady(testConfig(srv, bonfire.JSON, logger)), rec)
 	rec.wait(t, "Ready", func(evs []stoatpb.Event) bool { return count[*stoatpb.ReadyEvent](evs) == 1 })
 	srv.PushRaw(websocket.MessageText, []byte(`{"type":"Message","_id":`))
 	srv.Cut()
@@ -490,7 +493,7 @@ func TestSend(t *testing.T) {
 			srv := stoattest.NewServer(t)
 			logger, _ := newLogger(t)
 			rec := newRecorder()
-			sh := spawn(t, newSystem(t, logger), testConfig(srv, f, logger), rec)
+			sh := spawn(t, newSystem(t, logger), steady(testConfig(srv, f, logger)), rec)
 			rec.wait(t, "Ready", func(evs []stoatpb.Event) bool { return count[*stoatpb.ReadyEvent](evs) == 1 })
 			ctx := ctxT(t)
 
@@ -575,7 +578,7 @@ func TestSinkError(t *testing.T) {
 		}
 		return nil
 	}
-	sh := spawn(t, newSystem(t, logger), testConfig(srv, bonfire.JSON, logger), rec)
+	sh := spawn(t, newSystem(t, logger), steady(testConfig(srv, bonfire.JSON, logger)), rec)
 	rec.wait(t, "Ready", func(evs []stoatpb.Event) bool { return count[*stoatpb.ReadyEvent](evs) == 1 })
 	if err := srv.Push(typing(0, 1)...); err != nil {
 		t.Fatal(err)
@@ -617,7 +620,7 @@ func TestBackoffSequence(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := stoattest.NewServer(t)
 			logger, logs := newLogger(t)
-			cfg := testConfig(srv, bonfire.JSON, logger)
+			cfg := steady(testConfig(srv, bonfire.JSON, logger))
 			cfg.Backoff.ResetAfter = tc.reset
 			cfg.Jitter = func() float64 { return 0.5 }
 			rec := newRecorder()
@@ -788,7 +791,7 @@ func TestStopClosesNormally(t *testing.T) {
 func TestSkip(t *testing.T) {
 	srv := stoattest.NewServer(t)
 	logger, _ := newLogger(t)
-	cfg := testConfig(srv, bonfire.Msgpack, logger)
+	cfg := steady(testConfig(srv, bonfire.Msgpack, logger))
 	cfg.Skip = func(typ string) bool { return typ != "ChannelStopTyping" } // everything else
 	rec := newRecorder()
 	sh := spawn(t, newSystem(t, logger), cfg, rec)
