@@ -816,31 +816,24 @@ func (w *wireGen) frameTables(msgs []*protogen.Message) {
 	f.P("\treturn true")
 	f.P("}")
 	f.P()
-	f.P("// encodeModel writes any model message as the server sends it.")
-	f.P("func encodeModel(e *encoder, msg any) bool {")
-	f.P("\tswitch m := msg.(type) {")
-	for _, m := range msgs {
-		if len(frames(m)) != 0 || isEvent(m) {
-			continue
-		}
-		f.P("\tcase *", w.pb(m.GoIdent.GoName), ":")
-		f.P("\t\tencode", m.GoIdent.GoName, "(e, m)")
-	}
-	f.P("\tdefault:")
-	f.P("\t\treturn false")
-	f.P("\t}")
-	f.P("\treturn true")
-	f.P("}")
+	w.modelSwitch(msgs, "// encodeModel writes any model message as the server sends it.", "encodeModel(e *encoder", "encode", "e")
+	w.modelSwitch(msgs, "// decodeModel reads any model message.", "decodeModel(d *decoder", "decode", "d")
+}
+
+// modelSwitch emits a function that calls the generated <verb><Message>(arg, m) for any model
+// message (not events or frames) and reports false for other types.
+func (w *wireGen) modelSwitch(msgs []*protogen.Message, doc, signature, verb, arg string) {
+	f := w.f
 	f.P()
-	f.P("// decodeModel reads any model message.")
-	f.P("func decodeModel(d *decoder, msg any) bool {")
+	f.P(doc)
+	f.P("func ", signature, ", msg any) bool {")
 	f.P("\tswitch m := msg.(type) {")
 	for _, m := range msgs {
 		if len(frames(m)) != 0 || isEvent(m) {
 			continue
 		}
 		f.P("\tcase *", w.pb(m.GoIdent.GoName), ":")
-		f.P("\t\tdecode", m.GoIdent.GoName, "(d, m)")
+		f.P("\t\t", verb, m.GoIdent.GoName, "(", arg, ", m)")
 	}
 	f.P("\tdefault:")
 	f.P("\t\treturn false")
