@@ -183,6 +183,11 @@ func (g *Generator) Emoji(s, e int) *stoatpb.Emoji {
 		CreatorId: g.UserID(g.MemberUser(s, 0)), Name: fmt.Sprintf("emoji_%d", e)}
 }
 
+// BotMember returns the bot's membership of server s.
+func (g *Generator) BotMember(s int) *stoatpb.Member {
+	return &stoatpb.Member{Id: &stoatpb.MemberId{Server: g.ServerID(s), User: g.BotID()}, JoinedAt: epoch.UnixMilli()}
+}
+
 // Ready returns the Ready a bot of this world receives: every server, channel and emoji, the bot's
 // own memberships and the bot user (last, as the server sends it). Members other than the bot's
 // are not in a Ready (BONFIRE.md §2.1); see Members.
@@ -196,7 +201,7 @@ func (g *Generator) Ready() *stoatpb.ReadyEvent {
 		for e := 0; e < g.w.EmojisPerServer; e++ {
 			r.Emojis = append(r.Emojis, g.Emoji(s, e))
 		}
-		r.Members = append(r.Members, &stoatpb.Member{Id: &stoatpb.MemberId{Server: g.ServerID(s), User: g.BotID()}, JoinedAt: epoch.UnixMilli()})
+		r.Members = append(r.Members, g.BotMember(s))
 	}
 	r.Users = append(r.Users, g.Bot())
 	return r
