@@ -112,7 +112,9 @@ func TestReadySeedsTheCacheBeforeReadyHandlers(t *testing.T) {
 // TestPerEntityOrderUnderConcurrency sends interleaved streams to many channels and checks that
 // each channel's handler saw its events in order while channels ran in parallel.
 func TestPerEntityOrderUnderConcurrency(t *testing.T) {
-	b := newBot(t, ermine.Config{})
+	// Handlers are ordered only within their synchronous phase; on a loaded machine a handler may
+	// pass the default DetachAfter, so this test gives them a minute.
+	b := newBot(t, ermine.Config{DetachAfter: time.Minute})
 	const channels, perChannel = 64, 200
 	var mu sync.Mutex
 	last := map[string]int{}

@@ -289,20 +289,20 @@ func applyUser(u *stoatpb.User, p *stoatpb.PartialUser, clear []stoatpb.FieldsUs
 		case stoatpb.FieldsUser_FIELDS_USER_AVATAR:
 			n.Avatar = nil
 		case stoatpb.FieldsUser_FIELDS_USER_STATUS_TEXT:
-			if n.Status != nil {
-				n.Status = &stoatpb.UserStatus{Presence: n.Status.Presence}
+			if n.Status.GetText() != "" {
+				n.Status = status(&stoatpb.UserStatus{Presence: n.Status.Presence})
 			}
 		case stoatpb.FieldsUser_FIELDS_USER_STATUS_PRESENCE:
-			if n.Status != nil {
-				n.Status = &stoatpb.UserStatus{Text: n.Status.Text}
+			if n.Status.GetPresence() != stoatpb.Presence_PRESENCE_UNSPECIFIED {
+				n.Status = status(&stoatpb.UserStatus{Text: n.Status.Text})
 			}
 		case stoatpb.FieldsUser_FIELDS_USER_PROFILE_CONTENT:
-			if n.Profile != nil {
-				n.Profile = &stoatpb.UserProfile{Background: n.Profile.Background}
+			if n.Profile.GetContent() != "" {
+				n.Profile = profile(&stoatpb.UserProfile{Background: n.Profile.Background})
 			}
 		case stoatpb.FieldsUser_FIELDS_USER_PROFILE_BACKGROUND:
-			if n.Profile != nil {
-				n.Profile = &stoatpb.UserProfile{Content: n.Profile.Content}
+			if n.Profile.GetBackground() != nil {
+				n.Profile = profile(&stoatpb.UserProfile{Content: n.Profile.Content})
 			}
 		case stoatpb.FieldsUser_FIELDS_USER_DISPLAY_NAME:
 			n.DisplayName = ""
@@ -335,7 +335,7 @@ func applyUser(u *stoatpb.User, p *stoatpb.PartialUser, clear []stoatpb.FieldsUs
 		n.Badges = *p.Badges
 	}
 	if p.Status != nil {
-		n.Status = p.Status
+		n.Status = status(p.Status)
 	}
 	if p.Flags != nil {
 		n.Flags = *p.Flags
@@ -401,4 +401,20 @@ func applyWebhook(w *stoatpb.Webhook, p *stoatpb.PartialWebhook, remove []stoatp
 		n.ChannelId = *p.ChannelId
 	}
 	return n
+}
+
+// status returns s, or nil when it holds nothing (a user with no status has none).
+func status(s *stoatpb.UserStatus) *stoatpb.UserStatus {
+	if s.GetText() == "" && s.GetPresence() == stoatpb.Presence_PRESENCE_UNSPECIFIED {
+		return nil
+	}
+	return s
+}
+
+// profile returns p, or nil when it holds nothing.
+func profile(p *stoatpb.UserProfile) *stoatpb.UserProfile {
+	if p.GetContent() == "" && p.GetBackground() == nil {
+		return nil
+	}
+	return p
 }

@@ -18,9 +18,11 @@ import (
 //	 "emojis":   {"<emoji id>": <emoji>},
 //	 "members":  {"<server id>:<user id>": <member>},
 //	 "messages": {"<channel id>": [<message>, … oldest first]},
+//	 "read_states": {"<channel id>": <channel unread>},
 //	 "servers":  {"<server id>": <server>},
 //	 "users":    {"<user id>": <user>},
-//	 "voice":    {"<channel id>": {"<user id>": <user voice state>}}}
+//	 "voice":    {"<channel id>": {"<user id>": <user voice state>}},
+//	 "webhooks": {"<webhook id>": <webhook>}}
 //
 // Objects use the Stoat API's own field names, as the server sends them; keys are sorted, absent
 // fields and empty sections are omitted, and messages carry no embedded user or member (those are
@@ -81,9 +83,9 @@ func (s *Store) WriteCanonicalJSON(w io.Writer) error {
 		err = section("members", keys, func(k string) error { return model(members[k]) })
 	}
 	if err == nil {
-		err = section("messages", nonEmpty(s.messages.keys(), func(id string) bool { return s.messages.get(id).Len() > 0 }), func(id string) error {
+		err = section("messages", nonEmpty(s.messages.keys(), func(id string) bool { return s.messages.get(id).load().Len() > 0 }), func(id string) error {
 			bw.WriteByte('[')
-			for i, m := range s.Messages(id) {
+			for i, m := range s.messages.get(id).load().Messages() {
 				if i > 0 {
 					bw.WriteByte(',')
 				}
@@ -94,6 +96,9 @@ func (s *Store) WriteCanonicalJSON(w io.Writer) error {
 			bw.WriteByte(']')
 			return nil
 		})
+	}
+	if err == nil {
+		err = section("read_states", s.readStates.keys(), func(id string) error { return model(s.ReadState(id)) })
 	}
 	if err == nil {
 		err = section("servers", s.ServerIDs(), func(id string) error { return model(s.Server(id)) })
@@ -118,6 +123,9 @@ func (s *Store) WriteCanonicalJSON(w io.Writer) error {
 			bw.WriteByte('}')
 			return nil
 		})
+	}
+	if err == nil {
+		err = section("webhooks", s.webhooks.keys(), func(id string) error { return model(s.Webhook(id)) })
 	}
 	if err != nil {
 		return err

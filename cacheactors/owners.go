@@ -2,6 +2,7 @@ package cacheactors
 
 import (
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ermine-rt/ermine/actors"
@@ -9,17 +10,34 @@ import (
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
-// Policy says what the cache keeps.
+// Policy says what the cache keeps. The zero value caches everything, with at most 1,000
+// messages per channel.
 type Policy struct {
 	// MessagesPerChannel bounds each channel's cached messages; the oldest are evicted first
 	// (default 1,000; negative: cache no messages).
 	MessagesPerChannel int
-	// NoUsers, NoMembers, NoEmojis, NoVoice turn caching of those entities off.
-	NoUsers, NoMembers, NoEmojis, NoVoice bool
+	// NoUsers caches no users but the connected one. NoMembers caches only your own
+	// memberships. NoMessages, NoEmojis, NoVoice (voice participants) and NoReadStates turn
+	// caching of those entities off.
+	NoUsers, NoMembers, NoMessages, NoEmojis, NoVoice, NoReadStates bool
+	// MaxUsers bounds the number of cached users (0: unbounded), evicting the least recently
+	// used (read or written) first; the connected user is never evicted.
+	MaxUsers int
+	// MaxMessages bounds the number of cached messages across all channels (0: unbounded),
+	// evicting the oldest messages of the least recently used channels first. Each channel
+	// still keeps at most MessagesPerChannel.
+	MaxMessages int
+	// FullMessages keeps every cached message as its whole protobuf object. By default plain
+	// messages (text, replies, mentions) are kept in a compact form, about 3× smaller, and a
+	// read builds the *stoatpb.Message (one 352-byte allocation); see window.go.
+	FullMessages bool
 }
 
 func (p Policy) messageLimit() int {
-	if p.MessagesPerChannel == 0 {
+	switch {
+	case p.NoMessages || p.MessagesPerChannel < 0:
+		return 0
+	case p.MessagesPerChannel == 0:
 		return 1000
 	}
 	return p.MessagesPerChannel
@@ -30,35 +48,45 @@ type Deps struct {
 	Store    *Store
 	Pipeline *dispatch.Pipeline
 	Policy   Policy
-	// Now returns the time (for ServerCreate's locally generated joined_at); default time.Now.
+	// Now returns the time (for the joined_at ermine synthesises); default time.Now.
 	Now func() time.Time
+
+	once sync.Once
 }
 
 // NewOwner is the actors.Factory of the cache owners. saved is what a passivated owner of the
 // same key returned from Passivate: its state comes back with it.
 func (d *Deps) NewOwner(key actors.Key, saved any) actors.Owner {
+	d.once.Do(func() { d.Store.configure(d.Policy) })
 	base := ownerBase{deps: d, key: key, run: d.Pipeline.NewRunner(key)}
 	switch key.Kind {
 	case actors.KindChannel:
 		if o, ok := saved.(*channelOwner); ok {
-			o.ownerBase = base
+			o.ownerBase = base.with(o.me)
 			return o
 		}
 		return &channelOwner{ownerBase: base}
 	case actors.KindServer:
 		if o, ok := saved.(*serverOwner); ok {
-			o.ownerBase = base
+			o.ownerBase = base.with(o.me)
 			return o
 		}
 		return &serverOwner{ownerBase: base}
 	case actors.KindUserDir:
 		if o, ok := saved.(*userDirOwner); ok {
-			o.ownerBase = base
+			o.ownerBase = base.with(o.me)
 			return o
 		}
 		return &userDirOwner{ownerBase: base}
 	}
 	return &shardOwner{ownerBase: base}
+}
+
+func (d *Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
 }
 
 // Passivate keeps the channel's state for its next activation (the owner value itself: nothing
@@ -76,22 +104,67 @@ type ownerBase struct {
 	key  actors.Key
 	run  *dispatch.Runner
 	ctx  actors.Context // the context of the message being handled
+	me   string         // the connected user's id, as the router last told this owner
 }
+
+func (o ownerBase) with(me string) ownerBase { o.me = me; return o }
 
 func (o *ownerBase) store() *Store { return o.deps.Store }
 
-// dispatch runs d through the pipeline with h's hooks.
-func (o *ownerBase) dispatch(d *Dispatch, h dispatch.Hooks) {
-	if d.barrier != nil {
-		d.barrier.Wait()
+func (o *ownerBase) policy() *Policy { return &o.deps.Policy }
+
+// myID returns the connected user's id.
+func (o *ownerBase) myID() string {
+	if o.me != "" {
+		return o.me
 	}
-	o.run.Dispatch(d.Event, h)
-	if d.Done != nil {
-		d.Done()
+	return o.store().Me().GetId()
+}
+
+// receive handles the messages every owner gets: a Dispatch runs the pipeline with h's hooks, a
+// gated patch waits for its gate, anything else is a patch for apply.
+func (o *ownerBase) receive(ctx actors.Context, msg any, h dispatch.Hooks, apply func(any)) {
+	o.ctx = ctx
+	switch m := msg.(type) {
+	case *Dispatch:
+		o.dispatch(m, h, apply)
+	case gated:
+		<-m.g.done
+		if m.g.apply {
+			apply(m.patch)
+		}
+	default:
+		apply(msg)
 	}
 }
 
-func done(wg interface{ Done() }) {
+// dispatch runs d through the pipeline, then applies d's local cascade patches (if the event was
+// processed) and opens its gate for the others. The gate is opened and Done called even if the
+// owner panics, so that no other owner waits forever.
+func (o *ownerBase) dispatch(d *Dispatch, h dispatch.Hooks, apply func(any)) {
+	if d.me != "" {
+		o.me = d.me
+	}
+	processed := false
+	defer func() {
+		if d.gate != nil {
+			d.gate.open(processed)
+		}
+		if d.Done != nil {
+			d.Done()
+		}
+	}()
+	if d.barrier != nil {
+		d.barrier.Wait()
+	}
+	if processed = o.run.Dispatch(d.Event, h); processed {
+		for _, p := range d.local {
+			apply(p)
+		}
+	}
+}
+
+func done(wg *sync.WaitGroup) {
 	if wg != nil {
 		wg.Done()
 	}
@@ -103,25 +176,24 @@ func done(wg interface{ Done() }) {
 type channelOwner struct {
 	ownerBase
 	channel   *stoatpb.Channel
-	window    *MessageWindow
+	window    *window
+	slot      *msgSlot // where window is published; nil while there is none
 	voice     *stoatpb.ChannelVoiceState
 	webhooks  []string
 	readState *stoatpb.ChannelUnread
 }
 
-func (o *channelOwner) Receive(ctx actors.Context, msg any) {
-	o.ctx = ctx
+func (o *channelOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, o.patch) }
+
+func (o *channelOwner) patch(msg any) {
 	switch m := msg.(type) {
-	case *Dispatch:
-		o.dispatch(m, o)
 	case *seedChannel:
+		// A seed is the whole truth about the channel's state (Ready, ServerCreate): what it
+		// does not list is gone. Messages stay: they are still true, only the gap is unknown.
 		o.setChannel(m.channel)
-		if m.voice != nil {
-			o.setVoice(m.voice)
-		}
-		if m.readState != nil {
-			o.readState = m.readState
-			o.store().readStates.set(o.key.ID, m.readState)
+		o.setVoice(m.voice)
+		if m.withReadState {
+			o.setReadState(m.readState)
 		}
 		done(m.barrier)
 	case drop:
@@ -134,8 +206,19 @@ func (o *channelOwner) Receive(ctx actors.Context, msg any) {
 			n.RolePermissions = slices.DeleteFunc(slices.Clone(n.RolePermissions), func(r *stoatpb.RoleOverride) bool { return r.RoleId == m.role })
 			o.setChannel(n)
 		}
+	case adoptWebhook:
+		if !slices.Contains(o.webhooks, m.webhook) {
+			o.webhooks = append(o.webhooks, m.webhook)
+		}
 	case wipeUser:
 		o.wipe(m.user)
+	case evictMessages:
+		k := min(m.n, o.window.Len())
+		if k > 0 {
+			o.setWindow(o.window.dropOldest(k))
+		}
+		o.store().lru.evicted(m.n, k)
+		o.planEviction() // if this window had fewer than asked, the round fell short
 	}
 }
 
@@ -143,13 +226,13 @@ func (o *channelOwner) Receive(ctx actors.Context, msg any) {
 func (o *channelOwner) Reset() {
 	s, id := o.store(), o.key.ID
 	s.channels.del(id)
-	s.messages.del(id)
+	o.setWindow(nil)
 	s.voice.del(id)
 	s.readStates.del(id)
 	for _, w := range o.webhooks {
 		s.webhooks.del(w)
 	}
-	o.channel, o.window, o.voice, o.webhooks, o.readState = nil, nil, nil, nil, nil
+	o.channel, o.voice, o.webhooks, o.readState = nil, nil, nil, nil
 }
 
 func (o *channelOwner) setChannel(c *stoatpb.Channel) {
@@ -157,25 +240,79 @@ func (o *channelOwner) setChannel(c *stoatpb.Channel) {
 	o.store().channels.set(o.key.ID, c)
 }
 
+// setVoice publishes the voice participants; nil or none removes them.
 func (o *channelOwner) setVoice(v *stoatpb.ChannelVoiceState) {
-	if o.deps.Policy.NoVoice {
+	if o.policy().NoVoice {
+		return
+	}
+	if len(v.GetParticipants()) == 0 {
+		if o.voice != nil {
+			o.voice = nil
+			o.store().voice.del(o.key.ID)
+		}
 		return
 	}
 	o.voice = v
 	o.store().voice.set(o.key.ID, v)
 }
 
-func (o *channelOwner) setWindow(w *MessageWindow) {
-	o.window = w
-	o.store().messages.set(o.key.ID, w)
+func (o *channelOwner) setReadState(rs *stoatpb.ChannelUnread) {
+	if o.policy().NoReadStates {
+		return
+	}
+	o.readState = rs
+	if rs == nil {
+		o.store().readStates.del(o.key.ID)
+		return
+	}
+	o.store().readStates.set(o.key.ID, rs)
 }
 
-func (o *channelOwner) find(id string) *stoatpb.Message {
-	if o.window == nil {
-		return nil
+// setWindow publishes w (nil or empty: no messages), counts the change in the global message
+// budget and, when the budget is exceeded, plans an eviction round.
+func (o *channelOwner) setWindow(w *window) {
+	s := o.store()
+	delta := w.Len() - o.window.Len()
+	if w.Len() == 0 {
+		if o.slot != nil {
+			s.messages.del(o.key.ID)
+			o.slot = nil
+		}
+		o.window = nil
+	} else {
+		o.window = w
+		if o.slot == nil {
+			o.slot = &msgSlot{}
+			o.slot.w.Store(w)
+			s.messages.set(o.key.ID, o.slot)
+		} else {
+			o.slot.w.Store(w)
+		}
+		s.lru.touchChannel(o.slot)
 	}
-	return o.window.Find(id)
+	if s.lru.messagesChanged(delta) && delta > 0 {
+		o.planEviction()
+	}
 }
+
+// planEviction plans a round of the global message bound if it is exceeded (budget.go).
+func (o *channelOwner) planEviction() {
+	if o.ctx != nil {
+		o.store().planMessageEviction(func(ch string, n int) { o.ctx.Deliver(channelKey(ch), evictMessages{n: n}) })
+	}
+}
+
+// putMessage caches m (new, or replacing the cached message with its id).
+func (o *channelOwner) putMessage(m *stoatpb.Message) {
+	limit := o.policy().messageLimit()
+	if limit <= 0 {
+		return
+	}
+	w, _ := o.window.with(o.key.ID, compact(m, o.key.ID, o.policy().FullMessages), limit)
+	o.setWindow(w)
+}
+
+func (o *channelOwner) find(id string) *stoatpb.Message { return o.window.Find(id) }
 
 func (o *channelOwner) participant(user string) *stoatpb.UserVoiceState {
 	for _, p := range o.voice.GetParticipants() {
@@ -186,14 +323,14 @@ func (o *channelOwner) participant(user string) *stoatpb.UserVoiceState {
 	return nil
 }
 
+// withParticipant adds s to the participants, or replaces the user's state in place.
 func (o *channelOwner) withParticipant(s *stoatpb.UserVoiceState) {
-	v := &stoatpb.ChannelVoiceState{Id: o.key.ID}
-	for _, p := range o.voice.GetParticipants() {
-		if p.GetId() != s.GetId() {
-			v.Participants = append(v.Participants, p)
-		}
+	v := &stoatpb.ChannelVoiceState{Id: o.key.ID, Participants: slices.Clone(o.voice.GetParticipants())}
+	if i := slices.IndexFunc(v.Participants, func(p *stoatpb.UserVoiceState) bool { return p.GetId() == s.GetId() }); i >= 0 {
+		v.Participants[i] = s
+	} else {
+		v.Participants = append(v.Participants, s)
 	}
-	v.Participants = append(v.Participants, s)
 	o.setVoice(v)
 }
 
@@ -210,21 +347,48 @@ func (o *channelOwner) removeParticipant(user string) {
 	o.setVoice(v)
 }
 
-func (o *channelOwner) wipe(user string) {
-	if o.window != nil {
-		ids := map[string]bool{}
-		for _, m := range o.window.msgs {
-			if m.GetAuthor() == user {
-				ids[m.GetId()] = true
-			}
-		}
-		if len(ids) > 0 {
-			o.setWindow(o.window.without(ids))
-		}
+// pruneMentions drops deleted messages from the read state's unread mentions.
+func (o *channelOwner) pruneMentions(gone func(id string) bool) {
+	if rs := o.readState; rs != nil && slices.ContainsFunc(rs.Mentions, gone) {
+		n := rs.ShallowClone()
+		n.Mentions = slices.DeleteFunc(slices.Clone(rs.Mentions), gone)
+		o.setReadState(n)
 	}
+}
+
+// wipe removes a platform-wiped user from the channel: their messages and reactions, their DM
+// with you (the whole channel), their place in a group, their voice state.
+func (o *channelOwner) wipe(user string) {
 	if o.channel.GetChannelType() == stoatpb.ChannelType_CHANNEL_TYPE_DIRECT_MESSAGE && slices.Contains(o.channel.GetRecipients(), user) {
 		o.Reset()
 		return
+	}
+	if o.window != nil {
+		removed := map[string]bool{}
+		msgs := make([]*cmsg, 0, o.window.Len())
+		for _, c := range o.window.all() {
+			switch {
+			case c.full == nil && c.author == user, c.full != nil && c.full.Author == user:
+				removed[c.id()] = true
+				continue
+			case c.full != nil && slices.ContainsFunc(c.full.Reactions, func(r *stoatpb.Reaction) bool { return slices.Contains(r.Users, user) }):
+				n := c.full
+				for _, r := range c.full.Reactions {
+					if slices.Contains(r.Users, user) {
+						n = react(n, r.Emoji, user, false)
+					}
+				}
+				c = compact(n, o.key.ID, o.policy().FullMessages)
+			}
+			msgs = append(msgs, c)
+		}
+		o.setWindow(newWindow(o.key.ID, msgs, 0))
+		o.pruneMentions(func(id string) bool { return removed[id] })
+	}
+	if o.channel.GetChannelType() == stoatpb.ChannelType_CHANNEL_TYPE_GROUP && slices.Contains(o.channel.GetRecipients(), user) {
+		n := o.channel.ShallowClone()
+		n.Recipients = slices.DeleteFunc(slices.Clone(n.Recipients), func(u string) bool { return u == user })
+		o.setChannel(n)
 	}
 	o.removeParticipant(user)
 }
@@ -265,7 +429,12 @@ func (o *channelOwner) BeforeDispatch(ev stoatpb.Event) {
 	case *stoatpb.VoiceChannelLeaveEvent:
 		e.Container, e.State = o.voice, o.participant(e.UserId)
 	case *stoatpb.VoiceChannelMoveEvent:
+		// The patch that removes the user from `from` waits for this event (gated), so the
+		// Store still holds `from` as it was.
 		e.NewContainer = o.voice
+		if e.From != "" && e.From != e.To {
+			e.OldContainer = o.store().voice.get(e.From)
+		}
 	case *stoatpb.UserVoiceStateUpdateEvent:
 		e.Container = o.voice
 		if e.Before = o.participant(e.UserId); e.Before != nil {
@@ -288,82 +457,103 @@ func (o *channelOwner) Process(ev stoatpb.Event) {
 		o.messageCreated(e.GetMessage())
 	case *stoatpb.MessageUpdateEvent:
 		if e.After != nil {
-			o.setWindow(o.window.with(e.After, o.deps.Policy.messageLimit()))
+			o.putMessage(e.After)
 		}
 	case *stoatpb.MessageAppendEvent:
-		if e.Message != nil {
+		if e.Message != nil && len(e.GetData().GetEmbeds()) > 0 {
 			n := e.Message.ShallowClone()
-			n.Embeds = append(slices.Clone(n.Embeds), e.GetData().GetEmbeds()...)
-			o.setWindow(o.window.with(n, o.deps.Policy.messageLimit()))
+			n.Embeds = append(slices.Clip(n.Embeds), e.GetData().GetEmbeds()...)
+			o.putMessage(n)
 		}
 	case *stoatpb.MessageDeleteEvent:
 		if e.Message != nil {
 			o.setWindow(o.window.without(map[string]bool{e.MessageId: true}))
 		}
+		o.pruneMentions(func(id string) bool { return id == e.MessageId })
 	case *stoatpb.MessageDeleteBulkEvent:
+		ids := make(map[string]bool, len(e.MessageIds))
+		for _, id := range e.MessageIds {
+			ids[id] = true
+		}
 		if len(e.Messages) > 0 {
-			ids := map[string]bool{}
-			for _, id := range e.MessageIds {
-				ids[id] = true
-			}
 			o.setWindow(o.window.without(ids))
 		}
+		o.pruneMentions(func(id string) bool { return ids[id] })
 	case *stoatpb.MessageReactEvent:
 		if e.Message != nil {
-			o.setWindow(o.window.with(react(e.Message, e.Emoji, e.UserId, true), o.deps.Policy.messageLimit()))
+			o.putMessage(react(e.Message, e.Emoji, e.UserId, true))
 		}
 	case *stoatpb.MessageUnreactEvent:
 		if e.Message != nil {
-			o.setWindow(o.window.with(react(e.Message, e.Emoji, e.UserId, false), o.deps.Policy.messageLimit()))
+			o.putMessage(react(e.Message, e.Emoji, e.UserId, false))
 		}
 	case *stoatpb.MessageClearReactionEvent:
-		if e.Message != nil {
+		if e.Message != nil && slices.ContainsFunc(e.Message.Reactions, func(r *stoatpb.Reaction) bool { return r.Emoji == e.Emoji }) {
 			n := e.Message.ShallowClone()
 			n.Reactions = slices.DeleteFunc(slices.Clone(n.Reactions), func(r *stoatpb.Reaction) bool { return r.Emoji == e.Emoji })
-			o.setWindow(o.window.with(n, o.deps.Policy.messageLimit()))
+			o.putMessage(n)
 		}
 	case stoatpb.ChannelCreateEvent:
 		o.setChannel(e.GetChannel())
 	case *stoatpb.ChannelUpdateEvent:
 		if e.After != nil {
 			o.setChannel(e.After)
+			if e.After.Voice == nil && slices.Contains(e.Clear, stoatpb.FieldsChannel_FIELDS_CHANNEL_VOICE) {
+				o.setVoice(nil) // no longer voice-capable: nobody is connected
+			}
 		}
 	case *stoatpb.ChannelDeleteEvent:
 		o.Reset()
 	case *stoatpb.GroupRecipientAddEvent:
 		if o.channel != nil && !slices.Contains(o.channel.Recipients, e.UserId) {
 			n := o.channel.ShallowClone()
-			n.Recipients = append(slices.Clone(n.Recipients), e.UserId)
+			n.Recipients = append(slices.Clip(n.Recipients), e.UserId)
 			o.setChannel(n)
 		}
 	case *stoatpb.GroupRecipientRemoveEvent:
-		if me := s.Me(); me != nil && me.GetId() == e.UserId {
-			o.Reset()
-		} else if o.channel != nil {
+		if e.UserId == o.myID() {
+			o.Reset() // you left the group (stoat.py keeps it)
+		} else if o.channel != nil && slices.Contains(o.channel.Recipients, e.UserId) {
 			n := o.channel.ShallowClone()
 			n.Recipients = slices.DeleteFunc(slices.Clone(n.Recipients), func(u string) bool { return u == e.UserId })
 			o.setChannel(n)
 		}
 	case *stoatpb.MessageAckEvent:
-		rs := &stoatpb.ChannelUnread{Id: &stoatpb.ChannelCompositeKey{Channel: e.ChannelId, User: e.UserId}, LastId: e.MessageId}
-		o.readState = rs
-		s.readStates.set(o.key.ID, rs)
+		// The ack covers every mention up to it (stoat.py prunes against the previous ack).
+		rs := &stoatpb.ChannelUnread{Id: &stoatpb.ChannelCompositeKey{Channel: o.key.ID, User: e.UserId}, LastId: e.MessageId}
+		for _, m := range o.readState.GetMentions() {
+			if m > e.MessageId {
+				rs.Mentions = append(rs.Mentions, m)
+			}
+		}
+		o.setReadState(rs)
 	case *stoatpb.VoiceChannelJoinEvent:
-		o.withParticipant(e.GetState())
+		if e.GetState() != nil {
+			o.withParticipant(e.GetState())
+		}
 	case *stoatpb.VoiceChannelLeaveEvent:
 		o.removeParticipant(e.UserId)
 	case *stoatpb.VoiceChannelMoveEvent:
-		o.withParticipant(e.GetState())
+		if e.GetState() != nil {
+			o.withParticipant(e.GetState())
+		}
 	case *stoatpb.UserVoiceStateUpdateEvent:
 		if e.After != nil {
-			o.withParticipant(e.After)
+			o.withParticipant(e.After) // written back (stoat.py loses it)
 		}
 	case *stoatpb.WebhookCreateEvent:
-		o.webhooks = append(o.webhooks, e.GetWebhook().GetId())
-		s.webhooks.set(e.GetWebhook().GetId(), e.GetWebhook())
+		if id := e.GetWebhook().GetId(); id != "" {
+			if !slices.Contains(o.webhooks, id) {
+				o.webhooks = append(o.webhooks, id)
+			}
+			s.webhooks.set(id, e.GetWebhook())
+		}
 	case *stoatpb.WebhookUpdateEvent:
 		if e.After != nil {
 			s.webhooks.set(e.WebhookId, e.After)
+			if e.After.ChannelId != o.key.ID {
+				o.webhooks = slices.DeleteFunc(o.webhooks, func(w string) bool { return w == e.WebhookId })
+			}
 		}
 	case *stoatpb.WebhookDeleteEvent:
 		s.webhooks.del(e.WebhookId)
@@ -371,32 +561,79 @@ func (o *channelOwner) Process(ev stoatpb.Event) {
 	}
 }
 
+// messageCreated caches a new message and applies what the server does not announce: the
+// channel's last_message_id, a DM becoming active, a group's new owner (the only signal is the
+// system message), and your unread mentions.
 func (o *channelOwner) messageCreated(m *stoatpb.Message) {
-	if limit := o.deps.Policy.messageLimit(); limit > 0 {
-		cached := m
-		if m.User != nil || m.Member != nil {
-			// The author and membership snapshots live in their own owners' caches.
-			cached = m.ShallowClone()
-			cached.User, cached.Member = nil, nil
+	o.putMessage(m)
+	if c := o.channel; c != nil {
+		var n *stoatpb.Channel
+		edit := func() *stoatpb.Channel {
+			if n == nil {
+				n = c.ShallowClone()
+			}
+			return n
 		}
-		w := o.window
-		if w == nil {
-			w = &MessageWindow{}
+		switch c.ChannelType {
+		case stoatpb.ChannelType_CHANNEL_TYPE_DIRECT_MESSAGE, stoatpb.ChannelType_CHANNEL_TYPE_GROUP, stoatpb.ChannelType_CHANNEL_TYPE_TEXT_CHANNEL:
+			if m.GetId() > c.LastMessageId {
+				edit().LastMessageId = m.GetId()
+			}
 		}
-		o.setWindow(w.with(cached, limit))
+		if c.ChannelType == stoatpb.ChannelType_CHANNEL_TYPE_DIRECT_MESSAGE && !c.Active {
+			edit().Active = true
+		}
+		if sys := m.GetSystem(); c.ChannelType == stoatpb.ChannelType_CHANNEL_TYPE_GROUP &&
+			sys.GetType() == stoatpb.SystemMessageType_SYSTEM_MESSAGE_TYPE_CHANNEL_OWNERSHIP_CHANGED && sys.GetTo() != "" && sys.GetTo() != c.Owner {
+			edit().Owner = sys.GetTo()
+		}
+		if n != nil {
+			o.setChannel(n)
+		}
 	}
-	if o.channel != nil {
-		n := o.channel.ShallowClone()
-		n.LastMessageId = m.GetId()
-		if n.ChannelType == stoatpb.ChannelType_CHANNEL_TYPE_DIRECT_MESSAGE {
-			n.Active = true
+	if o.mentionsMe(m) {
+		me := o.myID()
+		rs := &stoatpb.ChannelUnread{Id: &stoatpb.ChannelCompositeKey{Channel: o.key.ID, User: me}}
+		if o.readState != nil {
+			rs = o.readState.ShallowClone()
 		}
-		o.setChannel(n)
+		if !slices.Contains(rs.Mentions, m.GetId()) {
+			rs.Mentions = append(slices.Clip(rs.Mentions), m.GetId())
+		}
+		o.setReadState(rs)
 	}
 }
 
+// Message flags as the backend writes them (BONFIRE.md §3.7: bit indexes, so 4 and 8).
+const (
+	flagMentionsEveryone = 1 << 2
+	flagMentionsOnline   = 1 << 3
+)
+
+// mentionsMe reports whether m mentions the connected user: by id, by @everyone/@online, or by
+// one of their roles in the channel's server.
+func (o *channelOwner) mentionsMe(m *stoatpb.Message) bool {
+	me := o.myID()
+	if me == "" || m.GetAuthor() == me || o.policy().NoReadStates {
+		return false
+	}
+	if slices.Contains(m.GetMentions(), me) || m.GetFlags()&(flagMentionsEveryone|flagMentionsOnline) != 0 {
+		return true
+	}
+	if len(m.GetRoleMentions()) > 0 && o.channel.GetServer() != "" {
+		for _, r := range o.store().Member(o.channel.GetServer(), me).GetRoles() {
+			if slices.Contains(m.GetRoleMentions(), r) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // react returns m with user added to (or removed from) the reactions of emoji. Adding is
-// idempotent: a replayed reaction is not counted twice (stoat.py appends it again).
+// idempotent: a replayed reaction is not counted twice (stoat.py appends it again). Removing the
+// last user drops the emoji, unless it is one of the message's preset interactions.reactions
+// (as stoat.js does; stoat.py leaves an empty entry).
 func react(m *stoatpb.Message, emoji, user string, add bool) *stoatpb.Message {
 	n := m.ShallowClone()
 	n.Reactions = slices.Clone(n.Reactions)
@@ -405,14 +642,17 @@ func react(m *stoatpb.Message, emoji, user string, add bool) *stoatpb.Message {
 	case add && i < 0:
 		n.Reactions = append(n.Reactions, &stoatpb.Reaction{Emoji: emoji, Users: []string{user}})
 	case add && !slices.Contains(n.Reactions[i].Users, user):
-		n.Reactions[i] = &stoatpb.Reaction{Emoji: emoji, Users: append(slices.Clone(n.Reactions[i].Users), user)}
-	case !add && i >= 0:
+		n.Reactions[i] = &stoatpb.Reaction{Emoji: emoji, Users: append(slices.Clip(n.Reactions[i].Users), user)}
+	case !add && i >= 0 && slices.Contains(n.Reactions[i].Users, user):
 		users := slices.DeleteFunc(slices.Clone(n.Reactions[i].Users), func(u string) bool { return u == user })
 		if len(users) == 0 && !slices.Contains(n.GetInteractions().GetReactions(), emoji) {
 			n.Reactions = slices.Delete(n.Reactions, i, i+1)
 		} else {
 			n.Reactions[i] = &stoatpb.Reaction{Emoji: emoji, Users: users}
 		}
+	}
+	if len(n.Reactions) == 0 {
+		n.Reactions = nil
 	}
 	return n
 }

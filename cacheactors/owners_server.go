@@ -2,7 +2,6 @@ package cacheactors
 
 import (
 	"slices"
-	"time"
 
 	"github.com/ermine-rt/ermine/actors"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
@@ -16,12 +15,16 @@ type serverOwner struct {
 	emojis  []string
 }
 
-func (o *serverOwner) Receive(ctx actors.Context, msg any) {
-	o.ctx = ctx
+func (o *serverOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, o.patch) }
+
+func (o *serverOwner) patch(msg any) {
 	switch m := msg.(type) {
-	case *Dispatch:
-		o.dispatch(m, o)
 	case *seedServer:
+		// A seed is the whole truth about the server: members and emojis it does not list are
+		// gone (a re-Ready lists only your own memberships).
+		if m.me != "" {
+			o.me = m.me
+		}
 		o.setServer(m.server)
 		o.resetMembers()
 		for _, mem := range m.members {
@@ -32,11 +35,13 @@ func (o *serverOwner) Receive(ctx actors.Context, msg any) {
 	case drop:
 		o.Reset()
 	case upsertMember:
-		o.setMember(m.member)
+		if o.server != nil { // not for a server you are not in (any more)
+			o.setMember(m.member)
+		}
 	case addChannel:
 		if o.server != nil && !slices.Contains(o.server.Channels, m.channel) {
 			n := o.server.ShallowClone()
-			n.Channels = append(slices.Clone(n.Channels), m.channel)
+			n.Channels = append(slices.Clip(n.Channels), m.channel)
 			o.setServer(n)
 		}
 	case removeChannel:
@@ -63,18 +68,26 @@ func (o *serverOwner) setServer(s *stoatpb.Server) {
 }
 
 func (o *serverOwner) resetMembers() {
-	o.members = newMemberTable()
+	o.members = newMemberTable(o.store().members.seed, 1)
 	o.store().members.set(o.key.ID, o.members)
 }
 
+// putMember stores m in the member table, sharding the table once it is big.
+func (o *serverOwner) putMember(m *stoatpb.Member) {
+	if o.members.set(m) {
+		o.members = o.members.grown()
+		o.store().members.set(o.key.ID, o.members)
+	}
+}
+
 func (o *serverOwner) setMember(m *stoatpb.Member) {
-	if o.deps.Policy.NoMembers {
+	if m.GetId().GetUser() == "" || (o.policy().NoMembers && m.GetId().GetUser() != o.myID()) {
 		return
 	}
 	if o.members == nil {
 		o.resetMembers()
 	}
-	o.members.set(m.GetId().GetUser(), m)
+	o.putMember(m)
 }
 
 func (o *serverOwner) member(user string) *stoatpb.Member {
@@ -102,10 +115,12 @@ func (o *serverOwner) replaceEmojis(emojis []*stoatpb.Emoji) {
 }
 
 func (o *serverOwner) addEmoji(e *stoatpb.Emoji) {
-	if o.deps.Policy.NoEmojis {
+	if o.policy().NoEmojis || e.GetId() == "" {
 		return
 	}
-	o.emojis = append(o.emojis, e.GetId())
+	if !slices.Contains(o.emojis, e.GetId()) {
+		o.emojis = append(o.emojis, e.GetId())
+	}
 	o.store().emojis.set(e.GetId(), e)
 }
 
@@ -115,14 +130,20 @@ func (o *serverOwner) removeChannel(ch string) {
 	if o.server == nil {
 		return
 	}
+	inCategory := func(c *stoatpb.Category) bool { return slices.Contains(c.Channels, ch) }
+	if !slices.Contains(o.server.Channels, ch) && !slices.ContainsFunc(o.server.Categories, inCategory) {
+		return
+	}
 	n := o.server.ShallowClone()
 	n.Channels = slices.DeleteFunc(slices.Clone(n.Channels), func(c string) bool { return c == ch })
-	n.Categories = nil
-	for _, c := range o.server.Categories {
-		if slices.Contains(c.Channels, ch) {
-			c = &stoatpb.Category{Id: c.Id, Title: c.Title, Channels: slices.DeleteFunc(slices.Clone(c.Channels), func(x string) bool { return x == ch })}
+	if slices.ContainsFunc(o.server.Categories, inCategory) {
+		n.Categories = make([]*stoatpb.Category, len(o.server.Categories))
+		for i, c := range o.server.Categories {
+			if inCategory(c) {
+				c = &stoatpb.Category{Id: c.Id, Title: c.Title, Channels: slices.DeleteFunc(slices.Clone(c.Channels), func(x string) bool { return x == ch })}
+			}
+			n.Categories[i] = c
 		}
-		n.Categories = append(n.Categories, c)
 	}
 	o.setServer(n)
 }
@@ -140,17 +161,18 @@ func (o *serverOwner) role(id string) *stoatpb.Role {
 func (o *serverOwner) BeforeDispatch(ev stoatpb.Event) {
 	switch e := ev.(type) {
 	case *stoatpb.ServerCreateEvent:
-		now := time.Now
-		if o.deps.Now != nil {
-			now = o.deps.Now
-		}
-		e.JoinedAt = now().UnixMilli()
+		e.JoinedAt = o.deps.now().UnixMilli()
 	case *stoatpb.ServerUpdateEvent:
 		if e.Before = o.server; e.Before != nil {
 			e.After = applyServer(e.Before, e.Server, e.Clear)
 		}
 	case *stoatpb.ServerDeleteEvent:
 		e.Server = o.server
+	case *stoatpb.ServerMemberJoinEvent:
+		if e.Member == nil && e.UserId != "" {
+			// Servers before 2025-08 send only the user id: a member who just joined.
+			e.Member = &stoatpb.Member{Id: &stoatpb.MemberId{Server: e.ServerId, User: e.UserId}, JoinedAt: o.deps.now().UnixMilli()}
+		}
 	case *stoatpb.ServerMemberUpdateEvent:
 		if e.Before = o.member(e.GetMemberId().GetUser()); e.Before != nil {
 			e.After = applyMember(e.Before, e.Member, e.Clear)
@@ -188,9 +210,10 @@ func (o *serverOwner) Process(ev stoatpb.Event) {
 	case *stoatpb.ServerCreateEvent:
 		o.setServer(e.GetServer())
 		o.resetMembers()
-		if me := o.store().Me(); me != nil {
-			// ServerCreate carries no Member for yourself (BONFIRE.md §2.4).
-			o.setMember(&stoatpb.Member{Id: &stoatpb.MemberId{Server: e.ServerId, User: me.GetId()}, JoinedAt: e.JoinedAt})
+		if me := o.myID(); me != "" {
+			// ServerCreate carries no Member for yourself, and you get no ServerMemberJoin
+			// (BONFIRE.md §2.4): synthesise it, joined now.
+			o.setMember(&stoatpb.Member{Id: &stoatpb.MemberId{Server: e.ServerId, User: me}, JoinedAt: e.JoinedAt})
 		}
 		o.replaceEmojis(e.Emojis)
 	case *stoatpb.ServerUpdateEvent:
@@ -198,16 +221,18 @@ func (o *serverOwner) Process(ev stoatpb.Event) {
 			o.setServer(e.After)
 		}
 	case *stoatpb.ServerDeleteEvent:
-		o.leave()
+		o.Reset() // its channels get gated drops from the router
 	case *stoatpb.ServerMemberJoinEvent:
-		o.setMember(e.GetMember())
+		if o.server != nil {
+			o.setMember(e.GetMember())
+		}
 	case *stoatpb.ServerMemberUpdateEvent:
 		if e.After != nil {
 			o.setMember(e.After)
 		}
 	case *stoatpb.ServerMemberRemoveEvent:
-		if me := o.store().Me(); me != nil && me.GetId() == e.UserId {
-			o.leave() // leaving a server removes it from your view, like ServerDelete
+		if e.UserId == o.myID() {
+			o.Reset() // leaving a server removes it from your view, like ServerDelete
 			return
 		}
 		o.delMember(e.UserId)
@@ -240,7 +265,7 @@ func (o *serverOwner) Process(ev stoatpb.Event) {
 	case *stoatpb.ServerEmojiCreateEvent:
 		o.addEmoji(e.GetEmoji())
 	case *stoatpb.ServerEmojiUpdateEvent:
-		if e.After != nil {
+		if e.After != nil && slices.Contains(o.emojis, e.EmojiId) {
 			o.store().emojis.set(e.EmojiId, e.After)
 		}
 	case *stoatpb.ServerEmojiDeleteEvent:
@@ -249,16 +274,8 @@ func (o *serverOwner) Process(ev stoatpb.Event) {
 	}
 }
 
-// leave drops the server and cascades to its channels (stoat.py leaves them cached).
-func (o *serverOwner) leave() {
-	for _, ch := range o.server.GetChannels() {
-		o.ctx.Deliver(channelKey(ch), drop{})
-	}
-	o.Reset()
-}
-
-// deleteRole removes a role from the server, from every member that holds it and from every
-// channel's role permissions; the server sends no events for the latter two.
+// deleteRole removes a role from the server and from every member that holds it (the server
+// sends no events for the members; the channels get gated cascades from the router).
 func (o *serverOwner) deleteRole(role string) {
 	if o.server == nil {
 		return
@@ -267,16 +284,16 @@ func (o *serverOwner) deleteRole(role string) {
 	n.Roles = slices.DeleteFunc(slices.Clone(n.Roles), func(r *stoatpb.Role) bool { return r.GetId() == role })
 	o.setServer(n)
 	if o.members != nil {
-		for _, m := range o.members.list() {
+		for _, m := range o.members.snapshot() {
 			if slices.Contains(m.Roles, role) {
 				c := m.ShallowClone()
 				c.Roles = slices.DeleteFunc(slices.Clone(c.Roles), func(r string) bool { return r == role })
-				o.members.set(m.GetId().GetUser(), c)
+				if len(c.Roles) == 0 {
+					c.Roles = nil
+				}
+				o.putMember(c)
 			}
 		}
-	}
-	for _, ch := range n.Channels {
-		o.ctx.Deliver(channelKey(ch), stripRole{role: role})
 	}
 }
 
@@ -285,21 +302,23 @@ func (o *serverOwner) deleteRole(role string) {
 // userDirOwner owns the users whose ids hash to its partition.
 type userDirOwner struct {
 	ownerBase
-	users map[string]bool
+	users map[string]uint32 // user id → LRU epoch of its last write
 }
 
-func (o *userDirOwner) Receive(ctx actors.Context, msg any) {
-	o.ctx = ctx
+func (o *userDirOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, o.patch) }
+
+func (o *userDirOwner) patch(msg any) {
 	switch m := msg.(type) {
-	case *Dispatch:
-		o.dispatch(m, o)
 	case *seedUsers:
+		if m.me != "" {
+			o.me = m.me
+		}
 		for _, u := range m.users {
 			o.setUser(u)
 		}
 		done(m.barrier)
 	case upsertUser:
-		o.setUser(m.user)
+		o.learnUser(m.user)
 	case setRelation:
 		o.setRelation(m.user, m.status)
 	case drop:
@@ -309,36 +328,106 @@ func (o *userDirOwner) Receive(ctx actors.Context, msg any) {
 
 // Reset drops every user of the partition.
 func (o *userDirOwner) Reset() {
+	s := o.store()
 	for id := range o.users {
-		o.store().users.del(id)
+		s.users.del(id)
+		if s.Me().GetId() == id {
+			s.self.Store(nil)
+		}
 	}
 	o.users = nil
 }
 
-func (o *userDirOwner) setUser(u *stoatpb.User) {
-	if o.deps.Policy.NoUsers && u.GetRelationship() != stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_USER {
-		return
+// isMe reports whether u is the connected user: by id once it is known (Bonfire may mark
+// another user's snapshot with relationship User, BONFIRE.md §6 bug 1), else by relationship.
+func (o *userDirOwner) isMe(u *stoatpb.User) bool {
+	if me := o.myID(); me != "" {
+		return u.GetId() == me
 	}
-	if o.users == nil {
-		o.users = map[string]bool{}
-	}
-	o.users[u.GetId()] = true
-	if u.GetRelationship() == stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_USER {
-		o.store().self.Store(u)
-	}
-	o.store().users.set(u.GetId(), u)
+	return u.GetRelationship() == stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_USER
 }
 
-// setRelation updates the own user's relations list (it lives in this partition).
+func (o *userDirOwner) setUser(u *stoatpb.User) {
+	if u.GetId() == "" {
+		return
+	}
+	me := o.isMe(u)
+	if o.policy().NoUsers && !me {
+		return
+	}
+	s := o.store()
+	if o.users == nil {
+		o.users = map[string]uint32{}
+	}
+	_, known := o.users[u.GetId()]
+	o.users[u.GetId()] = s.lru.clock.Load()
+	if me {
+		s.self.Store(u)
+	}
+	s.users.set(u.GetId(), u)
+	if !known {
+		for _, id := range s.evictUsers(o.users, o.myID()) {
+			delete(o.users, id)
+			s.users.del(id)
+		}
+	}
+}
+
+// learnUser caches a user snapshot that came with a message (or a REST response). Such a
+// snapshot's relationship is Bonfire's guess and can be wrong (BONFIRE.md §6, bug 1), your own
+// user arrives there without its relations, and no snapshot carries the profile: those are kept
+// from the cache (or, for a user not cached yet, the relationship is derived from your relations).
+func (o *userDirOwner) learnUser(u *stoatpb.User) {
+	rel := stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_USER
+	cur := o.store().users.get(u.GetId())
+	switch {
+	case !o.isMe(u) && cur != nil:
+		rel = cur.Relationship
+	case !o.isMe(u):
+		rel = o.relationTo(u.GetId())
+	}
+	keepRelations := len(u.GetRelations()) == 0 && len(cur.GetRelations()) > 0
+	keepProfile := u.GetProfile() == nil && cur.GetProfile() != nil
+	if u.GetRelationship() != rel || keepRelations || keepProfile {
+		u = u.ShallowClone()
+		u.Relationship = rel
+		if keepRelations {
+			u.Relations = cur.Relations
+		}
+		if keepProfile {
+			u.Profile = cur.Profile
+		}
+	}
+	o.setUser(u)
+}
+
+// relationTo derives your relationship with user from your own relations list.
+func (o *userDirOwner) relationTo(user string) stoatpb.RelationshipStatus {
+	for _, r := range o.store().Me().GetRelations() {
+		if r.GetId() == user {
+			return r.GetStatus()
+		}
+	}
+	return stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_NONE
+}
+
+// setRelation updates the own user's relations list (the own user lives in this partition).
 func (o *userDirOwner) setRelation(user string, status stoatpb.RelationshipStatus) {
 	me := o.store().Me()
-	if me == nil {
+	if me == nil || me.GetId() == user {
+		return
+	}
+	i := slices.IndexFunc(me.Relations, func(r *stoatpb.Relationship) bool { return r.GetId() == user })
+	if (i < 0 && status == stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_NONE) || (i >= 0 && me.Relations[i].GetStatus() == status) {
 		return
 	}
 	n := me.ShallowClone()
 	n.Relations = slices.DeleteFunc(slices.Clone(n.Relations), func(r *stoatpb.Relationship) bool { return r.GetId() == user })
 	if status != stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_NONE {
 		n.Relations = append(n.Relations, &stoatpb.Relationship{Id: user, Status: status})
+	}
+	if len(n.Relations) == 0 {
+		n.Relations = nil
 	}
 	o.setUser(n)
 }
@@ -358,6 +447,8 @@ func (o *userDirOwner) BeforeDispatch(ev stoatpb.Event) {
 		if e.Before = s.users.get(e.UserId); e.Before != nil {
 			e.After = e.Before.ShallowClone()
 			e.After.Flags = e.RawFlags
+			e.After.Relationship = stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_NONE
+			e.After.Online = false
 		}
 	}
 }
@@ -371,22 +462,15 @@ func (o *userDirOwner) Process(ev stoatpb.Event) {
 			o.setUser(e.After)
 		}
 	case *stoatpb.UserRelationshipUpdateEvent:
-		o.setUser(e.GetNewUser())
-		if me := s.Me(); me != nil {
-			o.ctx.Deliver(actors.UserDirKey(me.GetId()), setRelation{user: e.GetNewUser().GetId(), status: e.GetNewUser().GetRelationship()})
+		// The event's user is authoritative for its relationship; your own relations list is
+		// updated by a cascade patch (see Router).
+		if e.GetNewUser() != nil {
+			o.setUser(e.GetNewUser())
 		}
 	case *stoatpb.UserPlatformWipeEvent:
+		// The rest of the wipe (relations, memberships, messages, DMs) are gated cascades.
 		s.users.del(e.UserId)
 		delete(o.users, e.UserId)
-		if me := s.Me(); me != nil {
-			o.ctx.Deliver(actors.UserDirKey(me.GetId()), setRelation{user: e.UserId})
-		}
-		for _, id := range s.ServerIDs() {
-			o.ctx.Deliver(serverKey(id), wipeUser{user: e.UserId})
-		}
-		for _, id := range s.ChannelIDs() {
-			o.ctx.Deliver(channelKey(id), wipeUser{user: e.UserId})
-		}
 	}
 }
 
@@ -397,12 +481,7 @@ type shardOwner struct {
 	ownerBase
 }
 
-func (o *shardOwner) Receive(ctx actors.Context, msg any) {
-	o.ctx = ctx
-	if d, ok := msg.(*Dispatch); ok {
-		o.dispatch(d, o)
-	}
-}
+func (o *shardOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, func(any) {}) }
 
 // BeforeDispatch implements dispatch.Hooks.
 func (o *shardOwner) BeforeDispatch(ev stoatpb.Event) {
@@ -426,7 +505,8 @@ func (o *shardOwner) Process(ev stoatpb.Event) {
 			o.store().settings.Store(&settings)
 		}
 	case *stoatpb.UserSettingsUpdateEvent:
-		o.store().settings.Store(&e.After)
+		after := e.After
+		o.store().settings.Store(&after)
 	}
 }
 

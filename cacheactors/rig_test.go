@@ -40,8 +40,14 @@ func newRig(tb testing.TB, p Policy) *rig {
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		if r.dir == nil {
+			return
+		}
 		if err := r.dir.Close(ctx); err != nil {
 			tb.Errorf("close: %v", err)
+		}
+		if n := r.dir.Stats().Crashes; n > 0 {
+			tb.Errorf("%d owners panicked", n)
 		}
 	})
 	return r

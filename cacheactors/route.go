@@ -1,50 +1,3 @@
-// Package cacheactors holds the owners of ermine's cache: server actors, channel actors, the
-// user-directory partitions and the shard (connection) owner, each owning its slice of the cache
-// and publishing immutable snapshots to a Store that any goroutine can read.
-//
-// # Routing: event → primary owner
-//
-// Every event has exactly one primary owner, which runs the bot's handlers for it. This table is
-// the one place that decides it (Router.Route):
-//
-//	event                                         owner      routing key
-//	Message, MessageUpdate/Append/Delete,         channel    channel (channel_id for reactions)
-//	  BulkMessageDelete, MessageReact/Unreact/
-//	  RemoveReaction, MessageStart/StopEditing
-//	ChannelCreate/Update/Delete, ChannelGroup-    channel    id
-//	  Join/Leave, ChannelStart/StopTyping,
-//	  ChannelAck, VoiceChannelJoin/Leave
-//	VoiceChannelMove                              channel    to (from gets a patch)
-//	UserVoiceStateUpdate, VoiceCallUpdate         channel    channel_id
-//	WebhookCreate                                 channel    channel_id (remembered per webhook)
-//	WebhookUpdate/Delete                          channel    the webhook's channel (index)
-//	ServerCreate/Update/Delete, ServerMember*,    server     id (id.server for member updates)
-//	  ServerRole*, ServerRoleRanksUpdate
-//	EmojiCreate                                   server     parent.id (remembered per emoji)
-//	EmojiUpdate/Delete                            server     the emoji's server (index)
-//	UserUpdate, UserPlatformWipe                  userdir    id / user_id
-//	UserRelationship                              userdir    user._id (not id, which is you)
-//	everything else (Ready, Authenticated, Pong,  shard      the connection
-//	  Error, Logout, sessions, UserSettingsUpdate,
-//	  UserSlowmodes, UserMoveVoiceChannel, unknown)
-//
-// An event whose owner cannot be known (an emoji or webhook never seen) goes to the shard owner:
-// its handlers still run, and there is nothing cached to change.
-//
-// # Seeds and patches, in wire order
-//
-// Ready and ServerCreate carry state for many owners. The router delivers it as seed patches, from
-// the connection's reader, before it delivers anything later: a channel actor always knows its
-// channel before it sees that channel's next event. The same holds for the other effects an event
-// has on owners besides its primary one, when the event alone determines them: the author and
-// member snapshots of a Message, a channel joining or leaving its server's list, the voice
-// channel a user moved from. Applying them in wire order means a handler that cancels the event
-// cannot undo them (it cancels the primary owner's update only); the alternative, sending them
-// from the primary owner after its handlers, would let them overtake or be overtaken by later
-// events of the other owner. The Ready event then runs its handlers in the
-// shard owner once every seed is applied, so a Ready handler sees a full cache (stoat.py's cache
-// is still empty there). Because the seeds are applied in wire order, cancelling a Ready cannot
-// undo them; a re-Ready replaces the servers, channels, members and emojis it no longer lists.
 package cacheactors
 
 import (
@@ -57,10 +10,40 @@ import (
 // Dispatch asks an owner to run an event through the pipeline.
 type Dispatch struct {
 	Event stoatpb.Event
-	// Done, if set, is called once the event is processed.
+	// Done, if set, is called once the event is processed (also if the owner panicked).
 	Done func()
 	// barrier, for Ready: the seeds the handlers must wait for.
 	barrier *sync.WaitGroup
+	// gate is opened once the event is processed or cancelled: the cascade patches the router
+	// sent to other owners for this event wait for it (see gated).
+	gate *gate
+	// local holds cascade patches for the primary owner itself, applied after process.
+	local []any
+	// me is the connected user's id as the router knew it at this event.
+	me string
+}
+
+// gate holds back the cascade patches of an event until its primary owner has run it: the patch
+// sits in the other owner's mailbox at its wire position, and the other owner applies it (or not,
+// if a handler cancelled the event) once the gate opens. The handlers of the event therefore
+// still see every owner's state from before the event, a cancelled event has no effect anywhere,
+// and no later event of the other owner can overtake the cascade. The router only emits gated
+// patches from the connection's reader, in wire order, so a gate only ever waits for an event
+// that is earlier in wire order than everything queued behind it: owners cannot wait in a cycle.
+type gate struct {
+	done  chan struct{}
+	apply bool
+}
+
+func (g *gate) open(apply bool) {
+	g.apply = apply
+	close(g.done)
+}
+
+// gated is a cascade patch held back by a gate.
+type gated struct {
+	g     *gate
+	patch any
 }
 
 // Patches change an owner's state without running handlers.
@@ -69,16 +52,21 @@ type (
 		server  *stoatpb.Server
 		members []*stoatpb.Member
 		emojis  []*stoatpb.Emoji
+		me      string
 		barrier *sync.WaitGroup
 	}
 	seedChannel struct {
-		channel   *stoatpb.Channel
-		voice     *stoatpb.ChannelVoiceState
-		readState *stoatpb.ChannelUnread
-		barrier   *sync.WaitGroup
+		channel *stoatpb.Channel
+		voice   *stoatpb.ChannelVoiceState
+		// readState replaces the channel's read state when withReadState (a Ready that carried
+		// read states: a channel without one has none).
+		readState     *stoatpb.ChannelUnread
+		withReadState bool
+		barrier       *sync.WaitGroup
 	}
 	seedUsers struct {
 		users   []*stoatpb.User
+		me      string
 		barrier *sync.WaitGroup
 	}
 	// drop removes everything the owner caches (entity deleted, left, or absent from a re-Ready).
@@ -89,6 +77,7 @@ type (
 	removeChannel struct{ channel string }
 	removeVoice   struct{ user string }
 	stripRole     struct{ role string }
+	adoptWebhook  struct{ webhook string }
 	setRelation   struct {
 		user   string
 		status stoatpb.RelationshipStatus
@@ -103,14 +92,18 @@ func ShardKey(shard string) actors.Key { return actors.Key{Kind: actors.KindShar
 func serverKey(id string) actors.Key  { return actors.Key{Kind: actors.KindServer, ID: id} }
 func channelKey(id string) actors.Key { return actors.Key{Kind: actors.KindChannel, ID: id} }
 
-// Router computes the owner of each event of one connection, and the seeds that go with it. It
-// keeps the indexes some events need (emoji → server, webhook → channel) and the entity sets of
-// the last Ready, updated in wire order. It is used by one goroutine (the connection's reader).
+// Router computes the owner of each event of one connection, and the seeds and cascade patches
+// that go with it (see the package documentation). It keeps the indexes some events need (emoji →
+// server, webhook → channel, server ↔ channels), the entity sets of the last Ready, and the
+// connected user's id, all updated in wire order. It is used by one goroutine (the connection's
+// reader).
 type Router struct {
 	shard          actors.Key
+	me             string
 	emojiServer    map[string]string
 	webhookChannel map[string]string
 	channelServer  map[string]string
+	serverChannels map[string]map[string]struct{}
 	servers        map[string]bool
 	channels       map[string]bool
 }
@@ -122,168 +115,305 @@ func NewRouter(shard string) *Router {
 		emojiServer:    map[string]string{},
 		webhookChannel: map[string]string{},
 		channelServer:  map[string]string{},
+		serverChannels: map[string]map[string]struct{}{},
 		servers:        map[string]bool{},
 		channels:       map[string]bool{},
 	}
 }
 
-// Route returns the primary owner of ev. Seed patches that must precede it are passed to emit in
-// order; the Dispatch returned must be delivered after them.
+// Route returns the primary owner of ev. Seed and cascade patches that must precede it are passed
+// to emit in order; the Dispatch returned must be delivered after them.
 func (r *Router) Route(ev stoatpb.Event, emit func(actors.Key, any)) (actors.Key, *Dispatch) {
 	d := &Dispatch{Event: ev}
+	key := r.route(ev, d, emit)
+	d.me = r.me
+	return key, d
+}
+
+// cascade sends patch to the owner to, held back by d's gate (or, if to is the primary owner
+// itself, applied by it after process).
+func (r *Router) cascade(d *Dispatch, primary, to actors.Key, patch any, emit func(actors.Key, any)) {
+	if to == primary {
+		d.local = append(d.local, patch)
+		return
+	}
+	if d.gate == nil {
+		d.gate = &gate{done: make(chan struct{})}
+	}
+	emit(to, gated{g: d.gate, patch: patch})
+}
+
+func (r *Router) route(ev stoatpb.Event, d *Dispatch, emit func(actors.Key, any)) actors.Key {
 	switch e := ev.(type) {
 	case *stoatpb.ReadyEvent:
 		d.barrier = r.seedReady(e, emit)
-		return r.shard, d
+		return r.shard
 	case *stoatpb.MessageCreateEvent:
 		// The author and membership snapshots go to their owners from here, in wire order, so
 		// that a later UserUpdate or UserPlatformWipe cannot be overtaken by a stale snapshot.
+		// They are not gated: they are true whatever the handlers decide, and gating would make
+		// every user partition wait for every channel's handlers.
 		m := e.GetMessage()
+		if _, ok := r.channels[m.GetChannel()]; !ok {
+			r.channels[m.GetChannel()] = true // cached from now on, wherever it came from
+		}
 		if u := m.GetUser(); u != nil {
 			emit(actors.UserDirKey(u.GetId()), upsertUser{user: u})
 		}
 		if mem := m.GetMember(); mem != nil {
 			emit(serverKey(mem.GetId().GetServer()), upsertMember{member: mem})
 		}
-		return channelKey(m.GetChannel()), d
+		return channelKey(m.GetChannel())
 	case *stoatpb.MessageUpdateEvent:
-		return channelKey(e.ChannelId), d
+		return channelKey(e.ChannelId)
 	case *stoatpb.MessageAppendEvent:
-		return channelKey(e.ChannelId), d
+		return channelKey(e.ChannelId)
 	case *stoatpb.MessageDeleteEvent:
-		return channelKey(e.ChannelId), d
+		return channelKey(e.ChannelId)
 	case *stoatpb.MessageDeleteBulkEvent:
-		return channelKey(e.ChannelId), d
+		return channelKey(e.ChannelId)
 	case *stoatpb.MessageReactEvent:
-		return channelKey(e.ChannelId), d
+		return channelKey(e.ChannelId)
 	case *stoatpb.MessageUnreactEvent:
-		return channelKey(e.ChannelId), d
+		return channelKey(e.ChannelId)
 	case *stoatpb.MessageClearReactionEvent:
-		return channelKey(e.ChannelId), d
+		return channelKey(e.ChannelId)
 	case *stoatpb.MessageStartEditingEvent:
-		return channelKey(e.ChannelId), d
+		return channelKey(e.ChannelId)
 	case *stoatpb.MessageStopEditingEvent:
-		return channelKey(e.ChannelId), d
-	case stoatpb.ChannelCreateEvent:
-		ch := e.GetChannel()
-		r.channels[ch.GetId()] = true
-		if srv := ch.GetServer(); srv != "" {
-			r.channelServer[ch.GetId()] = srv
-			// A new server channel joins its server's list (stoat.py leaves the list stale).
-			emit(serverKey(srv), addChannel{channel: ch.GetId()})
-		}
-		return channelKey(ch.GetId()), d
+		return channelKey(e.ChannelId)
+	case *stoatpb.PrivateChannelCreateEvent:
+		e.Channel = normalizeChannel(e.Channel)
+		return r.channelCreated(e.Channel, emit)
+	case *stoatpb.ServerChannelCreateEvent:
+		e.Channel = normalizeChannel(e.Channel)
+		return r.channelCreated(e.Channel, emit)
 	case *stoatpb.ChannelUpdateEvent:
-		return channelKey(e.ChannelId), d
+		return channelKey(e.ChannelId)
 	case *stoatpb.ChannelDeleteEvent:
-		delete(r.channels, e.ChannelId)
+		key := channelKey(e.ChannelId)
 		if srv, ok := r.channelServer[e.ChannelId]; ok {
-			delete(r.channelServer, e.ChannelId)
 			// The server sends no ServerUpdate after a ChannelDelete.
-			emit(serverKey(srv), removeChannel{channel: e.ChannelId})
+			r.cascade(d, key, serverKey(srv), removeChannel{channel: e.ChannelId}, emit)
 		}
-		return channelKey(e.ChannelId), d
+		r.forgetChannel(e.ChannelId)
+		return key
 	case *stoatpb.GroupRecipientAddEvent:
-		return channelKey(e.ChannelId), d
+		return channelKey(e.ChannelId)
 	case *stoatpb.GroupRecipientRemoveEvent:
-		return channelKey(e.ChannelId), d
-	case *stoatpb.ChannelStartTypingEvent:
-		return channelKey(e.ChannelId), d
-	case *stoatpb.ChannelStopTypingEvent:
-		return channelKey(e.ChannelId), d
-	case *stoatpb.MessageAckEvent:
-		return channelKey(e.ChannelId), d
-	case *stoatpb.VoiceChannelJoinEvent:
-		return channelKey(e.ChannelId), d
-	case *stoatpb.VoiceChannelLeaveEvent:
-		return channelKey(e.ChannelId), d
-	case *stoatpb.VoiceChannelMoveEvent:
-		if e.From != "" && e.From != e.To {
-			emit(channelKey(e.From), removeVoice{user: e.UserId})
+		if e.UserId == r.me && r.me != "" {
+			r.forgetChannel(e.ChannelId) // the channel owner drops the group
 		}
-		return channelKey(e.To), d
+		return channelKey(e.ChannelId)
+	case *stoatpb.ChannelStartTypingEvent:
+		return channelKey(e.ChannelId)
+	case *stoatpb.ChannelStopTypingEvent:
+		return channelKey(e.ChannelId)
+	case *stoatpb.MessageAckEvent:
+		return channelKey(e.ChannelId)
+	case *stoatpb.VoiceChannelJoinEvent:
+		return channelKey(e.ChannelId)
+	case *stoatpb.VoiceChannelLeaveEvent:
+		return channelKey(e.ChannelId)
+	case *stoatpb.VoiceChannelMoveEvent:
+		key := channelKey(e.To)
+		if e.From != "" && e.From != e.To {
+			r.cascade(d, key, channelKey(e.From), removeVoice{user: e.UserId}, emit)
+		}
+		return key
 	case *stoatpb.UserVoiceStateUpdateEvent:
-		return channelKey(e.ChannelId), d
+		return channelKey(e.ChannelId)
 	case *stoatpb.VoiceCallUpdateEvent:
-		return channelKey(e.ChannelId), d
+		return channelKey(e.ChannelId)
 	case *stoatpb.WebhookCreateEvent:
 		r.webhookChannel[e.GetWebhook().GetId()] = e.GetWebhook().GetChannelId()
-		return channelKey(e.GetWebhook().GetChannelId()), d
+		return channelKey(e.GetWebhook().GetChannelId())
 	case *stoatpb.WebhookUpdateEvent:
 		if ch, ok := r.webhookChannel[e.WebhookId]; ok {
 			e.ChannelId = ch
-			return channelKey(ch), d
+			key := channelKey(ch)
+			if to := e.GetWebhook().GetChannelId(); to != "" && to != ch {
+				// The webhook moves: its new channel takes it over (and drops it on ChannelDelete).
+				r.webhookChannel[e.WebhookId] = to
+				r.cascade(d, key, channelKey(to), adoptWebhook{webhook: e.WebhookId}, emit)
+			}
+			return key
 		}
 	case *stoatpb.WebhookDeleteEvent:
 		if ch, ok := r.webhookChannel[e.WebhookId]; ok {
 			delete(r.webhookChannel, e.WebhookId)
 			e.ChannelId = ch
-			return channelKey(ch), d
+			return channelKey(ch)
 		}
 	case *stoatpb.ServerCreateEvent:
-		r.servers[e.ServerId] = true
-		for _, ch := range e.Channels {
-			r.channels[ch.GetId()] = true
-			r.channelServer[ch.GetId()] = e.ServerId
-			emit(channelKey(ch.GetId()), &seedChannel{channel: ch, voice: voiceOf(e.VoiceStates, ch.GetId())})
-		}
-		for _, em := range e.Emojis {
-			r.emojiServer[em.GetId()] = e.ServerId
-		}
-		return serverKey(e.ServerId), d
+		return r.serverCreated(e, emit)
 	case *stoatpb.ServerUpdateEvent:
-		return serverKey(e.ServerId), d
+		return serverKey(e.ServerId)
 	case *stoatpb.ServerDeleteEvent:
-		delete(r.servers, e.ServerId)
-		return serverKey(e.ServerId), d
+		key := serverKey(e.ServerId)
+		r.serverGone(d, key, e.ServerId, emit)
+		return key
 	case *stoatpb.ServerMemberJoinEvent:
-		return serverKey(e.ServerId), d
+		return serverKey(e.ServerId)
 	case *stoatpb.ServerMemberUpdateEvent:
-		return serverKey(e.GetMemberId().GetServer()), d
+		return serverKey(e.GetMemberId().GetServer())
 	case *stoatpb.ServerMemberRemoveEvent:
-		return serverKey(e.ServerId), d
+		key := serverKey(e.ServerId)
+		if e.UserId == r.me && r.me != "" {
+			// Leaving (or being removed from) a server removes it from your view.
+			r.serverGone(d, key, e.ServerId, emit)
+		}
+		return key
 	case *stoatpb.RawServerRoleUpdateEvent:
-		return serverKey(e.ServerId), d
+		return serverKey(e.ServerId)
 	case *stoatpb.ServerRoleDeleteEvent:
-		return serverKey(e.ServerId), d
+		// The server sends no events for the channels' role_permissions.
+		key := serverKey(e.ServerId)
+		for ch := range r.serverChannels[e.ServerId] {
+			r.cascade(d, key, channelKey(ch), stripRole{role: e.RoleId}, emit)
+		}
+		return key
 	case *stoatpb.ServerRoleRanksUpdateEvent:
-		return serverKey(e.ServerId), d
+		return serverKey(e.ServerId)
 	case *stoatpb.ServerEmojiCreateEvent:
 		if p := e.GetEmoji().GetParent(); p.GetType() == stoatpb.EmojiParentType_EMOJI_PARENT_TYPE_SERVER {
 			r.emojiServer[e.GetEmoji().GetId()] = p.GetId()
-			return serverKey(p.GetId()), d
+			return serverKey(p.GetId())
 		}
 	case *stoatpb.ServerEmojiUpdateEvent:
 		if s, ok := r.emojiServer[e.EmojiId]; ok {
 			e.ServerId = s
-			return serverKey(s), d
+			return serverKey(s)
 		}
 	case *stoatpb.ServerEmojiDeleteEvent:
 		if s, ok := r.emojiServer[e.EmojiId]; ok {
 			delete(r.emojiServer, e.EmojiId)
 			e.ServerId = s
-			return serverKey(s), d
+			return serverKey(s)
 		}
 	case *stoatpb.UserUpdateEvent:
-		return actors.UserDirKey(e.UserId), d
+		return actors.UserDirKey(e.UserId)
 	case *stoatpb.UserRelationshipUpdateEvent:
-		return actors.UserDirKey(e.GetNewUser().GetId()), d
+		key := actors.UserDirKey(e.GetNewUser().GetId())
+		if r.me != "" && e.GetNewUser().GetId() != "" {
+			// Your own relations list lives with your user, maybe in another partition.
+			r.cascade(d, key, actors.UserDirKey(r.me), setRelation{user: e.GetNewUser().GetId(), status: e.GetNewUser().GetRelationship()}, emit)
+		}
+		return key
 	case *stoatpb.UserPlatformWipeEvent:
-		return actors.UserDirKey(e.UserId), d
+		// BONFIRE.md §2.5: the user's messages, DMs, relationships and memberships go, everywhere.
+		key := actors.UserDirKey(e.UserId)
+		if r.me != "" {
+			r.cascade(d, key, actors.UserDirKey(r.me), setRelation{user: e.UserId}, emit)
+		}
+		for srv := range r.servers {
+			r.cascade(d, key, serverKey(srv), wipeUser{user: e.UserId}, emit)
+		}
+		for ch := range r.channels {
+			r.cascade(d, key, channelKey(ch), wipeUser{user: e.UserId}, emit)
+		}
+		return key
 	}
-	return r.shard, d
+	return r.shard
+}
+
+func (r *Router) channelCreated(ch *stoatpb.Channel, emit func(actors.Key, any)) actors.Key {
+	r.channels[ch.GetId()] = true
+	if srv := ch.GetServer(); srv != "" {
+		r.linkChannel(ch.GetId(), srv)
+		// A new server channel joins its server's list (stoat.py leaves the list stale). Not
+		// gated: the list names every channel of the server, visible or not, and this one exists.
+		emit(serverKey(srv), addChannel{channel: ch.GetId()})
+	}
+	return channelKey(ch.GetId())
+}
+
+func (r *Router) linkChannel(ch, srv string) {
+	r.channelServer[ch] = srv
+	set := r.serverChannels[srv]
+	if set == nil {
+		set = map[string]struct{}{}
+		r.serverChannels[srv] = set
+	}
+	set[ch] = struct{}{}
+}
+
+func (r *Router) forgetChannel(ch string) {
+	delete(r.channels, ch)
+	if srv, ok := r.channelServer[ch]; ok {
+		delete(r.channelServer, ch)
+		delete(r.serverChannels[srv], ch)
+	}
+	for w, c := range r.webhookChannel {
+		if c == ch {
+			delete(r.webhookChannel, w)
+		}
+	}
+}
+
+// serverCreated seeds the channels of a ServerCreate (replacing what a previous one said).
+func (r *Router) serverCreated(e *stoatpb.ServerCreateEvent, emit func(actors.Key, any)) actors.Key {
+	listed := make(map[string]bool, len(e.Channels))
+	for i, ch := range e.Channels {
+		e.Channels[i] = normalizeChannel(ch)
+		listed[ch.GetId()] = true
+	}
+	for ch := range r.serverChannels[e.ServerId] {
+		if !listed[ch] {
+			emit(channelKey(ch), drop{})
+			r.forgetChannel(ch)
+		}
+	}
+	r.servers[e.ServerId] = true
+	for _, ch := range e.Channels {
+		r.channels[ch.GetId()] = true
+		r.linkChannel(ch.GetId(), e.ServerId)
+		emit(channelKey(ch.GetId()), &seedChannel{channel: ch, voice: voiceOf(e.VoiceStates, ch.GetId())})
+	}
+	for _, em := range e.Emojis {
+		r.emojiServer[em.GetId()] = e.ServerId
+	}
+	return serverKey(e.ServerId)
+}
+
+// serverGone cascades a ServerDelete, or your own ServerMemberLeave, to the server's channels
+// (stoat.py leaves them cached, with their messages).
+func (r *Router) serverGone(d *Dispatch, key actors.Key, srv string, emit func(actors.Key, any)) {
+	for ch := range r.serverChannels[srv] {
+		r.cascade(d, key, channelKey(ch), drop{}, emit)
+		delete(r.channels, ch)
+		delete(r.channelServer, ch)
+		for w, c := range r.webhookChannel {
+			if c == ch {
+				delete(r.webhookChannel, w)
+			}
+		}
+	}
+	delete(r.serverChannels, srv)
+	delete(r.servers, srv)
+	for em, s := range r.emojiServer {
+		if s == srv {
+			delete(r.emojiServer, em)
+		}
+	}
 }
 
 // seedReady emits the seeds of a Ready: drops for the servers and channels the previous Ready
 // had and this one lacks, then the servers (with their members and emojis), channels and users.
 func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *sync.WaitGroup {
 	wg := &sync.WaitGroup{}
+	for _, u := range e.Users {
+		if u.GetRelationship() == stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_USER {
+			r.me = u.GetId()
+		}
+	}
 	servers := map[string]bool{}
 	for _, s := range e.Servers {
 		servers[s.GetId()] = true
 	}
 	channels := map[string]bool{}
-	for _, c := range e.Channels {
+	for i, c := range e.Channels {
+		e.Channels[i] = normalizeChannel(c)
 		channels[c.GetId()] = true
 	}
 	for id := range r.servers {
@@ -296,7 +426,14 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *s
 			emit(channelKey(id), drop{})
 		}
 	}
+	webhooks := r.webhookChannel
 	r.servers, r.channels = servers, channels
+	r.channelServer, r.serverChannels, r.emojiServer, r.webhookChannel = map[string]string{}, map[string]map[string]struct{}{}, map[string]string{}, map[string]string{}
+	for w, c := range webhooks {
+		if channels[c] {
+			r.webhookChannel[w] = c
+		}
+	}
 
 	members := map[string][]*stoatpb.Member{}
 	for _, m := range e.Members {
@@ -311,18 +448,22 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *s
 	}
 	for _, s := range e.Servers {
 		wg.Add(1)
-		emit(serverKey(s.GetId()), &seedServer{server: s, members: members[s.GetId()], emojis: emojis[s.GetId()], barrier: wg})
+		emit(serverKey(s.GetId()), &seedServer{server: s, members: members[s.GetId()], emojis: emojis[s.GetId()], me: r.me, barrier: wg})
 	}
 	unreads := map[string]*stoatpb.ChannelUnread{}
 	for _, u := range e.ReadStates {
 		unreads[u.GetId().GetChannel()] = u
 	}
+	voice := map[string]*stoatpb.ChannelVoiceState{}
+	for _, v := range e.VoiceStates {
+		voice[v.GetId()] = v
+	}
 	for _, c := range e.Channels {
 		if srv := c.GetServer(); srv != "" {
-			r.channelServer[c.GetId()] = srv
+			r.linkChannel(c.GetId(), srv)
 		}
 		wg.Add(1)
-		emit(channelKey(c.GetId()), &seedChannel{channel: c, voice: voiceOf(e.VoiceStates, c.GetId()), readState: unreads[c.GetId()], barrier: wg})
+		emit(channelKey(c.GetId()), &seedChannel{channel: c, voice: voice[c.GetId()], readState: unreads[c.GetId()], withReadState: len(e.ReadStates) > 0, barrier: wg})
 	}
 	parts := map[actors.Key][]*stoatpb.User{}
 	for _, u := range e.Users {
@@ -331,7 +472,7 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *s
 	}
 	for k, us := range parts {
 		wg.Add(1)
-		emit(k, &seedUsers{users: us, barrier: wg})
+		emit(k, &seedUsers{users: us, me: r.me, barrier: wg})
 	}
 	return wg
 }
@@ -343,6 +484,20 @@ func voiceOf(states []*stoatpb.ChannelVoiceState, channel string) *stoatpb.Chann
 		}
 	}
 	return nil
+}
+
+// normalizeChannel turns a legacy VoiceChannel into what the server migrated it to (2025): a
+// TextChannel with a voice object. The event and the cache then hold the same object.
+func normalizeChannel(c *stoatpb.Channel) *stoatpb.Channel {
+	if c.GetChannelType() != stoatpb.ChannelType_CHANNEL_TYPE_VOICE_CHANNEL {
+		return c
+	}
+	n := c.ShallowClone()
+	n.ChannelType = stoatpb.ChannelType_CHANNEL_TYPE_TEXT_CHANNEL
+	if n.Voice == nil {
+		n.Voice = &stoatpb.VoiceInformation{}
+	}
+	return n
 }
 
 // Learn builds the patches that teach owners what a REST response said, so that the cache learns

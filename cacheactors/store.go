@@ -2,6 +2,7 @@ package cacheactors
 
 import (
 	"hash/maphash"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -11,21 +12,26 @@ import (
 
 // Store is the read side of the cache: the snapshots the owners publish. Each entry is written
 // only by the owner of its entity, and every object in it is immutable (an update publishes a new
-// object), so reads from any goroutine are race-free and a handler's before/after objects never
-// change under it. Readers take a shard lock only for a map lookup, never while they use what they
-// read, so a slow reader cannot hold back an owner.
+// object; nothing published is changed, including the slices it holds), so reads from any
+// goroutine are race-free and a handler's before/after objects never change under it. Readers
+// take a shard's read lock only for a map lookup, never while they use what they read, so a slow
+// reader cannot hold back an owner; a channel's messages are published with one atomic store.
+//
+// Every getter returns nil (or an empty result) for what is not cached.
 type Store struct {
 	users      smap[*stoatpb.User]
 	servers    smap[*stoatpb.Server]
 	channels   smap[*stoatpb.Channel]
 	emojis     smap[*stoatpb.Emoji]
 	members    smap[*memberTable] // server id → its members
-	messages   smap[*MessageWindow]
+	messages   smap[*msgSlot]     // channel id → its message window
 	voice      smap[*stoatpb.ChannelVoiceState]
 	readStates smap[*stoatpb.ChannelUnread]
 	webhooks   smap[*stoatpb.Webhook]
 	self       atomic.Pointer[stoatpb.User]
 	settings   atomic.Pointer[[]*stoatpb.UserSetting]
+
+	lru lru
 }
 
 // NewStore returns an empty store.
@@ -39,7 +45,13 @@ func NewStore() *Store {
 }
 
 // User returns the cached user, or nil.
-func (s *Store) User(id string) *stoatpb.User { return s.users.get(id) }
+func (s *Store) User(id string) *stoatpb.User {
+	u, h := s.users.getHash(id)
+	if u != nil {
+		s.lru.touchUser(h)
+	}
+	return u
+}
 
 // Server returns the cached server, or nil.
 func (s *Store) Server(id string) *stoatpb.Server { return s.servers.get(id) }
@@ -61,7 +73,8 @@ func (s *Store) Member(server, user string) *stoatpb.Member {
 	return nil
 }
 
-// Members returns the cached members of server, ordered by user id.
+// Members returns the cached members of server, ordered by user id. It copies the server's
+// member table, one shard at a time under the shard's read lock, and sorts the copy.
 func (s *Store) Members(server string) []*stoatpb.Member {
 	if t := s.members.get(server); t != nil {
 		return t.list()
@@ -71,25 +84,39 @@ func (s *Store) Members(server string) []*stoatpb.Member {
 
 // Messages returns the cached messages of channel, oldest first.
 func (s *Store) Messages(channel string) []*stoatpb.Message {
-	if w := s.messages.get(channel); w != nil {
-		return w.Messages()
+	if sl := s.messages.get(channel); sl != nil {
+		s.lru.touchChannel(sl)
+		return sl.load().Messages()
 	}
 	return nil
 }
 
 // Message returns a cached message, or nil.
 func (s *Store) Message(channel, id string) *stoatpb.Message {
-	if w := s.messages.get(channel); w != nil {
-		return w.Find(id)
+	if sl := s.messages.get(channel); sl != nil {
+		s.lru.touchChannel(sl)
+		return sl.load().Find(id)
 	}
 	return nil
 }
 
-// VoiceStates returns the voice participants of channel, or nil.
+// VoiceStates returns the voice participants of channel, or nil when nobody is connected.
 func (s *Store) VoiceStates(channel string) *stoatpb.ChannelVoiceState { return s.voice.get(channel) }
 
-// ReadState returns the connected user's read state in channel, or nil.
+// ReadState returns the connected user's read state in channel (last acknowledged message and
+// unread mentions), or nil.
 func (s *Store) ReadState(channel string) *stoatpb.ChannelUnread { return s.readStates.get(channel) }
+
+// ReadStates returns every cached read state, ordered by channel id.
+func (s *Store) ReadStates() []*stoatpb.ChannelUnread {
+	var out []*stoatpb.ChannelUnread
+	for _, id := range s.readStates.keys() {
+		if rs := s.readStates.get(id); rs != nil {
+			out = append(out, rs)
+		}
+	}
+	return out
+}
 
 // Me returns the connected user, or nil before the first Ready.
 func (s *Store) Me() *stoatpb.User { return s.self.Load() }
@@ -104,38 +131,42 @@ func (s *Store) Settings() []*stoatpb.UserSetting {
 
 // Counts returns the number of cached entries per kind.
 func (s *Store) Counts() map[string]int {
-	members, messages := 0, 0
+	members, messages, voice := 0, 0, 0
 	s.members.each(func(_ string, t *memberTable) { members += t.len() })
-	s.messages.each(func(_ string, w *MessageWindow) { messages += w.Len() })
+	s.messages.each(func(_ string, sl *msgSlot) { messages += sl.load().Len() })
+	s.voice.each(func(_ string, v *stoatpb.ChannelVoiceState) { voice += len(v.GetParticipants()) })
 	return map[string]int{
 		"users": s.users.len(), "servers": s.servers.len(), "channels": s.channels.len(),
 		"emojis": s.emojis.len(), "members": members, "messages": messages,
-		"voice_channels": s.voice.len(), "read_states": s.readStates.len(), "webhooks": s.webhooks.len(),
+		"voice_states": voice, "read_states": s.readStates.len(), "webhooks": s.webhooks.len(),
 	}
 }
 
-// ServerIDs returns the ids of the cached servers.
+// ServerIDs returns the ids of the cached servers, sorted.
 func (s *Store) ServerIDs() []string { return s.servers.keys() }
 
-// ChannelIDs returns the ids of the cached channels.
+// ChannelIDs returns the ids of the cached channels, sorted.
 func (s *Store) ChannelIDs() []string { return s.channels.keys() }
 
-// UserIDs returns the ids of the cached users.
+// UserIDs returns the ids of the cached users, sorted.
 func (s *Store) UserIDs() []string { return s.users.keys() }
 
-// EmojiIDs returns the ids of the cached emojis.
+// EmojiIDs returns the ids of the cached emojis, sorted.
 func (s *Store) EmojiIDs() []string { return s.emojis.keys() }
 
 // --- sharded map ----------------------------------------------------------------------------------
 
 const mapShards = 64
 
+type shard[V any] struct {
+	mu sync.RWMutex
+	m  map[string]V
+	_  [32]byte // keep neighbouring shards' locks off one cache line
+}
+
 type smap[V any] struct {
 	seed   maphash.Seed
-	shards [mapShards]struct {
-		mu sync.RWMutex
-		m  map[string]V
-	}
+	shards [mapShards]shard[V]
 }
 
 func (m *smap[V]) init(seed maphash.Seed) {
@@ -145,30 +176,34 @@ func (m *smap[V]) init(seed maphash.Seed) {
 	}
 }
 
-func (m *smap[V]) shard(k string) *struct {
-	mu sync.RWMutex
-	m  map[string]V
-} {
-	return &m.shards[maphash.String(m.seed, k)%mapShards]
-}
+func (m *smap[V]) hash(k string) uint64 { return maphash.String(m.seed, k) }
+
+func (m *smap[V]) shard(h uint64) *shard[V] { return &m.shards[h%mapShards] }
 
 func (m *smap[V]) get(k string) V {
-	sh := m.shard(k)
-	sh.mu.RLock()
-	v := sh.m[k]
-	sh.mu.RUnlock()
+	v, _ := m.getHash(k)
 	return v
 }
 
+// getHash returns the value of k and k's hash.
+func (m *smap[V]) getHash(k string) (V, uint64) {
+	h := m.hash(k)
+	sh := m.shard(h)
+	sh.mu.RLock()
+	v := sh.m[k]
+	sh.mu.RUnlock()
+	return v, h
+}
+
 func (m *smap[V]) set(k string, v V) {
-	sh := m.shard(k)
+	sh := m.shard(m.hash(k))
 	sh.mu.Lock()
 	sh.m[k] = v
 	sh.mu.Unlock()
 }
 
 func (m *smap[V]) del(k string) {
-	sh := m.shard(k)
+	sh := m.shard(m.hash(k))
 	sh.mu.Lock()
 	delete(sh.m, k)
 	sh.mu.Unlock()
@@ -185,22 +220,23 @@ func (m *smap[V]) len() int {
 	return n
 }
 
+// each calls f for every entry, copying one shard at a time under its read lock and calling f
+// outside it.
 func (m *smap[V]) each(f func(string, V)) {
+	type kv struct {
+		k string
+		v V
+	}
+	var buf []kv
 	for i := range m.shards {
 		sh := &m.shards[i]
 		sh.mu.RLock()
-		kv := make([]struct {
-			k string
-			v V
-		}, 0, len(sh.m))
+		buf = buf[:0]
 		for k, v := range sh.m {
-			kv = append(kv, struct {
-				k string
-				v V
-			}{k, v})
+			buf = append(buf, kv{k, v})
 		}
 		sh.mu.RUnlock()
-		for _, e := range kv {
+		for _, e := range buf {
 			f(e.k, e.v)
 		}
 	}
@@ -215,120 +251,127 @@ func (m *smap[V]) keys() []string {
 
 // --- members -----------------------------------------------------------------------------------
 
-// memberTable is one server's members, written only by the server's owner.
+// memberTable is one server's members, written only by the server's owner, keyed by the
+// member's own user id string (no second copy of the id). A small table is one map under one
+// lock; once it holds more than memberShardAt members the owner replaces it with a table of
+// memberShards maps, each under its own lock, so that parallel readers of a big server do not
+// all contend for one lock (and a copy of the table holds each lock only for its shard).
 type memberTable struct {
+	seed   maphash.Seed
+	shards []memberShard
+}
+
+type memberShard struct {
 	mu sync.RWMutex
 	m  map[string]*stoatpb.Member
+	_  [32]byte // keep neighbouring shards' locks off one cache line
 }
 
-func newMemberTable() *memberTable { return &memberTable{m: map[string]*stoatpb.Member{}} }
+const (
+	memberShardAt = 1024
+	memberShards  = 32
+)
+
+func newMemberTable(seed maphash.Seed, shards int) *memberTable {
+	t := &memberTable{seed: seed, shards: make([]memberShard, shards)}
+	for i := range t.shards {
+		t.shards[i].m = map[string]*stoatpb.Member{}
+	}
+	return t
+}
+
+func (t *memberTable) shard(user string) *memberShard {
+	if len(t.shards) == 1 {
+		return &t.shards[0]
+	}
+	return &t.shards[maphash.String(t.seed, user)%uint64(len(t.shards))]
+}
 
 func (t *memberTable) get(user string) *stoatpb.Member {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return t.m[user]
+	sh := t.shard(user)
+	sh.mu.RLock()
+	m := sh.m[user]
+	sh.mu.RUnlock()
+	return m
 }
 
-func (t *memberTable) set(user string, m *stoatpb.Member) {
-	t.mu.Lock()
-	t.m[user] = m
-	t.mu.Unlock()
+// set stores m. It reports whether the table has outgrown a single map (see grown).
+func (t *memberTable) set(m *stoatpb.Member) bool {
+	sh := t.shard(m.GetId().GetUser())
+	sh.mu.Lock()
+	sh.m[m.GetId().GetUser()] = m
+	n := len(sh.m)
+	sh.mu.Unlock()
+	return len(t.shards) == 1 && n > memberShardAt
+}
+
+// grown returns a sharded copy of a single-map table (for the owner to publish instead).
+func (t *memberTable) grown() *memberTable {
+	g := newMemberTable(t.seed, memberShards)
+	for _, m := range t.snapshot() {
+		g.set(m)
+	}
+	return g
 }
 
 func (t *memberTable) del(user string) {
-	t.mu.Lock()
-	delete(t.m, user)
-	t.mu.Unlock()
+	sh := t.shard(user)
+	sh.mu.Lock()
+	delete(sh.m, user)
+	sh.mu.Unlock()
 }
 
 func (t *memberTable) len() int {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return len(t.m)
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// snapshot copies the members, one shard at a time under its read lock.
+func (t *memberTable) snapshot() []*stoatpb.Member {
+	var out []*stoatpb.Member
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		out = slices.Grow(out, len(sh.m))
+		for _, m := range sh.m {
+			out = append(out, m)
+		}
+		sh.mu.RUnlock()
+	}
+	return out
+}
+
+func (t *memberTable) each(f func(*stoatpb.Member)) {
+	for _, m := range t.snapshot() {
+		f(m)
+	}
 }
 
 func (t *memberTable) list() []*stoatpb.Member {
-	t.mu.RLock()
-	out := make([]*stoatpb.Member, 0, len(t.m))
-	for _, m := range t.m {
-		out = append(out, m)
-	}
-	t.mu.RUnlock()
+	out := t.snapshot()
 	sort.Slice(out, func(i, j int) bool { return out[i].GetId().GetUser() < out[j].GetId().GetUser() })
 	return out
 }
 
 // --- messages ----------------------------------------------------------------------------------
 
-// MessageWindow is an immutable view of a channel's cached messages, oldest first. The channel
-// owner publishes a new window for every change; appending shares the backing array (readers only
-// see their own length), any other change copies it.
-type MessageWindow struct {
-	msgs []*stoatpb.Message
+// msgSlot holds a channel's current message window; the channel owner replaces the window with
+// one atomic store, readers load it without a lock.
+type msgSlot struct {
+	w atomic.Pointer[window]
+	// used is the LRU epoch of the channel's last read or write (see lru).
+	used atomic.Uint32
 }
 
-// Messages returns the messages, oldest first. The slice must not be changed.
-func (w *MessageWindow) Messages() []*stoatpb.Message {
-	if w == nil {
+func (sl *msgSlot) load() *window {
+	if sl == nil {
 		return nil
 	}
-	return w.msgs[:len(w.msgs):len(w.msgs)]
-}
-
-// Len is the number of messages.
-func (w *MessageWindow) Len() int {
-	if w == nil {
-		return 0
-	}
-	return len(w.msgs)
-}
-
-// Find returns the message with id, or nil. Message ids are ULIDs, so the window is ordered by id.
-func (w *MessageWindow) Find(id string) *stoatpb.Message {
-	if w == nil {
-		return nil
-	}
-	i := sort.Search(len(w.msgs), func(i int) bool { return w.msgs[i].GetId() >= id })
-	if i < len(w.msgs) && w.msgs[i].GetId() == id {
-		return w.msgs[i]
-	}
-	return nil
-}
-
-// with returns a window with m added (or replacing the message with its id), keeping at most
-// limit messages (the oldest are evicted first).
-func (w *MessageWindow) with(m *stoatpb.Message, limit int) *MessageWindow {
-	var msgs []*stoatpb.Message
-	if w != nil {
-		msgs = w.msgs // full capacity: an append shares the backing array
-	}
-	n := len(msgs)
-	switch {
-	case n == 0 || msgs[n-1].GetId() < m.GetId():
-		msgs = append(msgs, m) // readers of w see only their own length
-	default:
-		i := sort.Search(n, func(i int) bool { return msgs[i].GetId() >= m.GetId() })
-		cp := make([]*stoatpb.Message, 0, n+1)
-		cp = append(cp, msgs[:i]...)
-		cp = append(cp, m)
-		if i < n && msgs[i].GetId() == m.GetId() {
-			i++
-		}
-		msgs = append(cp, msgs[i:]...)
-	}
-	if limit > 0 && len(msgs) > limit {
-		msgs = msgs[len(msgs)-limit:]
-	}
-	return &MessageWindow{msgs: msgs}
-}
-
-// without returns a window without the messages whose ids are in ids.
-func (w *MessageWindow) without(ids map[string]bool) *MessageWindow {
-	cp := make([]*stoatpb.Message, 0, w.Len())
-	for _, m := range w.Messages() {
-		if !ids[m.GetId()] {
-			cp = append(cp, m)
-		}
-	}
-	return &MessageWindow{msgs: cp}
+	return sl.w.Load()
 }
