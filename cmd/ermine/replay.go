@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine"
+	"github.com/ermine-rt/ermine/cacheactors"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
@@ -72,8 +73,14 @@ func runReplay(ctx context.Context, args []string) error {
 		runtime.ReadMemStats(&ms)
 		fmt.Fprintf(os.Stderr, "replay: %d events (%d malformed frames) in %v: %.0f events/s; heap in use %.1f MiB\n",
 			n, bad, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), float64(ms.HeapInuse)/(1<<20))
-		for k, v := range bot.Cache().Counts() {
-			fmt.Fprintf(os.Stderr, "replay: cached %s: %d\n", k, v)
+		st := bot.Cache().Stats()
+		for _, k := range []struct {
+			name string
+			s    cacheactors.KindStats
+		}{{"users", st.Users}, {"servers", st.Servers}, {"channels", st.Channels}, {"members", st.Members},
+			{"messages", st.Messages}, {"emojis", st.Emojis}, {"voice states", st.VoiceStates},
+			{"read states", st.ReadStates}, {"webhooks", st.Webhooks}, {"total", st.Total()}} {
+			fmt.Fprintf(os.Stderr, "replay: cached %-12s %8d entries  ~%.1f KiB\n", k.name, k.s.Entries, float64(k.s.Bytes)/1024)
 		}
 	}
 	return nil
