@@ -51,11 +51,14 @@ type Runner struct {
 	p     *Pipeline
 	owner actors.Key
 	timer *time.Timer
+	// done receives one signal per event when its synchronous phase ends; the owner waits for it
+	// before the next event, so one buffered channel serves every event of the owner.
+	done chan struct{}
 }
 
 // NewRunner returns the Runner of owner.
 func (p *Pipeline) NewRunner(owner actors.Key) *Runner {
-	return &Runner{p: p, owner: owner}
+	return &Runner{p: p, owner: owner, done: make(chan struct{}, 1)}
 }
 
 // Dispatch runs ev through the pipeline: before_dispatch, temporary subscriptions, handlers,
@@ -97,11 +100,10 @@ type eventRun struct {
 	active   *Context // the handler in its synchronous phase, if any
 	canceled bool
 	sealed   bool // the synchronous phase is over
-	done     chan struct{}
 }
 
 func (rn *Runner) runHandlers(ev stoatpb.Event, hs []*handler) (canceled bool) {
-	r := &eventRun{rn: rn, ev: ev, handlers: hs, done: make(chan struct{})}
+	r := &eventRun{rn: rn, ev: ev, handlers: hs}
 	go r.work()
 	detachAfter := rn.p.DetachAfter
 	if detachAfter <= 0 {
@@ -114,7 +116,7 @@ func (rn *Runner) runHandlers(ev stoatpb.Event, hs []*handler) (canceled bool) {
 	}
 	for {
 		select {
-		case <-r.done:
+		case <-rn.done:
 			rn.timer.Stop()
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -135,7 +137,7 @@ func (r *eventRun) work() {
 			r.sealed = true
 			r.active = nil
 			r.mu.Unlock()
-			close(r.done)
+			r.rn.done <- struct{}{}
 			return
 		}
 		c := &Context{run: r, h: r.handlers[r.next]}
