@@ -155,7 +155,7 @@ func New(cfg Config) (*Bot, error) {
 		inflight: actors.NewInFlight(cfg.MaxInFlight),
 		cancel:   cancel,
 	}
-	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger)}, cfg.REST...)...)
+	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger), rest.WithUserAgent(UserAgent)}, cfg.REST...)...)
 	b.release = b.inflight.Release
 	b.pipeline = &dispatch.Pipeline{
 		Registry:    b.registry,

@@ -303,7 +303,9 @@ func callCases(t *testing.T) []callCase {
 			body: `{"name":"Moderator","hoist":true,"remove":["Colour"]}`, resp: role}, isRole(idR)},
 		{"DeleteRole", func(ctx context.Context, c *rest.Client) (any, error) { return nil, c.DeleteRole(ctx, idS, idR) },
 			exchange{method: "DELETE", path: "/servers/" + idS + "/roles/" + idR, openapi: "/servers/{target}/roles/{role_id}"}, nil},
-		{"SetRoleRanks", func(ctx context.Context, c *rest.Client) (any, error) { return c.SetRoleRanks(ctx, idS, []string{idR2, idR}) },
+		{"SetRoleRanks", func(ctx context.Context, c *rest.Client) (any, error) {
+			return c.SetRoleRanks(ctx, idS, []string{idR2, idR})
+		},
 			exchange{method: "PATCH", path: "/servers/" + idS + "/roles/ranks", openapi: "/servers/{target}/roles/ranks",
 				body: `{"ranks":["` + idR2 + `","` + idR + `"]}`, resp: server}, isServer},
 		{"SetServerRolePermissions", func(ctx context.Context, c *rest.Client) (any, error) {
@@ -370,7 +372,7 @@ func callCases(t *testing.T) []callCase {
 			exchange{method: "GET", path: "/invites/AbCdEf", openapi: "/invites/{target}",
 				resp: js(map[string]any{"type": "Server", "code": "AbCdEf", "server_id": idS, "server_name": "Revolt",
 					"server_icon": json.RawMessage(`{"_id":"icon1","tag":"icons","filename":"i.png","metadata":{"type":"Image","width":64,"height":64},"content_type":"image/png","size":100}`),
-					"channel_id": idC, "channel_name": "rules", "user_name": "insert", "user_avatar": nil, "member_count": 12345})},
+					"channel_id":  idC, "channel_name": "rules", "user_name": "insert", "user_avatar": nil, "member_count": 12345})},
 			func(t *testing.T, got any) {
 				inv := got.(*rest.InviteInfo)
 				if inv.Code != "AbCdEf" || inv.ServerID != idS || inv.MemberCount != 12345 || inv.ServerIcon.GetMetadata().GetWidth() != 64 || inv.UserAvatar != nil {

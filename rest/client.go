@@ -32,7 +32,7 @@ type RetryPolicy struct {
 	// MaxRetries bounds the retries after a 5xx or a network error, for the requests that are
 	// safe to repeat only: GET, PUT, DELETE, and message sends with an idempotency key or nonce.
 	MaxRetries int
-	// MaxRateLimitRetries bounds the retries after consecutive 429s, for every request (a 429
+	// MaxRateLimitRetries bounds the retries of one call after 429s, for every request (a 429
 	// means the request was not processed).
 	MaxRateLimitRetries int
 	// BaseDelay is the back-off before the first retry after a 5xx or a network error; it
@@ -56,7 +56,8 @@ func WithBaseURL(u string) Option { return func(c *Client) { c.baseURL = u } }
 func WithSessionToken() Option { return func(c *Client) { c.session = true } }
 
 // WithHTTPClient sets the *http.Client requests are made with (default: a client of its own
-// with a 30 s timeout).
+// with a 30 s timeout). The Client uses a copy whose redirect policy also drops the token
+// headers when a redirect leaves the API's host.
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
 // WithLogger makes the client log to log: each request at debug level, retries and 429s at
@@ -119,6 +120,7 @@ func New(token string, opts ...Option) *Client {
 	if c.http == nil {
 		c.http = &http.Client{Timeout: 30 * time.Second}
 	}
+	c.http = withoutTokenOnRedirect(c.http)
 	if c.limiter == nil {
 		c.limiter = NewLimiter(WithLimiterClock(c.clock), WithLimiterLogger(c.log))
 	}
@@ -147,6 +149,28 @@ func (c *Client) String() string {
 		kind = "session"
 	}
 	return fmt.Sprintf("rest.Client{%s, %s token}", c.base, kind)
+}
+
+// withoutTokenOnRedirect returns a copy of h that drops the token headers when a redirect
+// leaves the API's host (net/http does so for Authorization and cookies, not for custom
+// headers), then applies h's own redirect policy.
+func withoutTokenOnRedirect(h *http.Client) *http.Client {
+	hc := *h
+	next := h.CheckRedirect
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > 0 && req.URL.Host != via[0].URL.Host {
+			req.Header.Del("X-Bot-Token")
+			req.Header.Del("X-Session-Token")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &hc
 }
 
 // BaseURL returns the API base URL the client talks to.

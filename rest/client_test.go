@@ -460,3 +460,32 @@ func TestSharedLimiter(t *testing.T) {
 		t.Errorf("%d requests were answered 429", st.RateLimited)
 	}
 }
+
+func TestNoTokenOnRedirectToAnotherHost(t *testing.T) {
+	ctx := testContext(t)
+	other := newScripted(t, answer{body: userJSON})
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/users/@me" {
+			// 127.0.0.1 and localhost are different hosts to the redirect policy.
+			http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/elsewhere", http.StatusTemporaryRedirect)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, userJSON)
+	}))
+	t.Cleanup(api.Close)
+	for _, opts := range [][]rest.Option{nil, {rest.WithSessionToken()}, {rest.WithHTTPClient(&http.Client{})}} {
+		c := rest.New("the-token", append(opts, rest.WithBaseURL(api.URL))...)
+		if _, err := c.FetchSelf(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range other.count() {
+		if h := other.request(i).Header; h.Get("X-Bot-Token") != "" || h.Get("X-Session-Token") != "" {
+			t.Errorf("the token followed a redirect to another host: %v", h)
+		}
+	}
+	if other.count() != 3 {
+		t.Errorf("%d redirected requests, want 3", other.count())
+	}
+}

@@ -72,10 +72,12 @@ func WithResetSlack(d time.Duration) LimiterOption { return func(l *LocalLimiter
 //
 // Each bucket tracks its limit, the requests left in the current window and when the window
 // resets. Wait counts a request before it is sent, so concurrent callers never overshoot, and
-// waits until the reset once the bucket is empty. Responses correct the count (the lower of
-// the local and the server's count wins within a window) and give the reset its real time;
-// until one has, the reset is a guess (first request + Window) that is not trusted while requests
-// are in flight. A 429 empties the bucket until its retry_after has passed.
+// waits until the reset once the bucket is empty. Answers correct the count and give the reset
+// its real time: while requests are in flight the lower of the local count and the lowest count
+// the server reported wins (answers arrive out of order); once all are answered, the server's
+// lowest report is exact and replaces the local count. Until an answer has come, the reset is a
+// guess (first request + Window) that is not trusted while requests are in flight. A 429
+// empties the bucket until its retry_after has passed. Buckets idle for a minute are forgotten.
 type LocalLimiter struct {
 	clock Clock
 	log   *slog.Logger
