@@ -87,7 +87,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("name", c.Name),
 		slog.String("url", c.URL),
-		slog.String("token", redacted),
+		slog.String("credentials", redacted), // never the token itself
 		slog.String("format", c.Format.String()),
 	)
 }
