@@ -199,6 +199,13 @@ func WaitFor[E stoatpb.Event](ctx context.Context, b *Bot, check func(E) bool, o
 	return dispatch.WaitFor(ctx, b.registry, check, opts...)
 }
 
+// Expect registers a wait for the next event of type E that check accepts, now, and returns it
+// to be waited for later (see dispatch.Expect): register before sending a prompt, then Wait, so a
+// quick answer cannot slip past.
+func Expect[E stoatpb.Event](ctx context.Context, b *Bot, check func(E) bool, opts ...dispatch.WaitOption) (*dispatch.Pending[E], error) {
+	return dispatch.Expect(ctx, b.registry, check, opts...)
+}
+
 // Cache returns the read side of the cache, safe to use from any goroutine.
 func (b *Bot) Cache() *cacheactors.Store { return b.store }
 

@@ -424,3 +424,23 @@ func TestBackpressure(t *testing.T) {
 		t.Fatalf("cached %d messages, want 9 (none lost)", n)
 	}
 }
+
+// TestExpectBeforeTheEvent registers a wait, lets the awaited event be processed, and only then
+// waits: the event is not missed (the race a prompt-then-WaitFor handler would have).
+func TestExpectBeforeTheEvent(t *testing.T) {
+	b := newBot(t, ermine.Config{})
+	src := b.NewSource("s0")
+	ingest(t, src, ready())
+	p, err := ermine.Expect(context.Background(), b, func(ev *stoatpb.MessageCreateEvent) bool {
+		return ev.GetMessage().GetContent() == "yes"
+	}, dispatch.WithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, src, message(general, 1, "yes"))
+	drain(t, b)
+	evs, err := p.Wait()
+	if err != nil || len(evs) != 1 || evs[0].GetMessage().GetId() != msgID(1) {
+		t.Fatalf("Wait = %v, %v", evs, err)
+	}
+}

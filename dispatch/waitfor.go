@@ -72,6 +72,26 @@ func WaitForN[E stoatpb.Event](ctx context.Context, r *Registry, n int, check fu
 }
 
 func waitFor[E stoatpb.Event](ctx context.Context, r *Registry, check func(E) bool, opts []WaitOption) ([]E, error) {
+	p, err := Expect(ctx, r, check, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait()
+}
+
+// Pending is a temporary subscription registered by Expect; Wait receives its events.
+type Pending[E stoatpb.Event] struct {
+	ctx      context.Context
+	r        *Registry
+	w        *waiter
+	deadline time.Time // zero: no timeout
+}
+
+// Expect registers a temporary subscription for events of type E now, and returns it without
+// waiting: call Wait to receive the events. Register before the action that provokes the awaited
+// event (before sending a prompt, say), so that a quick answer cannot arrive before the
+// subscription exists. The timeout counts from Expect. Options and check are as for WaitFor.
+func Expect[E stoatpb.Event](ctx context.Context, r *Registry, check func(E) bool, opts ...WaitOption) (*Pending[E], error) {
 	cfg := waitConfig{count: 1, consume: true}
 	for _, o := range opts {
 		o(&cfg)
@@ -79,15 +99,14 @@ func waitFor[E stoatpb.Event](ctx context.Context, r *Registry, check func(E) bo
 	if cfg.count < 1 {
 		return nil, fmt.Errorf("dispatch: wait_for count must be at least 1, got %d", cfg.count)
 	}
-	hc, inHandler := handlerContext(ctx)
-	if r == nil && inHandler {
+	if hc, inHandler := handlerContext(ctx); r == nil && inHandler {
 		r = hc.registry()
 	}
 	if r == nil {
 		return nil, errors.New("dispatch: WaitFor needs a Registry outside a handler")
 	}
 	types, _ := typesOf[E]()
-	w := &waiter{
+	p := &Pending[E]{ctx: ctx, r: r, w: &waiter{
 		types:   types,
 		count:   cfg.count,
 		consume: cfg.consume,
@@ -96,31 +115,42 @@ func waitFor[E stoatpb.Event](ctx context.Context, r *Registry, check func(E) bo
 		check: func(ev stoatpb.Event) bool {
 			return check == nil || check(ev.(E))
 		},
+	}}
+	if cfg.timeout > 0 {
+		p.deadline = time.Now().Add(cfg.timeout)
 	}
-	r.addWaiter(w)
-	if inHandler {
+	r.addWaiter(p.w)
+	return p, nil
+}
+
+// Wait blocks until the subscription has its events, its timeout passes or its context ends; the
+// subscription is removed in every case. Called with a handler's context, it detaches the handler
+// first, so the awaited event can arrive even from the handler's own entity.
+func (p *Pending[E]) Wait() ([]E, error) {
+	if hc, inHandler := handlerContext(p.ctx); inHandler {
 		hc.Detach()
 	}
 	var timeout <-chan time.Time
-	if cfg.timeout > 0 {
-		t := time.NewTimer(cfg.timeout)
+	if !p.deadline.IsZero() {
+		t := time.NewTimer(time.Until(p.deadline))
 		defer t.Stop()
 		timeout = t.C
 	}
 	var cause error
 	select {
-	case <-w.done:
+	case <-p.w.done:
 	case <-timeout:
 		cause = ErrWaitTimeout
-	case <-ctx.Done():
-		cause = ctx.Err()
+	case <-p.ctx.Done():
+		cause = p.ctx.Err()
 	}
+	r, w := p.r, p.w
 	r.mu.Lock()
 	r.removeWaiterLocked(w)
 	got, err := w.got, w.err
 	r.mu.Unlock()
-	if err == nil && len(got) < cfg.count {
-		err = fmt.Errorf("dispatch: waiting for %d %s (got %d): %w", cfg.count, typeName[E](), len(got), cause)
+	if err == nil && len(got) < w.count {
+		err = fmt.Errorf("dispatch: waiting for %d %s (got %d): %w", w.count, typeName[E](), len(got), cause)
 	}
 	if err != nil {
 		return nil, err
@@ -130,6 +160,13 @@ func waitFor[E stoatpb.Event](ctx context.Context, r *Registry, check func(E) bo
 		out[i] = ev.(E)
 	}
 	return out, nil
+}
+
+// Cancel removes the subscription without waiting.
+func (p *Pending[E]) Cancel() {
+	p.r.mu.Lock()
+	p.r.removeWaiterLocked(p.w)
+	p.r.mu.Unlock()
 }
 
 func (r *Registry) addWaiter(w *waiter) {

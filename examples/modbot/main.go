@@ -1,6 +1,7 @@
 // Command modbot shows wait_for: "!kick <username>" asks the moderator to confirm with "yes"
-// within 30 seconds, then kicks the member. The handler waits for the confirmation in its own
-// channel without holding the channel back: WaitFor detaches the handler first.
+// within 30 seconds, then kicks the member. The handler registers the wait before it asks
+// (ermine.Expect), then waits for the confirmation in its own channel without holding the channel
+// back: Wait detaches the handler first.
 //
 //	go run ./examples/modbot --fake
 package main
@@ -34,13 +35,19 @@ func register(b *ermine.Bot) {
 			_, err := ctx.Reply(fmt.Sprintf("no member named %q here", name))
 			return err
 		}
-		if _, err := ctx.Reply(fmt.Sprintf("kick %s? answer yes within 30s", name)); err != nil {
-			return err
-		}
-		_, err = ermine.WaitFor(ctx, b, func(r *stoatpb.MessageCreateEvent) bool {
+		// Register the wait before asking, so that a quick "yes" cannot arrive before it exists.
+		confirm, err := ermine.Expect(ctx, b, func(r *stoatpb.MessageCreateEvent) bool {
 			return r.GetMessage().GetChannel() == m.GetChannel() && r.GetMessage().GetAuthor() == m.GetAuthor() &&
 				strings.EqualFold(r.GetMessage().GetContent(), "yes")
 		}, dispatch.WithTimeout(30*time.Second))
+		if err != nil {
+			return err
+		}
+		if _, err := ctx.Reply(fmt.Sprintf("kick %s? answer yes within 30s", name)); err != nil {
+			confirm.Cancel()
+			return err
+		}
+		_, err = confirm.Wait()
 		if errors.Is(err, dispatch.ErrWaitTimeout) {
 			_, err = ctx.Reply("no confirmation: nobody was kicked")
 			return err
