@@ -198,6 +198,7 @@ func (o *channelOwner) patch(msg any) {
 		done(m.barrier)
 	case drop:
 		o.Reset()
+		done(m.barrier)
 	case removeVoice:
 		o.removeParticipant(m.user)
 	case stripRole:

@@ -34,6 +34,7 @@ func (o *serverOwner) patch(msg any) {
 		done(m.barrier)
 	case drop:
 		o.Reset()
+		done(m.barrier)
 	case upsertMember:
 		if o.server != nil { // not for a server you are not in (any more)
 			o.setMember(m.member)
@@ -323,6 +324,7 @@ func (o *userDirOwner) patch(msg any) {
 		o.setRelation(m.user, m.status)
 	case drop:
 		o.Reset()
+		done(m.barrier)
 	}
 }
 

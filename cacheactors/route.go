@@ -70,7 +70,8 @@ type (
 		barrier *sync.WaitGroup
 	}
 	// drop removes everything the owner caches (entity deleted, left, or absent from a re-Ready).
-	drop          struct{}
+	// barrier, for a re-Ready's drops: the Ready handlers wait for it, like for the seeds.
+	drop          struct{ barrier *sync.WaitGroup }
 	upsertUser    struct{ user *stoatpb.User }
 	upsertMember  struct{ member *stoatpb.Member }
 	addChannel    struct{ channel string }
@@ -418,12 +419,14 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *s
 	}
 	for id := range r.servers {
 		if !servers[id] {
-			emit(serverKey(id), drop{})
+			wg.Add(1)
+			emit(serverKey(id), drop{barrier: wg})
 		}
 	}
 	for id := range r.channels {
 		if !channels[id] {
-			emit(channelKey(id), drop{})
+			wg.Add(1)
+			emit(channelKey(id), drop{barrier: wg})
 		}
 	}
 	webhooks := r.webhookChannel
