@@ -78,6 +78,7 @@
 //	     before (from the previous Ready, creates, or messages) that this Ready lacks (with their
 //	     members, emojis, messages, voice, read states, webhooks). Legacy VoiceChannels become
 //	     TextChannels with voice {}. Other users are kept (they are not a set the Ready lists).
+//	     The Ready's handlers run once every seed and every drop is applied.
 //	  ≠py: a re-Ready never removes anything in stoat.py; its handlers see an empty cache.
 //	Authenticated, Logout, Pong, Error, Bees, SessionCreate/Delete/DeleteAll (and legacy Auth),
 //	ReportCreate, UserSlowmodes, UserMoveVoiceChannel, unknown types (shard)
