@@ -75,7 +75,7 @@ func (o *serverOwner) resetMembers() {
 
 // putMember stores m in the member table, sharding the table once it is big.
 func (o *serverOwner) putMember(m *stoatpb.Member) {
-	if o.members.set(m) {
+	if o.members.setMember(m) {
 		o.members = o.members.grown()
 		o.store().members.set(o.key.ID, o.members)
 	}
@@ -285,7 +285,7 @@ func (o *serverOwner) deleteRole(role string) {
 	n.Roles = slices.DeleteFunc(slices.Clone(n.Roles), func(r *stoatpb.Role) bool { return r.GetId() == role })
 	o.setServer(n)
 	if o.members != nil {
-		for _, m := range o.members.snapshot() {
+		for _, m := range o.members.values() {
 			if slices.Contains(m.Roles, role) {
 				c := m.ShallowClone()
 				c.Roles = slices.DeleteFunc(slices.Clone(c.Roles), func(r string) bool { return r == role })

@@ -58,7 +58,9 @@ func (s *Store) Stats() Stats {
 		st.VoiceStates.Bytes += mapEntryBytes + protoHeap(v)
 	})
 	s.members.each(func(_ string, t *memberTable) {
-		t.each(func(m *stoatpb.Member) { st.Members.add(mapEntryBytes + protoHeap(m)) })
+		for _, m := range t.values() {
+			st.Members.add(mapEntryBytes + protoHeap(m))
+		}
 	})
 	s.messages.each(func(_ string, sl *msgSlot) {
 		w := sl.load()

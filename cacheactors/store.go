@@ -38,8 +38,8 @@ type Store struct {
 func NewStore() *Store {
 	seed := maphash.MakeSeed()
 	s := &Store{}
-	for _, m := range []interface{ init(maphash.Seed) }{&s.users, &s.servers, &s.channels, &s.emojis, &s.members, &s.messages, &s.voice, &s.readStates, &s.webhooks} {
-		m.init(seed)
+	for _, m := range []interface{ init(maphash.Seed, int) }{&s.users, &s.servers, &s.channels, &s.emojis, &s.members, &s.messages, &s.voice, &s.readStates, &s.webhooks} {
+		m.init(seed, mapShards)
 	}
 	return s
 }
@@ -164,13 +164,16 @@ type shard[V any] struct {
 	_  [32]byte // keep neighbouring shards' locks off one cache line
 }
 
+// smap is a map split into shards, each under its own lock: the store's indexes (64 shards) and
+// a server's member table (1 shard, or memberShards once it is big).
 type smap[V any] struct {
 	seed   maphash.Seed
-	shards [mapShards]shard[V]
+	shards []shard[V]
 }
 
-func (m *smap[V]) init(seed maphash.Seed) {
+func (m *smap[V]) init(seed maphash.Seed, shards int) {
 	m.seed = seed
+	m.shards = make([]shard[V], shards)
 	for i := range m.shards {
 		m.shards[i].m = map[string]V{}
 	}
@@ -178,7 +181,7 @@ func (m *smap[V]) init(seed maphash.Seed) {
 
 func (m *smap[V]) hash(k string) uint64 { return maphash.String(m.seed, k) }
 
-func (m *smap[V]) shard(h uint64) *shard[V] { return &m.shards[h%mapShards] }
+func (m *smap[V]) shard(h uint64) *shard[V] { return &m.shards[h%uint64(len(m.shards))] }
 
 func (m *smap[V]) get(k string) V {
 	v, _ := m.getHash(k)
@@ -195,11 +198,16 @@ func (m *smap[V]) getHash(k string) (V, uint64) {
 	return v, h
 }
 
-func (m *smap[V]) set(k string, v V) {
+func (m *smap[V]) set(k string, v V) { m.setCount(k, v) }
+
+// setCount stores v under k and returns the number of entries of k's shard.
+func (m *smap[V]) setCount(k string, v V) int {
 	sh := m.shard(m.hash(k))
 	sh.mu.Lock()
 	sh.m[k] = v
+	n := len(sh.m)
 	sh.mu.Unlock()
+	return n
 }
 
 func (m *smap[V]) del(k string) {
@@ -242,6 +250,21 @@ func (m *smap[V]) each(f func(string, V)) {
 	}
 }
 
+// values copies the values, one shard at a time under its read lock.
+func (m *smap[V]) values() []V {
+	var out []V
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.RLock()
+		out = slices.Grow(out, len(sh.m))
+		for _, v := range sh.m {
+			out = append(out, v)
+		}
+		sh.mu.RUnlock()
+	}
+	return out
+}
+
 func (m *smap[V]) keys() []string {
 	var ks []string
 	m.each(func(k string, _ V) { ks = append(ks, k) })
@@ -257,14 +280,7 @@ func (m *smap[V]) keys() []string {
 // memberShards maps, each under its own lock, so that parallel readers of a big server do not
 // all contend for one lock (and a copy of the table holds each lock only for its shard).
 type memberTable struct {
-	seed   maphash.Seed
-	shards []memberShard
-}
-
-type memberShard struct {
-	mu sync.RWMutex
-	m  map[string]*stoatpb.Member
-	_  [32]byte // keep neighbouring shards' locks off one cache line
+	smap[*stoatpb.Member]
 }
 
 const (
@@ -273,88 +289,28 @@ const (
 )
 
 func newMemberTable(seed maphash.Seed, shards int) *memberTable {
-	t := &memberTable{seed: seed, shards: make([]memberShard, shards)}
-	for i := range t.shards {
-		t.shards[i].m = map[string]*stoatpb.Member{}
-	}
+	t := &memberTable{}
+	t.init(seed, shards)
 	return t
 }
 
-func (t *memberTable) shard(user string) *memberShard {
-	if len(t.shards) == 1 {
-		return &t.shards[0]
-	}
-	return &t.shards[maphash.String(t.seed, user)%uint64(len(t.shards))]
-}
-
-func (t *memberTable) get(user string) *stoatpb.Member {
-	sh := t.shard(user)
-	sh.mu.RLock()
-	m := sh.m[user]
-	sh.mu.RUnlock()
-	return m
-}
-
-// set stores m. It reports whether the table has outgrown a single map (see grown).
-func (t *memberTable) set(m *stoatpb.Member) bool {
-	sh := t.shard(m.GetId().GetUser())
-	sh.mu.Lock()
-	sh.m[m.GetId().GetUser()] = m
-	n := len(sh.m)
-	sh.mu.Unlock()
+// setMember stores m. It reports whether the table has outgrown a single map (see grown).
+func (t *memberTable) setMember(m *stoatpb.Member) bool {
+	n := t.setCount(m.GetId().GetUser(), m)
 	return len(t.shards) == 1 && n > memberShardAt
 }
 
 // grown returns a sharded copy of a single-map table (for the owner to publish instead).
 func (t *memberTable) grown() *memberTable {
 	g := newMemberTable(t.seed, memberShards)
-	for _, m := range t.snapshot() {
-		g.set(m)
+	for _, m := range t.values() {
+		g.set(m.GetId().GetUser(), m)
 	}
 	return g
 }
 
-func (t *memberTable) del(user string) {
-	sh := t.shard(user)
-	sh.mu.Lock()
-	delete(sh.m, user)
-	sh.mu.Unlock()
-}
-
-func (t *memberTable) len() int {
-	n := 0
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.RLock()
-		n += len(sh.m)
-		sh.mu.RUnlock()
-	}
-	return n
-}
-
-// snapshot copies the members, one shard at a time under its read lock.
-func (t *memberTable) snapshot() []*stoatpb.Member {
-	var out []*stoatpb.Member
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.RLock()
-		out = slices.Grow(out, len(sh.m))
-		for _, m := range sh.m {
-			out = append(out, m)
-		}
-		sh.mu.RUnlock()
-	}
-	return out
-}
-
-func (t *memberTable) each(f func(*stoatpb.Member)) {
-	for _, m := range t.snapshot() {
-		f(m)
-	}
-}
-
 func (t *memberTable) list() []*stoatpb.Member {
-	out := t.snapshot()
+	out := t.values()
 	sort.Slice(out, func(i, j int) bool { return out[i].GetId().GetUser() < out[j].GetId().GetUser() })
 	return out
 }
