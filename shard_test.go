@@ -1,12 +1,11 @@
 package ermine_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"github.com/ermine-rt/ermine/internal/testlog"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,23 +17,7 @@ import (
 	"github.com/ermine-rt/ermine/stoattest"
 )
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testlog.Buffer
 
 type running struct {
 	bot   *ermine.Bot

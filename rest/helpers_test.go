@@ -1,8 +1,8 @@
 package rest_test
 
 import (
-	"bytes"
 	"context"
+	"github.com/ermine-rt/ermine/internal/testlog"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -177,24 +177,7 @@ func (c *scaledClock) After(d time.Duration) <-chan time.Time {
 // ---------------------------------------------------------------------------------------------
 // Logs, fixtures, contexts
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes (slog handlers may write from several
-// goroutines).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testlog.Buffer
 
 func debugLogger(w *syncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
