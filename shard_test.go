@@ -3,7 +3,6 @@ package ermine_test
 import (
 	"context"
 	"errors"
-	"github.com/ermine-rt/ermine/internal/testlog"
 	"log/slog"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/ermine-rt/ermine"
+	"github.com/ermine-rt/ermine/internal/testlog"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 	"github.com/ermine-rt/ermine/shardactor"

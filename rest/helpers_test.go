@@ -2,7 +2,6 @@ package rest_test
 
 import (
 	"context"
-	"github.com/ermine-rt/ermine/internal/testlog"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ermine-rt/ermine/internal/testlog"
 	"github.com/ermine-rt/ermine/rest"
 	"github.com/ermine-rt/ermine/stoattest"
 )
