@@ -224,11 +224,13 @@ type Stats struct {
 	AutoDetached   uint64
 	WaitersMatched uint64
 	Owners         actors.Stats
+	// Shard is the connection's counters (frames, decode errors, reconnects…); zero before Run.
+	Shard shardactor.Stats
 }
 
 // Stats returns the runtime's counters.
 func (b *Bot) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Ingested:       b.ingested.Load(),
 		ShedTyping:     b.shed.Load(),
 		InFlight:       b.inflight.InUse(),
@@ -240,6 +242,10 @@ func (b *Bot) Stats() Stats {
 		WaitersMatched: b.stats.WaitersMatched.Load(),
 		Owners:         b.dir.Stats(),
 	}
+	if sh := b.shard.Load(); sh != nil {
+		st.Shard = sh.Stats()
+	}
+	return st
 }
 
 // Source feeds the events of one connection (a shard) into the runtime, in wire order. It is not
