@@ -16,6 +16,7 @@ package ermine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,18 +85,40 @@ type Config struct {
 	Logger *slog.Logger
 	// Cache says what the cache keeps.
 	Cache cacheactors.Policy
-	// MaxInFlight bounds the events delivered to owners and not yet processed; when it is
-	// reached the connection reader waits (default 65,536).
-	MaxInFlight int
+	// MaxInFlight and MaxInFlightBytes are the in-flight budget: they bound the events delivered
+	// to owners and not yet processed, in number (default 65,536) and in wire bytes (default
+	// 256 MiB; one event larger than that passes alone). The budget is one for the connection,
+	// not per owner, and the connection is one ordered stream: when it is spent, the reader
+	// waits, so every owner's events wait behind the owner that spends it (a channel whose
+	// handlers are slower than its messages arrive). Nothing is dropped or reordered. A stall is
+	// visible: after a second the owners holding most of the budget are logged (rate-limited),
+	// and Stats().Budget counts stalls and names the heaviest owners. ConcurrentHandlersAbove
+	// lets a backlogged owner keep up instead.
+	MaxInFlight      int
+	MaxInFlightBytes int64
+	// ConcurrentHandlersAbove, when positive, lets an owner whose backlog (events delivered to it
+	// and not yet processed) exceeds it run each event's handlers concurrently with its next
+	// events, at most MaxDetachedHandlers at once: its cache updates are still applied one by
+	// one in wire order, but those handlers run detached from the start (they cannot cancel
+	// the event) and may finish out of order. Default 0: never; handlers of one entity then run
+	// one event after another, and a slow one holds back the reader (see MaxInFlight).
+	ConcurrentHandlersAbove int
 	// ShedTypingAbove drops ChannelStart/StopTyping events (counted) while more than this
-	// fraction of MaxInFlight is in use (default 0.75; 1 never sheds).
+	// fraction of the in-flight budget is in use (default 0.75; 1 never sheds).
 	ShedTypingAbove float64
 	// DetachAfter is how long an owner waits for a handler that blocks without detaching before
 	// detaching it (default 100ms).
 	DetachAfter time.Duration
+	// MaxDetachedHandlers bounds the handlers of one owner running detached at once (default
+	// 256). When it is reached the owner waits for one of them to return before it runs the
+	// handlers of its next event (counted in Stats().DetachedWaits, logged): a handler that
+	// blocks forever costs a bounded number of goroutines, and the stall shows.
+	MaxDetachedHandlers int
 	// REST configures the REST client (its base URL and token come from APIURL and Token).
 	REST []rest.Option
-	// ShutdownTimeout bounds the drain when Run stops (default 10s).
+	// ShutdownTimeout bounds a graceful stop (default 10s): Run gives the owners this long to
+	// process what was delivered, and detached handlers the rest of it to return. See Close
+	// for what happens when it runs out.
 	ShutdownTimeout time.Duration
 	// Shard tunes the connection (heartbeat, backoff, frame size…); its Name, URL, Token and
 	// Format are set by Run.
@@ -117,22 +140,19 @@ type Bot struct {
 	rest     *rest.Client
 	learn    cacheactors.Learn
 	shard    atomic.Pointer[shardactor.Shard]
-	inflight *actors.InFlight
+	budget   *actors.Budget
 	stats    dispatch.Stats
 	cancel   context.CancelFunc
 
-	release  func() // b.inflight.Release, bound once: a method value allocates
 	shed     atomic.Uint64
 	ingested atomic.Uint64
+	closing  atomic.Bool // set by Close; Ingest refuses events
 	closeMu  sync.Mutex
 	closed   bool
 }
 
 // New returns a Bot. Register handlers, then call Run.
 func New(cfg Config) (*Bot, error) {
-	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 1 << 16
-	}
 	if cfg.ShedTypingAbove <= 0 {
 		cfg.ShedTypingAbove = 0.75
 	}
@@ -152,22 +172,25 @@ func New(cfg Config) (*Bot, error) {
 		logger:   logger,
 		registry: dispatch.NewRegistry(),
 		store:    cacheactors.NewStore(),
-		inflight: actors.NewInFlight(cfg.MaxInFlight),
 		cancel:   cancel,
 	}
+	b.budget = actors.NewBudget(actors.BudgetConfig{MaxEvents: cfg.MaxInFlight, MaxBytes: cfg.MaxInFlightBytes, Logger: logger})
 	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger), rest.WithUserAgent(UserAgent)}, cfg.REST...)...)
-	b.release = b.inflight.Release
 	b.pipeline = &dispatch.Pipeline{
 		Registry:    b.registry,
 		Logger:      logger,
 		Stats:       &b.stats,
 		Base:        base,
-		DetachAfter: cfg.DetachAfter,
-		Values:      map[any]any{botKey{}: b},
+		DetachAfter:     cfg.DetachAfter,
+		MaxDetached:     cfg.MaxDetachedHandlers,
+		ConcurrentAbove: cfg.ConcurrentHandlersAbove,
+		Values:          map[any]any{botKey{}: b},
 	}
 	deps := &cacheactors.Deps{Store: b.store, Pipeline: b.pipeline, Policy: cfg.Cache}
 	b.system = actors.NewSystem(logger)
-	opts := []actors.LocalOption{actors.WithLogger(logger), actors.WithSystem(b.system)}
+	// When Close runs out of time the owners halt; cancelling the handlers' context then makes
+	// an owner waiting on a handler let go at once.
+	opts := []actors.LocalOption{actors.WithLogger(logger), actors.WithSystem(b.system), actors.WithHaltHook(cancel)}
 	if cfg.ChannelIdle > 0 {
 		opts = append(opts, actors.WithIdlePassivation(actors.KindChannel, cfg.ChannelIdle))
 	}
@@ -186,10 +209,11 @@ func FromContext(ctx context.Context) *Bot {
 // Handle registers fn for events of type E: an event class (*stoatpb.MessageCreateEvent) or a
 // category (stoatpb.ShardEvent, stoatpb.ChannelCreateEvent, stoatpb.AuthifierEvent,
 // stoatpb.Event). It may be called while the bot runs; Remove the returned Subscription to stop.
-func Handle[E stoatpb.Event](b *Bot, fn func(ctx *Context, ev E) error) *dispatch.Subscription {
+// Logs name the handler after fn's function unless an option (dispatch.Named) names it.
+func Handle[E stoatpb.Event](b *Bot, fn func(ctx *Context, ev E) error, opts ...dispatch.HandlerOption) *dispatch.Subscription {
 	return dispatch.Handle(b.registry, func(dc *dispatch.Context, ev E) error {
 		return fn(&Context{Context: dc, bot: b}, ev)
-	})
+	}, append([]dispatch.HandlerOption{dispatch.NamedAfter(fn)}, opts...)...)
 }
 
 // WaitFor waits for the next event of type E that check accepts (see dispatch.WaitFor). Inside a
@@ -223,7 +247,18 @@ type Stats struct {
 	HandlerPanics  uint64
 	AutoDetached   uint64
 	WaitersMatched uint64
-	Owners         actors.Stats
+	// CheckPanics counts WaitFor checks that panicked (each counted as a failed check).
+	CheckPanics uint64
+	// Detached is the number of handlers running detached now; DetachedWaits counts the events
+	// whose owner waited because MaxDetachedHandlers of its handlers were running detached.
+	Detached      int64
+	DetachedWaits uint64
+	// Concurrent counts the events whose handlers ran concurrently (ConcurrentHandlersAbove).
+	Concurrent uint64
+	// Budget is the in-flight budget: what is in use, the stalls of the reader, and the owners
+	// holding most of it.
+	Budget actors.BudgetStats
+	Owners actors.Stats
 	// Shard is the connection's counters (frames, decode errors, reconnects…); zero before Run.
 	Shard shardactor.Stats
 }
@@ -233,13 +268,18 @@ func (b *Bot) Stats() Stats {
 	st := Stats{
 		Ingested:       b.ingested.Load(),
 		ShedTyping:     b.shed.Load(),
-		InFlight:       b.inflight.InUse(),
+		InFlight:       b.budget.InUse(),
 		Dispatched:     b.stats.Dispatched.Load(),
 		Cancelled:      b.stats.Cancelled.Load(),
 		HandlerErrors:  b.stats.HandlerErrors.Load(),
 		HandlerPanics:  b.stats.HandlerPanics.Load(),
 		AutoDetached:   b.stats.AutoDetached.Load(),
 		WaitersMatched: b.stats.WaitersMatched.Load(),
+		CheckPanics:    b.stats.CheckPanics.Load(),
+		Detached:       b.stats.Detached.Load(),
+		DetachedWaits:  b.stats.DetachedWaits.Load(),
+		Concurrent:     b.stats.Concurrent.Load(),
+		Budget:         b.budget.Stats(),
 		Owners:         b.dir.Stats(),
 	}
 	if sh := b.shard.Load(); sh != nil {
@@ -262,22 +302,35 @@ func (b *Bot) NewSource(shard string) *Source {
 	return &Source{b: b, router: cacheactors.NewRouter(shard), emit: b.dir.Deliver}
 }
 
-// Ingest routes ev to its owner. It waits while MaxInFlight events are being processed (that is
-// the backpressure on the connection reader), until ctx ends.
+// ErrClosed is returned by Ingest once the Bot is closing.
+var ErrClosed = errors.New("ermine: the bot is closed")
+
+// Ingest routes ev to its owner, counting it as an event of unknown wire size (see
+// IngestSized).
 func (s *Source) Ingest(ctx context.Context, ev stoatpb.Event) error {
+	return s.IngestSized(ctx, ev, 0)
+}
+
+// IngestSized routes ev, which took size bytes on the wire, to its owner. It waits while the
+// in-flight budget (MaxInFlight, MaxInFlightBytes) is spent — that is the backpressure on the
+// connection reader — until ctx ends.
+func (s *Source) IngestSized(ctx context.Context, ev stoatpb.Event, size int) error {
 	b := s.b
+	if b.closing.Load() {
+		return ErrClosed
+	}
 	switch ev.(type) {
 	case *stoatpb.ChannelStartTypingEvent, *stoatpb.ChannelStopTypingEvent:
-		if b.inflight.Pressure() >= b.cfg.ShedTypingAbove {
+		if b.budget.Pressure() >= b.cfg.ShedTypingAbove {
 			b.shed.Add(1)
 			return nil
 		}
 	}
-	if err := b.inflight.Acquire(ctx); err != nil {
+	if err := b.budget.Acquire(ctx, int64(size)); err != nil {
 		return err
 	}
 	key, d := s.router.Route(ev, s.emit)
-	d.Done = b.release
+	d.Ticket = b.budget.Charge(key, int64(size))
 	b.ingested.Add(1)
 	b.dir.Deliver(key, d)
 	return nil
@@ -288,18 +341,38 @@ func (s *Source) Ingest(ctx context.Context, ev stoatpb.Event) error {
 func (b *Bot) Drain(ctx context.Context) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
-	for b.inflight.InUse() > 0 || b.dir.Pending() > 0 {
+	for b.budget.InUse() > 0 || b.dir.Pending() > 0 {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("ermine: draining %d events and %d messages: %w", b.inflight.InUse(), b.dir.Pending(), ctx.Err())
+			return fmt.Errorf("ermine: draining %d events and %d messages: %w", b.budget.InUse(), b.dir.Pending(), ctx.Err())
 		case <-t.C:
 		}
 	}
 	return nil
 }
 
-// Close drains the owners and stops the runtime. Handlers still running in the background see
-// their Context cancelled.
+// HandlerStopGrace is how long Close waits for handlers to return once it has cancelled their
+// context after ctx ran out.
+const HandlerStopGrace = time.Second
+
+// Close stops the runtime, gracefully within ctx. In order:
+//
+//  1. Ingest refuses new events (ErrClosed); Close waits until the owners have processed every
+//     event ingested before, and the cache patches they sent each other (Drain);
+//  2. the owners stop;
+//  3. Close waits for the handlers still running detached (a REST call, a WaitFor) to return;
+//  4. the handlers' context (Context.Done) is cancelled, and the actor system stops.
+//
+// If ctx ends before step 3 is over, the events not yet processed are discarded: their handlers
+// never run and the cache never applies them (Stats().Owners.Discarded counts them; the error
+// says how many). The handlers' context is cancelled at once, and Close waits HandlerStopGrace
+// more for running handlers to return.
+//
+// When Close returns, no owner runs, no handler starts, the cache no longer changes and the
+// runtime's goroutines have ended — except handlers that ignored the cancellation of their
+// context for HandlerStopGrace, which the error names (Go cannot stop a goroutine; such a
+// handler can no longer reach the cache, and its REST calls fail). Close may be called more
+// than once; later calls return nil at once.
 func (b *Bot) Close(ctx context.Context) error {
 	b.closeMu.Lock()
 	defer b.closeMu.Unlock()
@@ -307,8 +380,26 @@ func (b *Bot) Close(ctx context.Context) error {
 		return nil
 	}
 	b.closed = true
-	err := b.dir.Close(ctx)
+	b.closing.Store(true)
+	var errs []error
+	if err := b.Drain(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := b.dir.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	// Detached handlers may finish within ctx; after that, their context is cancelled and they
+	// get a short grace.
+	waitErr := b.pipeline.WaitHandlers(ctx)
 	b.cancel()
+	if waitErr != nil {
+		grace, cancel := context.WithTimeout(context.Background(), HandlerStopGrace)
+		if err := b.pipeline.WaitHandlers(grace); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
+	b.pipeline.FlushLogs()
 	b.system.Shutdown()
-	return err
+	return errors.Join(errs...)
 }

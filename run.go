@@ -23,10 +23,13 @@ const UserAgent = "ermine (https://github.com/ermine-rt/ermine, " + Version + ")
 // sharding; the name appears in events (GetShard), logs and owner keys.
 const ShardName = "shard-0"
 
-// Run connects to Stoat and dispatches events until ctx ends, then drains the owners (within
-// ShutdownTimeout) and stops. It returns nil after a graceful stop, and an error when the
-// connection ends for good: the token was refused (*shardactor.AuthError) or the session was
-// logged out (shardactor.ErrLoggedOut). Run may be called once.
+// Run connects to Stoat and dispatches events until ctx ends; then it stops reading and closes
+// the bot (Close) within ShutdownTimeout: what was read is processed, detached handlers may
+// finish, and when Run returns nothing of the bot runs any more (see Close for the exact
+// guarantee, and for what is discarded when ShutdownTimeout runs out — the error then says so).
+// It returns nil after a graceful stop, and an error when the connection ends for good: the
+// token was refused (*shardactor.AuthError) or the session was logged out
+// (shardactor.ErrLoggedOut). Run may be called once.
 func (b *Bot) Run(ctx context.Context) error {
 	if b.cfg.Token == "" {
 		return errors.New("ermine: Config.Token is required to connect")
@@ -57,12 +60,11 @@ func (b *Bot) Run(ctx context.Context) error {
 
 	closeCtx, cancel := context.WithTimeout(context.Background(), b.cfg.ShutdownTimeout)
 	defer cancel()
-	drainErr := b.Drain(closeCtx)
 	closeErr := b.Close(closeCtx)
 	if ctx.Err() != nil && (runErr == nil || errors.Is(runErr, ctx.Err()) || errors.Is(runErr, shardactor.ErrStopped)) {
 		runErr = nil // a graceful stop
 	}
-	return errors.Join(runErr, drainErr, closeErr)
+	return errors.Join(runErr, closeErr)
 }
 
 // SendFrame sends a client frame (BeginTyping, EndTyping, Subscribe…) on the connection.

@@ -9,7 +9,6 @@ package actors
 
 import (
 	"context"
-	"hash/maphash"
 	"strconv"
 )
 
@@ -73,6 +72,13 @@ type Resetter interface {
 	Reset()
 }
 
+// Discarder is implemented by owners whose messages hold something others wait for (a budget
+// share, a gate, a barrier). When a directory stops without handling a message (its Close ran
+// out of time), it calls Discard instead of Receive, so that nothing waits for it forever.
+type Discarder interface {
+	Discard(msg any)
+}
+
 // Factory creates the owner of key. saved is what the previous activation returned from
 // Passivate, or nil.
 type Factory func(key Key, saved any) Owner
@@ -94,7 +100,9 @@ type Directory interface {
 	// the owner (backpressure is the caller's business; see InFlight).
 	Deliver(key Key, msg any)
 	// Close stops accepting messages, lets every owner finish what it was sent, then stops them.
-	// It returns early with ctx's error if ctx ends first.
+	// If ctx ends first, the directory halts: every message not yet handled is discarded (see
+	// Discarder) and Close returns, with an error that says what was discarded, once no owner
+	// runs any more.
 	Close(ctx context.Context) error
 	// Stats returns counters about the owners.
 	Stats() Stats
@@ -113,6 +121,9 @@ type Stats struct {
 	Passivations uint64
 	// Crashes counts panics in an owner's Receive.
 	Crashes uint64
+	// Discarded counts messages dropped unhandled because Close ran out of time, and messages
+	// delivered after Close.
+	Discarded uint64
 }
 
 // UserDirPartitions is the number of user-directory owners; a user lives in the partition chosen
@@ -125,9 +136,6 @@ var userDirIDs = func() (ids [UserDirPartitions]string) {
 	}
 	return ids
 }()
-
-// userSeed is fixed so that every node of a cluster agrees on the partition of a user.
-var userSeed = maphash.MakeSeed()
 
 // UserDirKey returns the key of the user-directory partition that owns userID.
 func UserDirKey(userID string) Key {

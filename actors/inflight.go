@@ -3,53 +3,281 @@ package actors
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/ermine-rt/ermine/internal/ratelog"
 )
 
-// InFlight bounds the messages that have been delivered but not yet processed, across every
-// owner. The connection reader acquires a slot before it delivers an event and the owner releases
-// it when the event is done, so when owners fall behind the reader slows down, instead of queues
-// growing without bound. Only the reader blocks on it; owners never do, so it cannot deadlock.
-type InFlight struct {
-	slots chan struct{}
-	inUse atomic.Int64 // mirrors len(slots); atomic so that seeing 0 orders after every Release
+// Defaults of a Budget's zero limits.
+const (
+	DefaultMaxInFlight      = 1 << 16
+	DefaultMaxInFlightBytes = 256 << 20
+	DefaultStallAfter       = time.Second
+)
+
+// Budget bounds the events that have been delivered to owners but not yet processed, across
+// every owner, both in number and in bytes (their size on the wire). The connection reader
+// acquires before it delivers an event and the owner releases when the event is done, so when
+// owners fall behind the reader slows down instead of queues growing without bound. Only the
+// reader waits on it; owners never do, so it cannot deadlock.
+//
+// The budget also tracks each owner's backlog (what it holds of the budget), so that a stall
+// says who causes it: when the reader has waited StallAfter, the budget logs the owners with the
+// largest backlog (rate-limited) and counts the stall (Stats).
+//
+// An event larger than the whole byte budget is let through when nothing else is in flight,
+// so that it cannot block the reader forever.
+type Budget struct {
+	maxEvents, maxBytes int64
+	stallAfter          time.Duration
+	logger              *slog.Logger
+
+	events, bytes atomic.Int64
+	waiting       atomic.Int32
+	wake          chan struct{}
+
+	seed   maphash.Seed
+	shards [64]loadShard
+
+	stalls    atomic.Uint64
+	stalledNs atomic.Int64
+	stallLog  ratelog.Limiter
 }
 
-// NewInFlight returns a budget of limit messages.
-func NewInFlight(limit int) *InFlight {
-	if limit < 1 {
-		limit = 1
+// BudgetConfig configures a Budget; zero fields take the defaults.
+type BudgetConfig struct {
+	// MaxEvents bounds the events in flight (default 65,536).
+	MaxEvents int
+	// MaxBytes bounds the wire bytes of the events in flight (default 256 MiB).
+	MaxBytes int64
+	// StallAfter is how long the reader waits before the stall is logged and counted (default 1s).
+	StallAfter time.Duration
+	// Logger receives the stall warnings (default: discard).
+	Logger *slog.Logger
+}
+
+type loadShard struct {
+	mu    sync.Mutex
+	loads map[Key]*ownerLoad
+}
+
+// ownerLoad is one owner's share of the budget. The counts are atomic so that the owner can read
+// its backlog without a lock; the entry is created and deleted (at zero) under its shard's lock.
+type ownerLoad struct {
+	key           Key
+	events, bytes atomic.Int64
+}
+
+// NewBudget returns a budget.
+func NewBudget(cfg BudgetConfig) *Budget {
+	if cfg.MaxEvents <= 0 {
+		cfg.MaxEvents = DefaultMaxInFlight
 	}
-	return &InFlight{slots: make(chan struct{}, limit)}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxInFlightBytes
+	}
+	if cfg.StallAfter <= 0 {
+		cfg.StallAfter = DefaultStallAfter
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	b := &Budget{
+		maxEvents:  int64(cfg.MaxEvents),
+		maxBytes:   cfg.MaxBytes,
+		stallAfter: cfg.StallAfter,
+		logger:     cfg.Logger,
+		wake:       make(chan struct{}, 1),
+		seed:       maphash.MakeSeed(),
+		stallLog:   ratelog.Limiter{Burst: 1, Interval: 10 * time.Second},
+	}
+	for i := range b.shards {
+		b.shards[i].loads = map[Key]*ownerLoad{}
+	}
+	return b
 }
 
-// Acquire takes a slot, waiting while the budget is exhausted, until ctx ends.
-func (f *InFlight) Acquire(ctx context.Context) error {
-	select {
-	case f.slots <- struct{}{}:
-		f.inUse.Add(1)
+// Acquire takes room for one event of size bytes, waiting while the budget is exhausted, until
+// ctx ends. Then Charge says which owner the event is for.
+func (b *Budget) Acquire(ctx context.Context, size int64) error {
+	if b.tryAcquire(size) {
 		return nil
-	default:
 	}
-	select {
-	case f.slots <- struct{}{}:
-		f.inUse.Add(1)
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("actors: waiting for in-flight budget: %w", ctx.Err())
+	return b.acquireSlow(ctx, size)
+}
+
+func (b *Budget) tryAcquire(size int64) bool {
+	if e := b.events.Add(1); e > b.maxEvents {
+		b.events.Add(-1)
+		return false
+	}
+	if n := b.bytes.Add(size); n > b.maxBytes && n != size { // n == size: nothing else in flight
+		b.bytes.Add(-size)
+		b.events.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (b *Budget) acquireSlow(ctx context.Context, size int64) error {
+	start := time.Now()
+	stall := time.NewTimer(b.stallAfter)
+	defer stall.Stop()
+	stalled := false
+	defer func() {
+		if stalled {
+			b.stalledNs.Add(int64(time.Since(start)))
+		}
+	}()
+	b.waiting.Add(1)
+	defer b.waiting.Add(-1)
+	for {
+		// Registered as waiting before this check, so a Release after it wakes us.
+		if b.tryAcquire(size) {
+			return nil
+		}
+		select {
+		case <-b.wake:
+		case <-stall.C:
+			if !stalled {
+				stalled = true
+				b.stalls.Add(1)
+			}
+			b.logStall(time.Since(start), size)
+			stall.Reset(b.stallAfter)
+		case <-ctx.Done():
+			return fmt.Errorf("actors: waiting for in-flight budget: %w", ctx.Err())
+		}
 	}
 }
 
-// Release returns a slot.
-func (f *InFlight) Release() {
-	f.inUse.Add(-1)
-	<-f.slots
+func (b *Budget) logStall(waited time.Duration, size int64) {
+	top := b.Heaviest(3)
+	attrs := []any{"waited", waited.Round(time.Millisecond), "in_flight", b.events.Load(), "max_in_flight", b.maxEvents,
+		"in_flight_bytes", b.bytes.Load(), "max_in_flight_bytes", b.maxBytes, "event_bytes", size}
+	if len(top) > 0 {
+		attrs = append(attrs, "owner", top[0].Owner.String(), "owner_backlog", top[0].Events, "owner_backlog_bytes", top[0].Bytes)
+	}
+	for i, o := range top[min(1, len(top)):] {
+		attrs = append(attrs, fmt.Sprintf("next_%d", i+1), fmt.Sprintf("%s (%d events, %d bytes)", o.Owner, o.Events, o.Bytes))
+	}
+	b.stallLog.Log(b.logger, slog.LevelWarn, "stall",
+		"the connection reader is stalled: the in-flight budget is spent, mostly by the owner named here (its handlers are slower than its events arrive; see Config.ConcurrentHandlersAbove)",
+		nil, attrs...)
 }
 
-// Pressure is the fraction of the budget in use, from 0 to 1.
-func (f *InFlight) Pressure() float64 {
-	return float64(f.inUse.Load()) / float64(cap(f.slots))
+// Ticket is one event's share of the budget; Release returns it. The zero Ticket releases
+// nothing.
+type Ticket struct {
+	b    *Budget
+	load *ownerLoad
+	size int64
 }
 
-// InUse is the number of slots taken.
-func (f *InFlight) InUse() int { return int(f.inUse.Load()) }
+// Charge records that the event just acquired (of size bytes) is for owner.
+func (b *Budget) Charge(owner Key, size int64) Ticket {
+	s := &b.shards[maphash.String(b.seed, owner.ID)%uint64(len(b.shards))]
+	s.mu.Lock()
+	l := s.loads[owner]
+	if l == nil {
+		l = &ownerLoad{key: owner}
+		s.loads[owner] = l
+	}
+	l.events.Add(1)
+	l.bytes.Add(size)
+	s.mu.Unlock()
+	return Ticket{b: b, load: l, size: size}
+}
+
+// Release returns the event's share of the budget.
+func (t Ticket) Release() {
+	b := t.b
+	if b == nil {
+		return
+	}
+	s := &b.shards[maphash.String(b.seed, t.load.key.ID)%uint64(len(b.shards))]
+	s.mu.Lock()
+	t.load.bytes.Add(-t.size)
+	if t.load.events.Add(-1) == 0 {
+		delete(s.loads, t.load.key)
+	}
+	s.mu.Unlock()
+	b.bytes.Add(-t.size)
+	b.events.Add(-1)
+	if b.waiting.Load() > 0 {
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Backlog is the number of events of the ticket's owner in flight, its own included.
+func (t Ticket) Backlog() int {
+	if t.load == nil {
+		return 0
+	}
+	return int(t.load.events.Load())
+}
+
+// OwnerBacklog is what one owner holds of the budget.
+type OwnerBacklog struct {
+	Owner  Key
+	Events int64
+	Bytes  int64
+}
+
+// Heaviest returns the n owners holding most of the budget (by events), largest first.
+func (b *Budget) Heaviest(n int) []OwnerBacklog {
+	var all []OwnerBacklog
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.Lock()
+		for k, l := range s.loads {
+			all = append(all, OwnerBacklog{Owner: k, Events: l.events.Load(), Bytes: l.bytes.Load()})
+		}
+		s.mu.Unlock()
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Events != all[j].Events {
+			return all[i].Events > all[j].Events
+		}
+		return all[i].Owner.String() < all[j].Owner.String()
+	})
+	return all[:min(n, len(all))]
+}
+
+// Pressure is the fraction of the budget in use, from 0 to 1: the larger of the event and byte
+// fractions.
+func (b *Budget) Pressure() float64 {
+	return max(float64(b.events.Load())/float64(b.maxEvents), float64(b.bytes.Load())/float64(b.maxBytes))
+}
+
+// InUse is the number of events in flight.
+func (b *Budget) InUse() int { return int(b.events.Load()) }
+
+// BudgetStats is a snapshot of a Budget.
+type BudgetStats struct {
+	// Events and Bytes are in flight now; MaxEvents and MaxBytes are the limits.
+	Events, Bytes, MaxEvents, MaxBytes int64
+	// Stalls counts the times the reader waited longer than StallAfter; Stalled is the total
+	// time of those waits.
+	Stalls  uint64
+	Stalled time.Duration
+	// Heaviest are the owners holding most of the budget now, largest first (at most 5).
+	Heaviest []OwnerBacklog
+}
+
+// Stats returns a snapshot.
+func (b *Budget) Stats() BudgetStats {
+	return BudgetStats{
+		Events: b.events.Load(), Bytes: b.bytes.Load(), MaxEvents: b.maxEvents, MaxBytes: b.maxBytes,
+		Stalls: b.stalls.Load(), Stalled: time.Duration(b.stalledNs.Load()), Heaviest: b.Heaviest(5),
+	}
+}

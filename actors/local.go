@@ -38,6 +38,9 @@ type LocalDirectory struct {
 	ownSystem  bool
 
 	closed       atomic.Bool
+	halted       atomic.Bool // Close ran out of time: owners discard what is left
+	onHalt       func()
+	discarded    atomic.Uint64
 	active       [KindUserDir + 1]atomic.Int64
 	activations  atomic.Uint64
 	passivations atomic.Uint64
@@ -70,6 +73,13 @@ func WithStateKeptOnPassivation(keep bool) LocalOption {
 // Close). The system is not shut down by Close when it was given.
 func WithSystem(sys *actor.ActorSystem) LocalOption {
 	return func(d *LocalDirectory) { d.system, d.ownSystem = sys, false }
+}
+
+// WithHaltHook sets a function Close calls when it runs out of time and halts the owners, before
+// it waits for them to stop: the runtime cancels its handlers' context there, so that an owner
+// waiting on a handler lets go at once.
+func WithHaltHook(fn func()) LocalOption {
+	return func(d *LocalDirectory) { d.onHalt = fn }
 }
 
 // WithPartitions sets the number of partition actors (default: 4 × GOMAXPROCS).
@@ -124,7 +134,12 @@ func (d *LocalDirectory) Deliver(key Key, msg any) {
 type closeRequest struct{}
 type closeDone struct{}
 
-// Close implements Directory: owners process everything delivered before Close, then stop.
+// haltGrace bounds the wait, after a halt, for the owners to finish the message in hand (an
+// owner in a handler's synchronous phase lets go when the halt hook cancels the handlers).
+const haltGrace = 5 * time.Second
+
+// Close implements Directory: owners process everything delivered before Close, then stop. If ctx
+// ends first, the owners halt: what they have not handled yet is discarded.
 func (d *LocalDirectory) Close(ctx context.Context) error {
 	if d.closed.Swap(true) {
 		return nil
@@ -147,7 +162,17 @@ func (d *LocalDirectory) Close(ctx context.Context) error {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		err = fmt.Errorf("actors: closing the directory: %w", ctx.Err())
+		d.halted.Store(true)
+		if d.onHalt != nil {
+			d.onHalt()
+		}
+		select {
+		case err = <-done:
+		case <-time.After(haltGrace):
+			err = fmt.Errorf("actors: owners still busy %s after the halt", haltGrace)
+		}
+		err = errors.Join(fmt.Errorf("actors: closing the directory: %w; %d messages were discarded unhandled",
+			ctx.Err(), d.discarded.Load()), err)
 	}
 	if d.ownSystem {
 		d.system.Shutdown()
@@ -174,6 +199,7 @@ func (d *LocalDirectory) Stats() Stats {
 		Activations:  d.activations.Load(),
 		Passivations: d.passivations.Load(),
 		Crashes:      d.crashes.Load(),
+		Discarded:    d.discarded.Load() + d.dropped.Load(),
 	}
 	for k := KindShard; k <= KindUserDir; k++ {
 		s.Active[k] = int(d.active[k].Load())
@@ -338,10 +364,14 @@ func (o *ownerActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopped, *actor.Restarting, actor.AutoReceiveMessage, actor.SystemMessage:
 	default:
-		if o.idle > 0 {
-			o.lastActive = time.Now()
+		if o.dir.halted.Load() {
+			o.discard(m)
+		} else {
+			if o.idle > 0 {
+				o.lastActive = time.Now()
+			}
+			o.receive(m)
 		}
-		o.receive(m)
 		o.dir.pending.Add(-1)
 	}
 }
@@ -384,6 +414,19 @@ func (o *ownerActor) receive(msg any) {
 		}
 	}()
 	o.owner.Receive(o, msg)
+}
+
+// discard lets go of a message the halted directory will not handle.
+func (o *ownerActor) discard(msg any) {
+	o.dir.discarded.Add(1)
+	if ds, ok := o.owner.(Discarder); ok {
+		defer func() {
+			if r := recover(); r != nil {
+				o.crashed(r)
+			}
+		}()
+		ds.Discard(msg)
+	}
 }
 
 func (o *ownerActor) crashed(r any) {

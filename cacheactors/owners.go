@@ -139,8 +139,8 @@ func (o *ownerBase) receive(ctx actors.Context, msg any, h dispatch.Hooks, apply
 }
 
 // dispatch runs d through the pipeline, then applies d's local cascade patches (if the event was
-// processed) and opens its gate for the others. The gate is opened and Done called even if the
-// owner panics, so that no other owner waits forever.
+// processed) and opens its gate for the others. The gate is opened and the ticket released even
+// if the owner panics, so that no other owner waits forever.
 func (o *ownerBase) dispatch(d *Dispatch, h dispatch.Hooks, apply func(any)) {
 	if d.me != "" {
 		o.me = d.me
@@ -150,17 +150,37 @@ func (o *ownerBase) dispatch(d *Dispatch, h dispatch.Hooks, apply func(any)) {
 		if d.gate != nil {
 			d.gate.open(processed)
 		}
-		if d.Done != nil {
-			d.Done()
-		}
+		d.Ticket.Release()
 	}()
 	if d.barrier != nil {
 		d.barrier.Wait()
 	}
-	if processed = o.run.Dispatch(d.Event, h); processed {
+	if processed = o.run.Dispatch(d.Event, h, d.Ticket.Backlog()); processed {
 		for _, p := range d.local {
 			apply(p)
 		}
+	}
+}
+
+// Discard implements actors.Discarder: the runtime is stopping and msg will not be handled.
+// Whatever another owner or the reader waits for because of msg is let go: the event's gate
+// opens without its cascade, its ticket is released, a seed or drop counts down its Ready
+// barrier.
+func (o *ownerBase) Discard(msg any) {
+	switch m := msg.(type) {
+	case *Dispatch:
+		if m.gate != nil {
+			m.gate.open(false)
+		}
+		m.Ticket.Release()
+	case *seedServer:
+		done(m.barrier)
+	case *seedChannel:
+		done(m.barrier)
+	case *seedUsers:
+		done(m.barrier)
+	case drop:
+		done(m.barrier)
 	}
 }
 

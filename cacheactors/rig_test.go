@@ -24,7 +24,7 @@ type rig struct {
 	stats    *dispatch.Stats
 	dir      *actors.LocalDirectory
 	router   *Router
-	inflight *actors.InFlight
+	inflight *actors.Budget
 }
 
 var testNow = time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
@@ -32,7 +32,7 @@ var testNow = time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
 func newRig(tb testing.TB, p Policy) *rig {
 	tb.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r := &rig{tb: tb, store: NewStore(), reg: dispatch.NewRegistry(), stats: &dispatch.Stats{}, inflight: actors.NewInFlight(1 << 16)}
+	r := &rig{tb: tb, store: NewStore(), reg: dispatch.NewRegistry(), stats: &dispatch.Stats{}, inflight: actors.NewBudget(actors.BudgetConfig{})}
 	pipe := &dispatch.Pipeline{Registry: r.reg, Logger: logger, Stats: r.stats, Base: context.Background()}
 	r.deps = &Deps{Store: r.store, Pipeline: pipe, Policy: p, Now: func() time.Time { return testNow }}
 	r.dir = actors.NewLocal(r.deps.NewOwner, actors.WithLogger(logger))
@@ -57,11 +57,11 @@ func newRig(tb testing.TB, p Policy) *rig {
 func (r *rig) ingest(evs ...stoatpb.Event) {
 	r.tb.Helper()
 	for _, ev := range evs {
-		if err := r.inflight.Acquire(context.Background()); err != nil {
+		if err := r.inflight.Acquire(context.Background(), 0); err != nil {
 			r.tb.Fatal(err)
 		}
 		key, d := r.router.Route(ev, r.dir.Deliver)
-		d.Done = r.inflight.Release
+		d.Ticket = r.inflight.Charge(key, 0)
 		r.dir.Deliver(key, d)
 	}
 }

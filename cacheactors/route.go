@@ -10,8 +10,10 @@ import (
 // Dispatch asks an owner to run an event through the pipeline.
 type Dispatch struct {
 	Event stoatpb.Event
-	// Done, if set, is called once the event is processed (also if the owner panicked).
-	Done func()
+	// Ticket is the event's share of the in-flight budget, released once the event is processed
+	// (also if the owner panicked or the runtime discarded it at shutdown). Its backlog decides
+	// whether the owner runs the handlers concurrently (dispatch.Pipeline.ConcurrentAbove).
+	Ticket actors.Ticket
 	// barrier, for Ready: the seeds the handlers must wait for.
 	barrier *sync.WaitGroup
 	// gate is opened once the event is processed or cancelled: the cascade patches the router

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ermine-rt/ermine/actors"
+	"github.com/ermine-rt/ermine/internal/ratelog"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
@@ -29,20 +31,98 @@ type Stats struct {
 	HandlerPanics  atomic.Uint64 // handlers that panicked
 	AutoDetached   atomic.Uint64 // handlers detached because they blocked past DetachAfter
 	WaitersMatched atomic.Uint64 // events taken by a temporary subscription
+	CheckPanics    atomic.Uint64 // WaitFor checks that panicked (counted as failed checks)
+	// Detached is the number of handlers running detached now (a gauge).
+	Detached atomic.Int64
+	// DetachedWaits counts the events whose owner had to wait for one of its detached handlers
+	// to return (MaxDetached reached) before it could run their handlers.
+	DetachedWaits atomic.Uint64
+	// Concurrent counts the events whose handlers ran concurrently with the owner's next events
+	// because its backlog passed ConcurrentAbove.
+	Concurrent atomic.Uint64
 }
+
+// DefaultMaxDetached is the default of Pipeline.MaxDetached.
+const DefaultMaxDetached = 256
+
+// DefaultDetachAfter is the default of Pipeline.DetachAfter.
+const DefaultDetachAfter = 100 * time.Millisecond
 
 // Pipeline is shared by the owners of a runtime; each owner runs events through its own Runner.
 type Pipeline struct {
 	Registry *Registry
 	Logger   *slog.Logger
 	Stats    *Stats
-	// Base is the runtime's context: handlers' Contexts derive from it.
+	// Base is the runtime's context: handlers' Contexts derive from it. When it ends, owners stop
+	// waiting for their detached handlers (see MaxDetached).
 	Base context.Context
 	// DetachAfter is how long an owner waits for a handler that neither returns nor detaches
 	// before detaching it (default 100ms).
 	DetachAfter time.Duration
+	// MaxDetached bounds the handlers of one owner that run detached at once (default 256). When
+	// it is reached, the owner waits for one of them to return before it runs the handlers of
+	// its next event (counted in Stats.DetachedWaits and logged): handlers that block forever
+	// cost a bounded number of goroutines, and the stall is visible instead of a silent leak.
+	MaxDetached int
+	// ConcurrentAbove, when positive, lets an owner whose backlog (events delivered to it and
+	// not yet processed) exceeds it run each event's handlers concurrently with its next events:
+	// the owner starts them and goes on with the cache update at once, so that a hot channel
+	// keeps up instead of holding the in-flight budget. Cache updates stay in wire order; such
+	// handlers are detached from the start (they cannot cancel the event) and count against
+	// MaxDetached, which bounds the concurrency. 0 (the default) never does this.
+	ConcurrentAbove int
 	// Values is made available to handlers through Context.Value (e.g. the REST client).
 	Values map[any]any
+
+	faults  ratelog.Limiter // handler errors and panics, check panics, detach warnings
+	running sync.WaitGroup  // every goroutine that runs handlers
+}
+
+func (p *Pipeline) detachAfter() time.Duration {
+	if p.DetachAfter > 0 {
+		return p.DetachAfter
+	}
+	return DefaultDetachAfter
+}
+
+func (p *Pipeline) maxDetached() int64 {
+	if p.MaxDetached > 0 {
+		return int64(p.MaxDetached)
+	}
+	return DefaultMaxDetached
+}
+
+func (p *Pipeline) base() context.Context {
+	if p.Base != nil {
+		return p.Base
+	}
+	return context.Background()
+}
+
+// WaitHandlers waits until every handler goroutine of the pipeline has returned, or ctx ends;
+// then it reports the handlers still running. Call it after Base has ended and the owners have
+// stopped, so that no new handler starts meanwhile.
+func (p *Pipeline) WaitHandlers(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		p.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("dispatch: %d handlers did not return after the runtime's context ended: %v: %w",
+			p.Stats.Detached.Load(), p.Registry.runningNames(), ctx.Err())
+	}
+}
+
+// FlushLogs writes a summary line for every handler whose repeated errors or panics were left
+// out of the log since its last line (a runtime calls it when it stops).
+func (p *Pipeline) FlushLogs() {
+	p.faults.Flush(func(key string, n uint64) {
+		p.Logger.Warn("repeated faults not logged in detail", "what", key, "suppressed", n)
+	})
 }
 
 // Runner runs events through the pipeline for one owner. It is not safe for concurrent use: an
@@ -54,28 +134,42 @@ type Runner struct {
 	// done receives one signal per event when its synchronous phase ends; the owner waits for it
 	// before the next event, so one buffered channel serves every event of the owner.
 	done chan struct{}
+	// detached counts this owner's handlers running detached; freed is signalled (without
+	// blocking) when one returns, for an owner waiting under MaxDetached.
+	detached atomic.Int64
+	freed    chan struct{}
+	// checkPanicked is rn.logCheckPanic, bound once (a method value allocates).
+	checkPanicked func(ev stoatpb.Event, v any, stack []byte)
 }
 
 // NewRunner returns the Runner of owner.
 func (p *Pipeline) NewRunner(owner actors.Key) *Runner {
-	return &Runner{p: p, owner: owner, done: make(chan struct{}, 1)}
+	rn := &Runner{p: p, owner: owner, done: make(chan struct{}, 1), freed: make(chan struct{}, 1)}
+	rn.checkPanicked = rn.logCheckPanic
+	return rn
 }
 
 // Dispatch runs ev through the pipeline: before_dispatch, temporary subscriptions, handlers,
 // process. It returns when the synchronous phase is over and the cache update (if any) is done,
-// and reports whether the event was processed (not cancelled).
-func (rn *Runner) Dispatch(ev stoatpb.Event, h Hooks) bool {
+// and reports whether the event was processed (not cancelled). backlog is the number of events
+// delivered to the owner and not yet processed, this one included (see ConcurrentAbove).
+func (rn *Runner) Dispatch(ev stoatpb.Event, h Hooks, backlog int) bool {
 	p := rn.p
 	p.Stats.Dispatched.Add(1)
 	h.BeforeDispatch(ev)
-	matched, consume, manual := p.Registry.offer(ev)
+	matched, consume, manual := p.Registry.offer(ev, rn.checkPanicked)
 	if matched {
 		p.Stats.WaitersMatched.Add(1)
 	}
 	canceled := false
 	if !(matched && consume) {
 		if hs := p.Registry.handlersFor(ev.EventType()); len(hs) > 0 {
-			canceled = rn.runHandlers(ev, hs)
+			rn.awaitDetachedSlot(ev)
+			if p.ConcurrentAbove > 0 && backlog > p.ConcurrentAbove {
+				rn.startConcurrent(ev, hs)
+			} else {
+				canceled = rn.runHandlers(ev, hs)
+			}
 		}
 	}
 	if canceled {
@@ -89,11 +183,36 @@ func (rn *Runner) Dispatch(ev stoatpb.Event, h Hooks) bool {
 	return true
 }
 
+// awaitDetachedSlot waits while MaxDetached of the owner's handlers run detached, until one
+// returns or the runtime stops.
+func (rn *Runner) awaitDetachedSlot(ev stoatpb.Event) {
+	p := rn.p
+	limit := p.maxDetached()
+	if rn.detached.Load() < limit {
+		return
+	}
+	p.Stats.DetachedWaits.Add(1)
+	p.faults.Log(p.Logger, slog.LevelWarn, "detached-limit/"+rn.owner.String(),
+		"owner waits: MaxDetached of its handlers are running detached (blocked?); its next event runs when one returns", nil,
+		"owner", rn.owner.String(), "event", ev.EventType().String(), "limit", limit)
+	done := p.base().Done()
+	for rn.detached.Load() >= limit {
+		select {
+		case <-rn.freed:
+		case <-done:
+			return
+		}
+	}
+}
+
 // eventRun is the state of one event's handlers.
 type eventRun struct {
 	rn       *Runner
 	ev       stoatpb.Event
 	handlers []*handler
+	// async: started by startConcurrent; the owner does not wait for it, and its handlers are
+	// detached from the start.
+	async bool
 
 	mu       sync.Mutex
 	next     int      // the next handler to start
@@ -104,11 +223,9 @@ type eventRun struct {
 
 func (rn *Runner) runHandlers(ev stoatpb.Event, hs []*handler) (canceled bool) {
 	r := &eventRun{rn: rn, ev: ev, handlers: hs}
+	rn.p.running.Add(1)
 	go r.work()
-	detachAfter := rn.p.DetachAfter
-	if detachAfter <= 0 {
-		detachAfter = 100 * time.Millisecond
-	}
+	detachAfter := rn.p.detachAfter()
 	if rn.timer == nil {
 		rn.timer = time.NewTimer(detachAfter)
 	} else {
@@ -122,39 +239,71 @@ func (rn *Runner) runHandlers(ev stoatpb.Event, hs []*handler) (canceled bool) {
 			defer r.mu.Unlock()
 			return r.canceled
 		case <-rn.timer.C:
-			r.autoDetach()
+			r.autoDetach(detachAfter)
 			rn.timer.Reset(detachAfter)
 		}
+	}
+}
+
+// startConcurrent runs ev's handlers on a goroutine the owner does not wait for.
+func (rn *Runner) startConcurrent(ev stoatpb.Event, hs []*handler) {
+	r := &eventRun{rn: rn, ev: ev, handlers: hs, async: true, sealed: true}
+	rn.p.Stats.Concurrent.Add(1)
+	rn.addDetached()
+	rn.p.running.Add(1)
+	go r.work()
+}
+
+func (rn *Runner) addDetached() {
+	rn.detached.Add(1)
+	rn.p.Stats.Detached.Add(1)
+}
+
+// detachedReturned is called by a detached handler's goroutine when it is done.
+func (rn *Runner) detachedReturned() {
+	rn.detached.Add(-1)
+	rn.p.Stats.Detached.Add(-1)
+	select {
+	case rn.freed <- struct{}{}:
+	default:
 	}
 }
 
 // work runs handlers in order until they are all done or one detaches (then the detaching
 // Context hands the rest of the list to a new work goroutine).
 func (r *eventRun) work() {
+	defer r.rn.p.running.Done()
 	for {
 		r.mu.Lock()
 		if r.next >= len(r.handlers) {
 			r.sealed = true
 			r.active = nil
 			r.mu.Unlock()
-			r.rn.done <- struct{}{}
+			if r.async {
+				r.rn.detachedReturned()
+			} else {
+				r.rn.done <- struct{}{}
+			}
 			return
 		}
-		c := &Context{run: r, h: r.handlers[r.next]}
+		c := &Context{run: r, h: r.handlers[r.next], detached: r.async}
 		r.next++
-		r.active = c
+		if !r.async {
+			r.active = c
+		}
 		r.mu.Unlock()
 
 		r.invoke(c)
 
 		r.mu.Lock()
-		detached := c.detached
-		if !detached {
+		handedOff := c.detached && !r.async // the rest of the handlers went on elsewhere
+		if !handedOff {
 			r.active = nil
 			c.returned = true
 		}
 		r.mu.Unlock()
-		if detached {
+		if handedOff {
+			r.rn.detachedReturned()
 			return
 		}
 	}
@@ -168,11 +317,13 @@ func (r *eventRun) detachLocked(c *Context) {
 	c.detached = true
 	if r.active == c {
 		r.active = nil
+		r.rn.addDetached()
+		r.rn.p.running.Add(1)
 		go r.work()
 	}
 }
 
-func (r *eventRun) autoDetach() {
+func (r *eventRun) autoDetach(after time.Duration) {
 	r.mu.Lock()
 	c := r.active
 	if c != nil {
@@ -184,24 +335,41 @@ func (r *eventRun) autoDetach() {
 	}
 	p := r.rn.p
 	p.Stats.AutoDetached.Add(1)
-	if !c.h.warned.Swap(true) {
-		p.Logger.Warn("handler blocked its owner without detaching; detached it so the owner goes on (call ctx.Detach before waiting)",
-			"handler", c.h.name, "event", r.ev.EventType().String(), "owner", r.rn.owner.String(), "after", p.DetachAfter)
-	}
+	p.faults.Log(p.Logger, slog.LevelWarn, "blocked/"+c.h.key,
+		"handler blocked its owner without detaching; detached it so the owner goes on (call ctx.Detach before waiting)", nil,
+		"handler", c.h.name, "event", r.ev.EventType().String(), "owner", r.rn.owner.String(), "after", after)
 }
 
 func (r *eventRun) invoke(c *Context) {
 	p := r.rn.p
+	c.h.running.Add(1)
+	defer c.h.running.Add(-1)
 	defer func() {
 		if v := recover(); v != nil {
 			p.Stats.HandlerPanics.Add(1)
-			p.Logger.Error("handler panicked", "handler", c.h.name, "event", r.ev.EventType().String(),
-				"owner", r.rn.owner.String(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			stack := debug.Stack()
+			p.faults.Log(p.Logger, slog.LevelError, "panic/"+c.h.key, "handler panicked",
+				func() []any { return []any{"stack", string(stack)} },
+				"handler", c.h.name, "event", r.ev.EventType().String(), "owner", r.rn.owner.String(), "panic", fmt.Sprint(v))
 		}
 	}()
 	if err := c.h.fn(c, r.ev); err != nil {
 		p.Stats.HandlerErrors.Add(1)
-		p.Logger.Error("handler failed", "handler", c.h.name, "event", r.ev.EventType().String(),
-			"owner", r.rn.owner.String(), "err", err)
+		p.faults.Log(p.Logger, slog.LevelError, "error/"+c.h.key, "handler failed", nil,
+			"handler", c.h.name, "event", r.ev.EventType().String(), "owner", r.rn.owner.String(), "err", err)
 	}
 }
+
+// logCheckPanic logs a WaitFor check that panicked; the check counts as failed.
+func (rn *Runner) logCheckPanic(ev stoatpb.Event, v any, stack []byte) {
+	p := rn.p
+	p.Stats.CheckPanics.Add(1)
+	p.faults.Log(p.Logger, slog.LevelError, "check/"+ev.EventType().String(),
+		"wait_for check panicked; treated as a failed check, the event goes on",
+		func() []any { return []any{"stack", string(stack)} },
+		"event", ev.EventType().String(), "owner", rn.owner.String(), "panic", fmt.Sprint(v))
+}
+
+// handlerKey is a handler's key in the fault log: its name and registration number, so that
+// two registrations of one function are told apart.
+func handlerKey(name string, id uint64) string { return name + "#" + strconv.FormatUint(id, 10) }

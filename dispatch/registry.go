@@ -34,8 +34,11 @@
 package dispatch
 
 import (
+	"fmt"
 	"reflect"
+	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -46,12 +49,43 @@ import (
 type HandlerFunc[E stoatpb.Event] func(ctx *Context, ev E) error
 
 type handler struct {
-	id     uint64
-	rank   int
-	name   string
-	fn     func(*Context, stoatpb.Event) error
-	types  []stoatpb.EventType
-	warned atomic.Bool // logged a blocking handler once
+	id      uint64
+	rank    int
+	name    string // for logs: the name given, or the function's
+	key     string // name#id: tells two registrations of one function apart in the fault log
+	fn      func(*Context, stoatpb.Event) error
+	types   []stoatpb.EventType
+	running atomic.Int32 // invocations under way, to name what is still running at shutdown
+}
+
+// HandlerOption configures a handler at registration.
+type HandlerOption func(*handlerConfig)
+
+type handlerConfig struct{ name string }
+
+// Named names the handler in logs and errors (default: the name of its function, such as
+// "main.onMessage" or "main.main.func1").
+func Named(name string) HandlerOption { return func(c *handlerConfig) { c.name = name } }
+
+// NamedAfter names the handler after fn's function; wrappers that register a closure around
+// the bot's function pass it so that logs name the bot's function, not the wrapper.
+func NamedAfter(fn any) HandlerOption { return Named(funcName(fn)) }
+
+// funcName returns the name of fn's function without its package path ("pingbot.main.func1").
+func funcName(fn any) string {
+	v := reflect.ValueOf(fn)
+	if v.Kind() != reflect.Func || v.IsNil() {
+		return "handler"
+	}
+	f := runtime.FuncForPC(v.Pointer())
+	if f == nil {
+		return "handler"
+	}
+	name := f.Name()
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
 }
 
 type handlerTable [stoatpb.NumEventTypes][]*handler
@@ -101,11 +135,20 @@ func (s *Subscription) Remove() {
 // Handle registers fn for events of type E. E is an event message type (*stoatpb.MessageCreateEvent)
 // or a category interface: stoatpb.ChannelCreateEvent, stoatpb.AuthifierEvent,
 // stoatpb.ShardEvent or stoatpb.Event (every event).
-func Handle[E stoatpb.Event](r *Registry, fn HandlerFunc[E]) *Subscription {
+//
+// Options name the handler for logs (Named; default: its function's name).
+func Handle[E stoatpb.Event](r *Registry, fn HandlerFunc[E], opts ...HandlerOption) *Subscription {
+	cfg := handlerConfig{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.name == "" {
+		cfg.name = funcName(fn)
+	}
 	types, rank := typesOf[E]()
 	h := &handler{
 		rank:  rank,
-		name:  reflect.TypeFor[E]().String(),
+		name:  cfg.name,
 		types: types,
 		fn: func(ctx *Context, ev stoatpb.Event) error {
 			return fn(ctx, ev.(E))
@@ -116,6 +159,7 @@ func Handle[E stoatpb.Event](r *Registry, fn HandlerFunc[E]) *Subscription {
 
 func (r *Registry) add(h *handler) *Subscription {
 	h.id = r.nextID.Add(1)
+	h.key = handlerKey(h.name, h.id)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.handlers = append(r.handlers, h)
@@ -134,6 +178,19 @@ func (r *Registry) rebuildLocked() {
 		sort.SliceStable(t[i], func(a, b int) bool { return t[i][a].rank < t[i][b].rank })
 	}
 	r.table.Store(t)
+}
+
+// runningNames names the registered handlers with an invocation under way.
+func (r *Registry) runningNames() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var names []string
+	for _, h := range r.handlers {
+		if n := h.running.Load(); n > 0 {
+			names = append(names, fmt.Sprintf("%s (%d)", h.name, n))
+		}
+	}
+	return names
 }
 
 // handlersFor returns the handlers of an event type, in dispatch order. The slice must not be

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/ermine-rt/ermine/proto/stoatpb"
@@ -22,7 +23,6 @@ type waiter struct {
 
 	// Guarded by Registry.mu.
 	got     []stoatpb.Event
-	err     error
 	removed bool
 	done    chan struct{}
 }
@@ -147,13 +147,10 @@ func (p *Pending[E]) Wait() ([]E, error) {
 	r, w := p.r, p.w
 	r.mu.Lock()
 	r.removeWaiterLocked(w)
-	got, err := w.got, w.err
+	got := w.got
 	r.mu.Unlock()
-	if err == nil && len(got) < w.count {
-		err = fmt.Errorf("dispatch: waiting for %d %s (got %d): %w", w.count, typeName[E](), len(got), cause)
-	}
-	if err != nil {
-		return nil, err
+	if len(got) < w.count {
+		return nil, fmt.Errorf("dispatch: waiting for %d %s (got %d): %w", w.count, typeName[E](), len(got), cause)
 	}
 	out := make([]E, len(got))
 	for i, ev := range got {
@@ -197,7 +194,8 @@ func (r *Registry) removeWaiterLocked(w *waiter) {
 
 // offer gives ev to the temporary subscriptions, in registration order; the first whose check
 // passes takes it. It reports whether one did, and that subscription's consume and manual flags.
-func (r *Registry) offer(ev stoatpb.Event) (matched, consume, manual bool) {
+// A check that panics is a failed check: panicked is told, and the next subscription is tried.
+func (r *Registry) offer(ev stoatpb.Event, panicked func(ev stoatpb.Event, v any, stack []byte)) (matched, consume, manual bool) {
 	t := ev.EventType()
 	if r.waiterCount[t].Load() == 0 {
 		return false, false, false
@@ -206,8 +204,7 @@ func (r *Registry) offer(ev stoatpb.Event) (matched, consume, manual bool) {
 	candidates := append([]*waiter(nil), r.waiters[t]...)
 	r.mu.Unlock()
 	for _, w := range candidates {
-		ok, err := safeCheck(w, ev)
-		if !ok && err == nil {
+		if !safeCheck(w, ev, panicked) {
 			continue
 		}
 		r.mu.Lock()
@@ -215,12 +212,8 @@ func (r *Registry) offer(ev stoatpb.Event) (matched, consume, manual bool) {
 			r.mu.Unlock()
 			continue
 		}
-		if err != nil {
-			w.err = err
-		} else {
-			w.got = append(w.got, ev)
-		}
-		if err != nil || len(w.got) >= w.count {
+		w.got = append(w.got, ev)
+		if len(w.got) >= w.count {
 			r.removeWaiterLocked(w)
 			close(w.done)
 		}
@@ -230,13 +223,16 @@ func (r *Registry) offer(ev stoatpb.Event) (matched, consume, manual bool) {
 	return false, false, false
 }
 
-func safeCheck(w *waiter, ev stoatpb.Event) (ok bool, err error) {
+func safeCheck(w *waiter, ev stoatpb.Event, panicked func(stoatpb.Event, any, []byte)) (ok bool) {
 	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("dispatch: wait_for check panicked on %s: %v", ev.EventType(), p)
+		if v := recover(); v != nil {
+			ok = false
+			if panicked != nil {
+				panicked(ev, v, debug.Stack())
+			}
 		}
 	}()
-	return w.check(ev), nil
+	return w.check(ev)
 }
 
 func typeName[E stoatpb.Event]() string {
