@@ -177,10 +177,10 @@ func New(cfg Config) (*Bot, error) {
 	b.budget = actors.NewBudget(actors.BudgetConfig{MaxEvents: cfg.MaxInFlight, MaxBytes: cfg.MaxInFlightBytes, Logger: logger})
 	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger), rest.WithUserAgent(UserAgent)}, cfg.REST...)...)
 	b.pipeline = &dispatch.Pipeline{
-		Registry:    b.registry,
-		Logger:      logger,
-		Stats:       &b.stats,
-		Base:        base,
+		Registry:        b.registry,
+		Logger:          logger,
+		Stats:           &b.stats,
+		Base:            base,
 		DetachAfter:     cfg.DetachAfter,
 		MaxDetached:     cfg.MaxDetachedHandlers,
 		ConcurrentAbove: cfg.ConcurrentHandlersAbove,

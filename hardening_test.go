@@ -403,4 +403,3 @@ func TestPanickingCheckIsAFailedCheck(t *testing.T) {
 		t.Errorf("the panicking check was not logged once:\n%s", out)
 	}
 }
-
