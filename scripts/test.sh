@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this):
 #   1. tools the tests need (protoc), and a check that generated code is fresh;
-#   2. go vet and go test -race over every package;
+#   2. go vet, staticcheck (pinned in go.mod as a tool) and go test -race over every package;
 #   3. each fuzz target for a short, bounded time (FUZZTIME, default 30s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-tools.sh
 bash scripts/check-generated.sh
 go vet ./...
+go tool staticcheck ./...
 go test -race -count=1 ./...
 fuzztime=${FUZZTIME:-30s}
 for target in FuzzDecodeJSON FuzzDecodeMsgpack; do
