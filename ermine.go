@@ -401,5 +401,6 @@ func (b *Bot) Close(ctx context.Context) error {
 	}
 	b.pipeline.FlushLogs()
 	b.system.Shutdown()
+	b.rest.CloseIdleConnections()
 	return errors.Join(errs...)
 }

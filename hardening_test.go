@@ -15,6 +15,7 @@ import (
 	"github.com/ermine-rt/ermine/dispatch"
 	"github.com/ermine-rt/ermine/internal/testlog"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
+	"github.com/ermine-rt/ermine/stoattest"
 )
 
 // These tests hold the runtime to what a production week throws at it: shutdown with work
@@ -401,5 +402,73 @@ func TestPanickingCheckIsAFailedCheck(t *testing.T) {
 	}
 	if out := logs.String(); strings.Count(out, "check panicked") != 1 || !strings.Contains(out, "check exploded") {
 		t.Errorf("the panicking check was not logged once:\n%s", out)
+	}
+}
+
+// TestRunReturnsWithNothingLeftRunning is TestNothingRunsAfterClose over the wire: thousands of
+// messages queued behind 5 ms handlers when the context ends. Run returns within about
+// ShutdownTimeout, says what it discarded, and nothing of the bot runs afterwards.
+func TestRunReturnsWithNothingLeftRunning(t *testing.T) {
+	srv := stoattest.NewServer(t, stoattest.WithQueueSize(1<<16))
+	before := runtime.NumGoroutine()
+	b, err := ermine.New(ermine.Config{Token: srv.Token(), APIURL: srv.URL, ShutdownTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
+		calls.Add(1)
+		time.Sleep(5 * time.Millisecond)
+		return nil
+	})
+	readied := make(chan struct{}, 1)
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.ReadyEvent) error {
+		readied <- struct{}{}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- b.Run(ctx) }()
+	select {
+	case <-readied:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Ready")
+	}
+	ch := firstTextChannel(t, srv.World())
+	author := srv.World().Users[0].GetId()
+	const n = 5000
+	evs := make([]stoatpb.Event, 0, 100)
+	for i := 0; i < n; i++ {
+		evs = append(evs, &stoatpb.MessageCreateEvent{Message: &stoatpb.Message{Id: msgID(i + 1), Channel: ch.GetId(), Author: author, Content: "m"}})
+		if len(evs) == cap(evs) {
+			if err := srv.PushBulk(evs...); err != nil {
+				t.Fatal(err)
+			}
+			evs = evs[:0]
+		}
+	}
+	eventually(t, "the bot to have read the stream", func() bool { return b.Stats().Ingested >= n/2 })
+	cancel()
+	var err2 error
+	select {
+	case err2 = <-runErr:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if err2 == nil || !strings.Contains(err2.Error(), "discarded") {
+		t.Fatalf("Run = %v, want an error saying what was discarded", err2)
+	}
+	callsAtReturn, cachedAtReturn := calls.Load(), len(b.Cache().Messages(ch.GetId()))
+	time.Sleep(300 * time.Millisecond)
+	if got := calls.Load(); got != callsAtReturn {
+		t.Errorf("handlers ran %d more times after Run returned", got-callsAtReturn)
+	}
+	if got := len(b.Cache().Messages(ch.GetId())); got != cachedAtReturn {
+		t.Errorf("the cache changed after Run returned: %d → %d messages", cachedAtReturn, got)
+	}
+	if got := settledGoroutines(before + 2); got > before+2 {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines before New, %d after Run:\n%s", before, got, buf[:runtime.Stack(buf, true)])
 	}
 }

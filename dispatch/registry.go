@@ -11,8 +11,8 @@
 //     WithManualProcess skips step 4.
 //  3. Handlers: those of the exact class first, then ChannelCreate/Authifier category handlers,
 //     then ShardEvent handlers, then handlers of every event; in registration order within each
-//     rank. A handler's error or panic is logged once with the event and the owner, counted, and
-//     the next handler runs.
+//     rank. A handler's error or panic is counted and logged (see Faults), and the next handler
+//     runs.
 //  4. process: the owner applies the cache update, unless a handler cancelled the event.
 //
 // The owner handles its next event only after step 4. Handlers therefore see a cache that reflects
@@ -25,8 +25,22 @@
 // (Context.Detach, or any ermine call that waits, such as WaitFor called with the handler's
 // Context): from then on it runs on in the background, and the owner goes on with the remaining
 // handlers, process and the next events. A handler that blocks without detaching is detached
-// automatically after Pipeline.DetachAfter (counted and logged once). Only the synchronous phase
+// automatically after Pipeline.DetachAfter (counted and logged). Only the synchronous phase
 // can cancel the event; Cancel after detaching has no effect and says so.
+//
+// At most Pipeline.MaxDetached handlers of one owner run detached at once: past that the owner
+// waits for one of them to return before it runs the handlers of its next event (counted in
+// Stats.DetachedWaits, logged), so that a handler that blocks forever costs a bounded number of
+// goroutines and the stall shows. With Pipeline.ConcurrentAbove set, an owner whose backlog
+// passes it starts each event's handlers detached and applies the cache update at once: its
+// handlers then run concurrently (within MaxDetached), its cache updates still in wire order.
+//
+// # Faults
+//
+// A handler's error or panic, and a WaitFor check that panics (a failed check: the event goes
+// on), are counted in Stats and logged with the handler's name (Named, or its function's), the
+// event and the owner: the first occurrences in full (a panic with its stack), then at most one
+// summary line per interval per handler with the count of those left out.
 //
 // This keeps both promises at once: a MessageCreate handler that waits for a REST call or for a
 // reply (WaitFor on its own channel) does not hold back the MessageUpdate that arrives meanwhile,
