@@ -68,7 +68,9 @@ type loadShard struct {
 }
 
 // ownerLoad is one owner's share of the budget. The counts are atomic so that the owner can read
-// its backlog without a lock; the entry is created and deleted (at zero) under its shard's lock.
+// its backlog without a lock; the entry is created under its shard's lock and kept when it
+// drops to zero (re-creating it for every event of a quiet owner would allocate per event);
+// Heaviest prunes the idle ones, under the same lock.
 type ownerLoad struct {
 	key           Key
 	events, bytes atomic.Int64
@@ -201,13 +203,9 @@ func (t Ticket) Release() {
 	if b == nil {
 		return
 	}
-	s := &b.shards[maphash.String(b.seed, t.load.key.ID)%uint64(len(b.shards))]
-	s.mu.Lock()
+	// No lock: an entry is only pruned at zero events, when no ticket refers to it any more.
 	t.load.bytes.Add(-t.size)
-	if t.load.events.Add(-1) == 0 {
-		delete(s.loads, t.load.key)
-	}
-	s.mu.Unlock()
+	t.load.events.Add(-1)
 	b.bytes.Add(-t.size)
 	b.events.Add(-1)
 	if b.waiting.Load() > 0 {
@@ -240,7 +238,11 @@ func (b *Budget) Heaviest(n int) []OwnerBacklog {
 		s := &b.shards[i]
 		s.mu.Lock()
 		for k, l := range s.loads {
-			all = append(all, OwnerBacklog{Owner: k, Events: l.events.Load(), Bytes: l.bytes.Load()})
+			if e := l.events.Load(); e > 0 {
+				all = append(all, OwnerBacklog{Owner: k, Events: e, Bytes: l.bytes.Load()})
+			} else {
+				delete(s.loads, k) // idle: no ticket refers to it
+			}
 		}
 		s.mu.Unlock()
 	}
