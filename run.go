@@ -2,13 +2,10 @@ package ermine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
-	"time"
+	"net/url"
 
 	"github.com/coder/websocket"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
@@ -34,16 +31,22 @@ func (b *Bot) Run(ctx context.Context) error {
 	if b.cfg.Token == "" {
 		return errors.New("ermine: Config.Token is required to connect")
 	}
+	// Without EventsURL, the shard discovers it at the start of each connection attempt, so that
+	// an outage of the API at start-up is retried with the shard's backoff like a failed dial.
 	events := b.cfg.EventsURL
+	var discover func(context.Context) (string, error)
 	if events == "" {
-		var err error
-		if events, err = discoverEvents(ctx, b.cfg.APIURL); err != nil {
-			return err
+		if err := checkAPIURL(b.cfg.APIURL); err != nil {
+			return err // a wrong setting does not heal by retrying
 		}
+		discover = b.discoverEvents
 	}
 	src := b.NewSource(ShardName)
 	cfg := b.cfg.Shard
 	cfg.Name, cfg.URL, cfg.Token, cfg.Format = ShardName, events, b.cfg.Token, b.cfg.Format
+	if cfg.Discover == nil {
+		cfg.Discover = discover
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = b.logger
 	}
@@ -81,28 +84,35 @@ func (b *Bot) Typing(ctx context.Context, channel string) error {
 	return b.SendFrame(ctx, &stoatpb.BeginTypingFrame{Channel: channel})
 }
 
-// discoverEvents reads the events URL from the API root (GET / → ws), as the official client does.
-func discoverEvents(ctx context.Context, api string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(api, "/")+"/", nil)
+// discoverEvents reads the events URL from the API root (GET / → ws), as the official clients do.
+// It is the shard's Config.Discover: the shard bounds it with its HandshakeTimeout and retries it
+// with its backoff. The request goes through the bot's REST client: its HTTP client (proxies,
+// TLS), User-Agent, rate limits and body bound, and no token (GET / needs none).
+func (b *Bot) discoverEvents(ctx context.Context) (string, error) {
+	root := redactedURL(b.rest.BaseURL() + "/")
+	node, err := b.rest.QueryNode(ctx)
 	if err != nil {
-		return "", fmt.Errorf("ermine: discovering the events URL: %w", err)
+		return "", fmt.Errorf("ermine: reading the API root %s: %w", root, err)
 	}
-	req.Header.Set("User-Agent", UserAgent)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("ermine: discovering the events URL from %s: %w", api, err)
+	if node.WS == "" {
+		return "", fmt.Errorf(`ermine: the API root %s names no events URL (its "ws" is missing or empty)`, root)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("ermine: discovering the events URL from %s: %s", api, resp.Status)
+	return node.WS, nil
+}
+
+// checkAPIURL refuses an API URL that the events URL cannot be discovered from.
+func checkAPIURL(api string) error {
+	u, err := url.Parse(api)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("ermine: Config.APIURL %q: want http(s)://host[/path] to discover the events URL from, or set Config.EventsURL", redactedURL(api))
 	}
-	var root struct {
-		WS string `json:"ws"`
+	return nil
+}
+
+// redactedURL returns raw without a password, or a placeholder when it does not parse.
+func redactedURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&root); err != nil || root.WS == "" {
-		return "", fmt.Errorf("ermine: %s/ does not name an events URL (ws): %v", api, err)
-	}
-	return root.WS, nil
+	return "(not a URL)"
 }

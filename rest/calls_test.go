@@ -404,6 +404,16 @@ func callCases(t *testing.T) []callCase {
 			exchange{method: "GET", path: "/webhooks/" + idW, openapi: "/webhooks/{webhook_id}", resp: webhook}, nil},
 		{"DeleteWebhook", func(ctx context.Context, c *rest.Client) (any, error) { return nil, c.DeleteWebhook(ctx, idW) },
 			exchange{method: "DELETE", path: "/webhooks/" + idW, openapi: "/webhooks/{webhook_id}"}, nil},
+
+		// The root.
+		{"QueryNode", func(ctx context.Context, c *rest.Client) (any, error) { return c.QueryNode(ctx) },
+			exchange{method: "GET", path: "/", openapi: "/", noAuth: true,
+				resp: []byte(`{"revolt":"0.8.3","ws":"wss://events.stoat.chat","app":"https://stoat.chat","vapid":"BK"}`)},
+			func(t *testing.T, got any) {
+				if n := got.(*rest.Node); n.WS != "wss://events.stoat.chat" || n.Revolt != "0.8.3" || n.App == "" || n.Vapid == "" {
+					t.Errorf("node = %+v", n)
+				}
+			}},
 	}
 }
 
@@ -499,7 +509,8 @@ func TestEveryMethodIsCovered(t *testing.T) {
 	for _, tc := range callCases(t) {
 		covered[tc.name] = true
 	}
-	notCalls := map[string]bool{"String": true, "BaseURL": true, "Limiter": true}
+	notCalls := map[string]bool{"String": true, "GoString": true, "Format": true, "LogValue": true, "BaseURL": true, "Limiter": true,
+		"CloseIdleConnections": true}
 	typ := reflect.TypeFor[*rest.Client]()
 	for i := range typ.NumMethod() {
 		if name := typ.Method(i).Name; !notCalls[name] && !covered[name] {

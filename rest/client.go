@@ -301,7 +301,7 @@ func (c *Client) do(ctx context.Context, k *call, decode func([]byte) error) err
 		req, err := c.newRequest(ctx, k, target, body)
 		if err != nil {
 			p.Done(Observation{})
-			return fail(0, &redacted{err, secrets})
+			return fail(0, redactErr(err, secrets))
 		}
 		start := c.clock.Now()
 		resp, err := c.http.Do(req)
@@ -319,7 +319,7 @@ func (c *Client) do(ctx context.Context, k *call, decode func([]byte) error) err
 			if errors.As(err, &ue) {
 				err = ue.Err // its message holds the URL
 			}
-			err = &redacted{err, secrets}
+			err = redactErr(err, secrets)
 			if k.retry && retries < c.retry.MaxRetries {
 				retries++
 				d := c.backoff(retries)
@@ -342,7 +342,7 @@ func (c *Client) do(ctx context.Context, k *call, decode func([]byte) error) err
 		case status == http.StatusTooManyRequests:
 			if limited >= c.retry.MaxRateLimitRetries {
 				e := fail(status, nil)
-				e.parseBody(data)
+				e.parseBody(data, secrets)
 				e.RetryAfter = obs.RetryAfter
 				return e
 			}
@@ -360,7 +360,7 @@ func (c *Client) do(ctx context.Context, k *call, decode func([]byte) error) err
 			continue
 		case status < 200 || status >= 300:
 			e := fail(status, nil)
-			e.parseBody(data)
+			e.parseBody(data, secrets)
 			return e
 		}
 		notBefore = time.Time{}

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,8 +28,10 @@ var (
 
 // Error is a failed request: an error answer from the API (Status ≥ 400), or no usable answer
 // (Status 0 or a 2xx that could not be decoded, with Err set). It never holds a token: Path has
-// the webhook token replaced by "{token}", and the bot or session token is only ever sent in a
-// header.
+// the webhook token replaced by "{token}", the bot or session token is only ever sent in a
+// header, and a server that echoes a token back in its answer (in location, another field or
+// anywhere in the body) has it replaced by "[redacted]" before the body is kept or parsed, so
+// that no formatting of an Error (%v, %+v, %#v, slog) can show one.
 type Error struct {
 	// Status is the HTTP status, 0 when no response arrived.
 	Status int
@@ -49,7 +52,7 @@ type Error struct {
 	Detail string
 	// Fields holds every key of the error object other than type and location.
 	Fields map[string]json.RawMessage
-	// Body is the response body (at most 4 KiB of it).
+	// Body is the response body (at most 4 KiB of it), secrets redacted.
 	Body []byte
 	// RetryAfter is how long a 429 asked to wait.
 	RetryAfter time.Duration
@@ -159,8 +162,10 @@ func ErrorType(err error) string {
 // maxErrorBody bounds Error.Body.
 const maxErrorBody = 4 << 10
 
-// parseAPIError fills e's API fields from an error response body.
-func (e *Error) parseBody(body []byte) {
+// parseBody fills e's API fields from an error response body, with the secrets the request
+// carried (its token, a webhook's) replaced first: a server may echo them.
+func (e *Error) parseBody(body []byte, secrets []string) {
+	body = redactBytes(body, secrets)
 	e.Body = body[:min(len(body), maxErrorBody):min(len(body), maxErrorBody)]
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(body, &fields) != nil {
@@ -199,14 +204,30 @@ func (e *Error) parseBody(body []byte) {
 
 // redacted wraps an error whose message might hold a secret (a transport error can quote the
 // URL, and webhook URLs hold the webhook's token): its message has the secrets replaced, while
-// errors.Is and errors.As still see the original.
+// errors.Is and errors.As still see the original. It keeps the redacted message, not the
+// secrets: fmt's verbs that do not apply to an error (%t, %e…) print its fields.
 type redacted struct {
-	err     error
-	secrets []string
+	err error
+	msg string
 }
 
-func (r *redacted) Error() string { return redact(r.err.Error(), r.secrets) }
+// redactErr wraps err with secrets replaced in its message.
+func redactErr(err error, secrets []string) *redacted {
+	return &redacted{err: err, msg: redact(err.Error(), secrets)}
+}
+
+func (r *redacted) Error() string { return r.msg }
 func (r *redacted) Unwrap() error { return r.err }
+
+// redactBytes returns b with every secret replaced, as redact does; b itself when none is in it.
+func redactBytes(b []byte, secrets []string) []byte {
+	for _, sec := range secrets {
+		if sec != "" && bytes.Contains(b, []byte(sec)) {
+			b = bytes.ReplaceAll(b, []byte(sec), []byte("[redacted]"))
+		}
+	}
+	return b
+}
 
 func redact(s string, secrets []string) string {
 	for _, sec := range secrets {

@@ -40,14 +40,13 @@ type (
 
 // shardActor is the connection state machine. All fields are owned by the actor.
 type shardActor struct {
-	sh        *Shard
-	cfg       *settings
-	runCtx    context.Context
-	sink      Sink
-	log       *slog.Logger
-	malformed malformedLog
-	self      *actor.PID
-	unwatch   func() bool // stops the run-context watch
+	sh      *Shard
+	cfg     *settings
+	runCtx  context.Context
+	sink    Sink
+	log     *slog.Logger
+	self    *actor.PID
+	unwatch func() bool // stops the run-context watch
 
 	state    State
 	gen      uint64 // generation of the current (or last) session
@@ -195,11 +194,10 @@ func (a *shardActor) connect() {
 		cancel: cancel,
 		exited: make(chan struct{}),
 		env: &sessionEnv{
-			runCtx:    a.runCtx,
-			sink:      a.sink,
-			self:      a.self,
-			log:       a.log,
-			malformed: &a.malformed,
+			runCtx: a.runCtx,
+			sink:   a.sink,
+			self:   a.self,
+			log:    a.log,
 		},
 	}
 	go a.sess.run()
@@ -213,7 +211,7 @@ func (a *shardActor) onSessionUp(m *sessionUp) {
 	if a.stopping || a.abort != nil {
 		return
 	}
-	a.log.Debug("connected", "url", a.cfg.redactedURL, "attempt", a.attempts)
+	a.log.Debug("connected", "url", m.url, "attempt", a.attempts)
 	a.setState(StateAuthenticating)
 	a.phaseDL = a.startDeadline(a.cfg.HandshakeTimeout)
 	a.phaseTimer = a.after(a.cfg.HandshakeTimeout, &phaseDeadline{gen: a.gen, phase: StateAuthenticating})

@@ -1,11 +1,13 @@
 package shardactor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -15,19 +17,25 @@ import (
 
 // Defaults applied by Spawn to the zero fields of a Config.
 const (
-	DefaultName             = "shard-0"
-	DefaultPingInterval     = 20 * time.Second
-	DefaultPongTimeout      = 10 * time.Second
-	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultReadyTimeout     = 60 * time.Second
-	DefaultWriteTimeout     = 10 * time.Second
-	DefaultMaxFrameSize     = 64 << 20
-	DefaultBackoffBase      = time.Second
-	DefaultBackoffMax       = 30 * time.Second
-	DefaultBackoffReset     = 60 * time.Second
+	DefaultName              = "shard-0"
+	DefaultPingInterval      = 20 * time.Second
+	DefaultPongTimeout       = 10 * time.Second
+	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultReadyTimeout      = 60 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
+	DefaultMaxFrameSize      = 64 << 20
+	DefaultBackoffBase       = time.Second
+	DefaultBackoffMax        = 30 * time.Second
+	DefaultBackoffReset      = 60 * time.Second
+	DefaultRepeatLogInterval = 10 * time.Second
 )
 
-// Config configures a shard. Only URL and Token are required; zero fields take the defaults above.
+// Config configures a shard. Only Token and URL (or Discover) are required; zero fields take the
+// defaults above.
+//
+// Printed with fmt's %v, %+v, %#v, %s, %q or %x, or logged with slog, a Config shows REDACTED in
+// place of its token. (fmt.Formatter cannot be implemented, the Format field taking its name, so
+// the other verbs, such as %d, print the fields as they are.)
 type Config struct {
 	// Name identifies the shard in events (SetShard), logs, Stats and the actor's name
 	// ("shardactor/<Name>"). Default "shard-0".
@@ -35,6 +43,14 @@ type Config struct {
 	// URL is the events endpoint, e.g. "wss://events.stoat.chat/" or "ws://127.0.0.1:port/".
 	// Its query is kept; version, format and token are set on it.
 	URL string
+	// Discover, used when URL is empty, returns the events URL (e.g. from the API root's "ws"). It
+	// is called at the start of every connection attempt, bounded by HandshakeTimeout; an error
+	// fails the attempt like a failed dial does: it is logged, recorded in Stats.LastError and
+	// retried with Backoff, unless it wraps an *AuthError or ErrLoggedOut. When a later discovery
+	// fails, the last URL discovered is dialled instead, so that an outage of the API alone does
+	// not keep the shard from reconnecting, while a moved events endpoint is followed. The URL is
+	// checked like URL; the error must not hold the token (it is scrubbed anyway).
+	Discover func(ctx context.Context) (string, error)
 	// Token is the bot or session token. It is sent only in the events URL.
 	Token string
 	// Format is the wire format: bonfire.JSON (text frames, the zero value) or bonfire.Msgpack
@@ -51,8 +67,8 @@ type Config struct {
 	// This and the two handshake timeouts below do not count the time the reader spends busy,
 	// decoding or blocked in the Sink: what the server sent meanwhile cannot be read yet.
 	PongTimeout time.Duration
-	// HandshakeTimeout bounds the WebSocket handshake and, separately, the wait for the first
-	// frame (Authenticated) after it. Default 10s.
+	// HandshakeTimeout bounds a Discover call, the WebSocket handshake and, separately, the wait
+	// for the first frame (Authenticated) after it. Default 10s.
 	HandshakeTimeout time.Duration
 	// ReadyTimeout bounds the wait for Ready after Authenticated; Ready can be many megabytes.
 	// Default 60s.
@@ -80,13 +96,40 @@ type Config struct {
 	// Jitter returns uniform random numbers in [0, 1) for the backoff. Default math/rand/v2.Float64.
 	// It is called from the shard's actor only.
 	Jitter func() float64
+	// RepeatLogInterval paces the log of a fault that repeats (malformed frames of one type): the
+	// first occurrences are logged in full, then at most one line per RepeatLogInterval counts
+	// those left out, and the rest is counted when the connection ends. Stats.DecodeErrors counts
+	// every one. Default 10s.
+	RepeatLogInterval time.Duration
+}
+
+// plainConfig is a Config without its methods, to be formatted as a struct.
+type plainConfig Config
+
+// redactedCopy returns c with REDACTED in place of a non-empty token.
+func (c Config) redactedCopy() plainConfig {
+	p := plainConfig(c)
+	if p.Token != "" {
+		p.URL = redactQuery(p.URL, secretForms(p.Token)) // Spawn refuses a token there; be safe
+		p.Token = redacted
+	}
+	return p
+}
+
+// String formats the Config's fields like %+v does, with its token redacted.
+func (c Config) String() string { return fmt.Sprintf("%+v", c.redactedCopy()) }
+
+// GoString formats the Config like %#v does, with its token redacted.
+func (c Config) GoString() string {
+	return strings.Replace(fmt.Sprintf("%#v", c.redactedCopy()), "shardactor.plainConfig", "shardactor.Config", 1)
 }
 
 // LogValue keeps the token out of logs when a Config is logged with slog.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("name", c.Name),
-		slog.String("url", c.URL),
+		slog.String("url", redactQuery(c.URL, secretForms(c.Token))),
+		slog.Bool("discover", c.Discover != nil),
 		slog.String("credentials", redacted), // never the token itself
 		slog.String("format", c.Format.String()),
 	)
@@ -122,14 +165,21 @@ func (b Backoff) Delay(n int, u float64) time.Duration {
 	return time.Duration(u * float64(ceil))
 }
 
-// settings is a validated Config with defaults applied and the URLs built.
+// settings is a validated Config with defaults applied and the URLs built. Formatted or logged, it
+// shows its Config (redacted) only.
 type settings struct {
 	Config
-	dialURL     string // with the token; never logged
-	redactedURL string // token=REDACTED
+	// endpoint is Config.URL's; the zero endpoint when the URL is discovered.
+	endpoint    endpoint
 	msgType     websocket.MessageType
 	decoderOpts []bonfire.DecoderOption
 	secrets     []string // the token as it may appear in text: raw and query-escaped
+}
+
+// endpoint is an events URL ready to dial, and the form of it that may be shown.
+type endpoint struct {
+	dial     string // with the token; never logged
+	redacted string // token=REDACTED
 }
 
 const redacted = "REDACTED"
@@ -154,6 +204,7 @@ func (c Config) settings() (*settings, error) {
 	def(&c.HandshakeTimeout, DefaultHandshakeTimeout)
 	def(&c.ReadyTimeout, DefaultReadyTimeout)
 	def(&c.WriteTimeout, DefaultWriteTimeout)
+	def(&c.RepeatLogInterval, DefaultRepeatLogInterval)
 	def(&c.Backoff.Base, DefaultBackoffBase)
 	def(&c.Backoff.Max, DefaultBackoffMax)
 	def(&c.Backoff.ResetAfter, DefaultBackoffReset)
@@ -175,34 +226,13 @@ func (c Config) settings() (*settings, error) {
 	}
 	c.Dial = &opts
 
-	s := &settings{Config: c, secrets: []string{c.Token}}
-	if esc := url.QueryEscape(c.Token); esc != c.Token {
-		s.secrets = append(s.secrets, esc)
+	s := &settings{Config: c, secrets: secretForms(c.Token)}
+	if c.URL != "" || c.Discover == nil {
+		var err error
+		if s.endpoint, err = s.newEndpoint(c.URL, "Config.URL"); err != nil {
+			return nil, err
+		}
 	}
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		return nil, errors.New("shardactor: Config.URL is not a URL") // its text may hold a secret
-	}
-	q := u.Query()
-	if q.Has("token") {
-		return nil, errors.New("shardactor: Config.URL must not carry a token; set Config.Token")
-	}
-	switch u.Scheme {
-	case "ws", "wss", "http", "https":
-	default:
-		return nil, fmt.Errorf("shardactor: Config.URL %q: the scheme must be ws or wss", u.Redacted())
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("shardactor: Config.URL %q has no host", u.Redacted())
-	}
-	q.Set("version", "1")
-	q.Set("format", c.Format.String())
-	q.Set("token", redacted)
-	u.RawQuery = q.Encode()
-	s.redactedURL = u.Redacted()
-	q.Set("token", c.Token)
-	u.RawQuery = q.Encode()
-	s.dialURL = u.String()
 
 	if skip := c.Skip; skip != nil {
 		s.decoderOpts = append(s.decoderOpts, bonfire.WithSkip(func(t string) bool {
@@ -218,4 +248,43 @@ func (c Config) settings() (*settings, error) {
 		s.msgType = websocket.MessageBinary
 	}
 	return s, nil
+}
+
+// secretForms returns the forms in which token may appear in text: raw and query-escaped.
+func secretForms(token string) []string {
+	forms := []string{token}
+	if esc := url.QueryEscape(token); esc != token {
+		forms = append(forms, esc)
+	}
+	return forms
+}
+
+// newEndpoint checks raw, the events URL from what (Config.URL or Discover), and builds its URLs.
+// Errors show the URL redacted, never its text: it may hold a secret.
+func (s *settings) newEndpoint(raw, what string) (endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return endpoint{}, fmt.Errorf("shardactor: %s is not a URL", what)
+	}
+	q := u.Query()
+	if q.Has("token") {
+		return endpoint{}, fmt.Errorf("shardactor: %s must not carry a token; set Config.Token", what)
+	}
+	switch u.Scheme {
+	case "ws", "wss", "http", "https":
+	default:
+		return endpoint{}, fmt.Errorf("shardactor: %s %q: the scheme must be ws or wss", what, u.Redacted())
+	}
+	if u.Host == "" {
+		return endpoint{}, fmt.Errorf("shardactor: %s %q has no host", what, u.Redacted())
+	}
+	q.Set("version", "1")
+	q.Set("format", s.Format.String())
+	q.Set("token", redacted)
+	u.RawQuery = q.Encode()
+	e := endpoint{redacted: u.Redacted()}
+	q.Set("token", s.Token)
+	u.RawQuery = q.Encode()
+	e.dial = u.String()
+	return e, nil
 }

@@ -25,7 +25,8 @@
 //
 // Reconnects are paced by
 // Backoff (exponential, full jitter), whose exponent resets once a connection has stayed Ready for
-// Backoff.ResetAfter.
+// Backoff.ResetAfter. Without a URL, each attempt starts by discovering it (Config.Discover); a
+// failed discovery is retried like a failed dial.
 //
 // A shard ends (Done is closed, Err says why) on:
 //   - the context given to Spawn ending, or Stop: the socket is closed with StatusNormalClosure and

@@ -64,7 +64,7 @@ func TestSettingsURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(s.dialURL)
+	u, err := url.Parse(s.endpoint.dial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +72,8 @@ func TestSettingsURL(t *testing.T) {
 	if q.Get("token") != "a b&c" || q.Get("format") != "msgpack" || q.Get("version") != "1" || len(q["ready"]) != 2 {
 		t.Errorf("dial URL query = %v", q)
 	}
-	if strings.Contains(s.redactedURL, "a+b") || !strings.Contains(s.redactedURL, "token=REDACTED") {
-		t.Errorf("redacted URL = %q", s.redactedURL)
+	if strings.Contains(s.endpoint.redacted, "a+b") || !strings.Contains(s.endpoint.redacted, "token=REDACTED") {
+		t.Errorf("redacted URL = %q", s.endpoint.redacted)
 	}
 	if s.Name != DefaultName || s.PingInterval != DefaultPingInterval || s.MaxFrameSize != DefaultMaxFrameSize {
 		t.Errorf("defaults not applied: %+v", s.Config.LogValue())

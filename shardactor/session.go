@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
@@ -71,10 +71,11 @@ func (b *busyClock) total(now time.Duration) time.Duration {
 
 // Messages from a session to its actor. gen identifies the session; stale ones are ignored.
 type (
-	// sessionUp: the WebSocket handshake succeeded.
+	// sessionUp: the WebSocket handshake succeeded with url (redacted).
 	sessionUp struct {
 		gen  uint64
 		conn *websocket.Conn
+		url  string
 	}
 	// frameSeen: the reader read a frame the state machine cares about. at is the shard clock
 	// when the frame was read.
@@ -108,11 +109,10 @@ const (
 
 // sessionEnv is what a session needs from its shard actor.
 type sessionEnv struct {
-	runCtx    context.Context // ends when the shard stops; the Sink's context
-	sink      Sink
-	self      *actor.PID
-	log       *slog.Logger
-	malformed *malformedLog
+	runCtx context.Context // ends when the shard stops; the Sink's context
+	sink   Sink
+	self   *actor.PID
+	log    *slog.Logger
 }
 
 func (ss *session) notify(msg any) { ss.sh.root.Send(ss.env.self, msg) }
@@ -156,31 +156,43 @@ func (ss *session) deliver(ev stoatpb.Event) error {
 	return nil
 }
 
+// connectAndRead is one connection attempt: discover the events URL (if it is discovered), dial,
+// then read until the connection ends. A failed discovery fails the attempt like a failed dial.
 func (ss *session) connectAndRead() error {
 	cfg := ss.sh.cfg
 	env := ss.env
+	// The malformed frames left out of the log since its last line are counted when the
+	// connection ends, not lost.
+	defer ss.flushMalformed()
 	if err := ss.deliver(&stoatpb.BeforeConnectEvent{}); err != nil {
 		return err
 	}
 	if err := ss.stopped(); err != nil {
 		return err
 	}
-	env.log.Debug("connecting", "url", cfg.redactedURL)
+	ep, err := ss.endpoint()
+	if err != nil {
+		if serr := ss.stopped(); serr != nil {
+			return serr
+		}
+		return err
+	}
+	env.log.Debug("connecting", "url", ep.redacted)
 	dctx, cancel := context.WithTimeout(env.runCtx, cfg.HandshakeTimeout)
 	unlink := context.AfterFunc(ss.ctx, cancel)
-	conn, resp, err := websocket.Dial(dctx, cfg.dialURL, cfg.Dial)
+	conn, resp, err := websocket.Dial(dctx, ep.dial, cfg.Dial)
 	unlink()
 	cancel()
 	if err != nil {
 		if serr := ss.stopped(); serr != nil {
 			return serr
 		}
-		return ss.dialError(resp, err)
+		return ss.dialError(resp, err, ep)
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(cfg.MaxFrameSize)
 	ss.sh.stats.connects.Add(1)
-	ss.notify(&sessionUp{gen: ss.gen, conn: conn})
+	ss.notify(&sessionUp{gen: ss.gen, conn: conn, url: ep.redacted})
 
 	// A stop closes the socket with a close handshake, then drops it if the server does not
 	// answer in time (cancelling ss.ctx makes the pending read close the connection).
@@ -192,21 +204,53 @@ func (ss *session) connectAndRead() error {
 	defer unwatch()
 
 	ss.busy.begin(ss.sh.now())
-	if err := ss.deliver(&stoatpb.AfterConnectEvent{Url: cfg.redactedURL}); err != nil {
+	if err := ss.deliver(&stoatpb.AfterConnectEvent{Url: ep.redacted}); err != nil {
 		return err
 	}
 	ss.busy.end(ss.sh.now())
 	return ss.readLoop(conn)
 }
 
-// dialError classifies a failed WebSocket handshake. The error never carries the token.
-func (ss *session) dialError(resp *http.Response, err error) error {
+// endpoint returns the events URL of this attempt: Config.URL's, or what Config.Discover returns
+// now. When discovery fails, the URL discovered last is dialled, if there is one; else the attempt
+// fails with an error that says why, without the token.
+func (ss *session) endpoint() (endpoint, error) {
+	cfg := ss.sh.cfg
+	if cfg.Discover == nil || cfg.URL != "" {
+		return cfg.endpoint, nil
+	}
+	ctx, cancel := context.WithTimeout(ss.env.runCtx, cfg.HandshakeTimeout)
+	defer cancel()
+	defer context.AfterFunc(ss.ctx, cancel)()
+	raw, err := cfg.Discover(ctx)
+	var ep endpoint
+	switch {
+	case err == nil:
+		if ep, err = cfg.newEndpoint(raw, "the discovered events URL"); err == nil {
+			ss.sh.discovered.Store(&ep)
+			return ep, nil
+		}
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		err = fmt.Errorf("shardactor: discovering the events URL: none within %s: %w",
+			cfg.HandshakeTimeout, scrub(err, cfg.secrets))
+	default:
+		err = fmt.Errorf("shardactor: discovering the events URL: %w", scrub(err, cfg.secrets))
+	}
+	if last := ss.sh.discovered.Load(); last != nil && !fatal(err) && ss.stopped() == nil && ss.ctx.Err() == nil {
+		ss.env.log.Warn("discovery failed; dialling the events URL discovered last", "err", err.Error(), "url", last.redacted)
+		return *last, nil
+	}
+	return endpoint{}, err
+}
+
+// dialError classifies a failed WebSocket handshake with ep. The error never carries the token.
+func (ss *session) dialError(resp *http.Response, err error, ep endpoint) error {
 	cfg := ss.sh.cfg
 	if resp != nil && resp.StatusCode != 0 && resp.StatusCode != http.StatusSwitchingProtocols {
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 			return &AuthError{StatusCode: resp.StatusCode}
 		}
-		return &HandshakeError{StatusCode: resp.StatusCode, URL: cfg.redactedURL}
+		return &HandshakeError{StatusCode: resp.StatusCode, URL: ep.redacted}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shardactor: no WebSocket handshake within %s: %w", cfg.HandshakeTimeout,
@@ -326,52 +370,60 @@ func (ss *session) readError(err error) error {
 	return fmt.Errorf("shardactor: the connection dropped: %w", scrub(err, secrets))
 }
 
-// malformedFrame counts a frame that failed to decode and logs the first one of each type. The
-// log names the type, the offset and the reason, never the frame's bytes.
+// malformedMsg is the log message of a malformed frame.
+const malformedMsg = "malformed frame skipped"
+
+// malformedFrame counts a frame that failed to decode, every one, and logs it through the shard's
+// limiter: the first frames of each type in full, then a summary per RepeatLogInterval with the
+// count left out. The log names the type, the size, the offset and the reason, never the frame's
+// bytes.
 func (ss *session) malformedFrame(err error, size int) {
 	ss.sh.stats.decodeErrors.Add(1)
+	cfg := ss.sh.cfg
 	var fe *bonfire.FrameError
 	typ := ""
 	if errors.As(err, &fe) {
-		typ = replaceAll(fe.Type, ss.sh.cfg.secrets)
+		typ = malformedKey(replaceAll(fe.Type, cfg.secrets))
 	}
-	if !ss.env.malformed.first(typ) {
-		return
+	full := func() []any {
+		attrs := []any{"size", size}
+		var se *bonfire.SyntaxError
+		if errors.As(err, &se) {
+			return append(attrs, "offset", se.Offset, "reason", se.Reason)
+		}
+		return append(attrs, "error", replaceAll(err.Error(), cfg.secrets))
 	}
-	attrs := []any{"type", typ, "format", ss.sh.cfg.Format.String(), "size", size}
-	var se *bonfire.SyntaxError
-	if errors.As(err, &se) {
-		attrs = append(attrs, "offset", se.Offset, "reason", se.Reason)
-	} else {
-		attrs = append(attrs, "error", replaceAll(err.Error(), ss.sh.cfg.secrets))
-	}
-	ss.env.log.Warn("malformed frame skipped (logged once per type)", attrs...)
+	ss.sh.malformed.Log(ss.env.log, slog.LevelWarn, typ, malformedMsg, full,
+		"type", typ, "format", cfg.Format.String())
 }
 
-// malformedLog remembers which frame types already had a malformed frame logged.
-type malformedLog struct {
-	mu   sync.Mutex
-	seen map[string]struct{}
+// flushMalformed logs, per type, the malformed frames left out of the log since its last line.
+func (ss *session) flushMalformed() {
+	format := ss.sh.cfg.Format.String()
+	ss.sh.malformed.Flush(func(typ string, n uint64) {
+		ss.env.log.Warn(malformedMsg+" (repeated; counted when the connection ended)",
+			"type", typ, "format", format, "suppressed", n)
+	})
 }
 
-// maxMalformedTypes bounds the memory a server sending junk types can make the log take.
+// maxMalformedTypes bounds the frame types whose malformed frames are logged apart; the others
+// share one entry.
 const maxMalformedTypes = 64
 
-// first reports whether typ is logged for the first time, and records it.
-func (m *malformedLog) first(typ string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.seen[typ]; ok {
-		return false
+// maxMalformedKey bounds the length of a frame type in the log and the limiter's table: the type
+// comes from the server.
+const maxMalformedKey = 64
+
+// malformedKey returns typ cut to maxMalformedKey bytes (on a rune boundary).
+func malformedKey(typ string) string {
+	if len(typ) <= maxMalformedKey {
+		return typ
 	}
-	if m.seen == nil {
-		m.seen = make(map[string]struct{})
+	cut := maxMalformedKey
+	for cut > 0 && !utf8.RuneStart(typ[cut]) {
+		cut--
 	}
-	if len(m.seen) >= maxMalformedTypes {
-		return false
-	}
-	m.seen[typ] = struct{}{}
-	return true
+	return typ[:cut] + "…"
 }
 
 // eventName names an event for errors: its class, or the wire type of an unknown one.

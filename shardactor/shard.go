@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ermine-rt/ermine/internal/ratelog"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
@@ -37,6 +39,12 @@ type Shard struct {
 	done    chan struct{}
 	endOnce sync.Once
 	err     error // set before done is closed
+
+	// malformed paces the log of malformed frames, per frame type, across connections.
+	malformed ratelog.Limiter
+	// discovered is the last events URL Config.Discover returned (nil before one), dialled
+	// when a later discovery fails.
+	discovered atomic.Pointer[endpoint]
 }
 
 // Spawn validates cfg and starts a shard actor in system, which connects at once. The shard runs
@@ -62,6 +70,8 @@ func Spawn(ctx context.Context, system *actor.ActorSystem, cfg Config, sink Sink
 		stop:   cancel,
 		epoch:  time.Now(),
 		done:   make(chan struct{}),
+		// Frame types come from the server: bound the table a junk stream can grow.
+		malformed: ratelog.Limiter{Interval: st.RepeatLogInterval, MaxKeys: maxMalformedTypes},
 	}
 	a := newShardActor(s, runCtx, sink)
 	props := actor.PropsFromProducer(func() actor.Actor { return a })

@@ -11,7 +11,8 @@ type State int32
 
 // The states of a shard, in lifecycle order.
 const (
-	// StateConnecting: the WebSocket handshake is under way.
+	// StateConnecting: the events URL is being discovered (Config.Discover), or the WebSocket
+	// handshake is under way.
 	StateConnecting State = iota
 	// StateAuthenticating: the socket is up; waiting for Authenticated.
 	StateAuthenticating

@@ -1,0 +1,31 @@
+package rest
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+)
+
+// GoString describes the client for %#v as String does, without its token or internals.
+func (c *Client) GoString() string { return c.String() }
+
+// LogValue describes the client for slog (the JSON handler would show {} otherwise): its base URL
+// and the kind of its token, never the token.
+func (c *Client) LogValue() slog.Value {
+	kind := "bot"
+	if c.session {
+		kind = "session"
+	}
+	return slog.GroupValue(slog.String("base_url", c.base), slog.String("credentials", kind+" token, redacted"))
+}
+
+// Format implements fmt.Formatter so that every verb describes the client as String does: the
+// verbs that do not apply to pointers (%t, %e…) would otherwise print the token behind its
+// pointer.
+func (c *Client) Format(f fmt.State, verb rune) {
+	s := c.String()
+	if verb == 'v' && f.Flag('#') {
+		s = c.GoString()
+	}
+	_, _ = io.WriteString(f, s)
+}
