@@ -399,6 +399,7 @@ func (b *Bot) Close(ctx context.Context) error {
 		}
 		cancel()
 	}
+	b.pipeline.Stop()
 	b.pipeline.FlushLogs()
 	b.system.Shutdown()
 	b.rest.CloseIdleConnections()

@@ -75,7 +75,76 @@ type Pipeline struct {
 	Values map[any]any
 
 	faults  ratelog.Limiter // handler errors and panics, check panics, detach warnings
-	running sync.WaitGroup  // every goroutine that runs handlers
+	running sync.WaitGroup  // every eventRun.work under way
+	idle    chan *worker    // parked workers; made on first use
+	idleMu  sync.Mutex      // guards parking against Stop
+	once    sync.Once
+	stopped bool // guarded by idleMu
+}
+
+// maxIdleWorkers bounds the parked handler goroutines of a pipeline. Reusing a goroutine keeps
+// its grown stack: a fresh goroutine per event spent most of its time growing its stack.
+const maxIdleWorkers = 64
+
+// worker is a goroutine that runs eventRuns, parking between them. A parked worker is taken out
+// of the idle channel by exactly one party (start, or Stop), so a job is never sent to a worker
+// that has left.
+type worker struct{ jobs chan *eventRun }
+
+// start runs r.work on a parked worker, or on a new one when none is parked.
+func (p *Pipeline) start(r *eventRun) {
+	p.once.Do(func() { p.idle = make(chan *worker, maxIdleWorkers) })
+	p.running.Add(1)
+	select {
+	case w := <-p.idle:
+		w.jobs <- r // buffered: never blocks
+	default:
+		w := &worker{jobs: make(chan *eventRun, 1)}
+		w.jobs <- r
+		go w.loop(p)
+	}
+}
+
+// loop runs jobs until the pipeline has no room to park it, or Stop closes its job channel.
+func (w *worker) loop(p *Pipeline) {
+	for r := range w.jobs {
+		r.work()
+		p.running.Done()
+		if !p.park(w) {
+			return
+		}
+	}
+}
+
+func (p *Pipeline) park(w *worker) bool {
+	p.idleMu.Lock()
+	defer p.idleMu.Unlock()
+	if p.stopped {
+		return false
+	}
+	select {
+	case p.idle <- w:
+		return true
+	default:
+		return false // enough parked already
+	}
+}
+
+// Stop ends the parked handler goroutines; the runtime calls it last, once no event is
+// dispatched any more (a handler started afterwards gets a goroutine that ends with it).
+func (p *Pipeline) Stop() {
+	p.once.Do(func() { p.idle = make(chan *worker, maxIdleWorkers) })
+	p.idleMu.Lock()
+	defer p.idleMu.Unlock()
+	p.stopped = true
+	for {
+		select {
+		case w := <-p.idle:
+			close(w.jobs)
+		default:
+			return
+		}
+	}
 }
 
 func (p *Pipeline) detachAfter() time.Duration {
@@ -223,8 +292,7 @@ type eventRun struct {
 
 func (rn *Runner) runHandlers(ev stoatpb.Event, hs []*handler) (canceled bool) {
 	r := &eventRun{rn: rn, ev: ev, handlers: hs}
-	rn.p.running.Add(1)
-	go r.work()
+	rn.p.start(r)
 	detachAfter := rn.p.detachAfter()
 	if rn.timer == nil {
 		rn.timer = time.NewTimer(detachAfter)
@@ -250,8 +318,7 @@ func (rn *Runner) startConcurrent(ev stoatpb.Event, hs []*handler) {
 	r := &eventRun{rn: rn, ev: ev, handlers: hs, async: true, sealed: true}
 	rn.p.Stats.Concurrent.Add(1)
 	rn.addDetached()
-	rn.p.running.Add(1)
-	go r.work()
+	rn.p.start(r)
 }
 
 func (rn *Runner) addDetached() {
@@ -272,7 +339,6 @@ func (rn *Runner) detachedReturned() {
 // work runs handlers in order until they are all done or one detaches (then the detaching
 // Context hands the rest of the list to a new work goroutine).
 func (r *eventRun) work() {
-	defer r.rn.p.running.Done()
 	for {
 		r.mu.Lock()
 		if r.next >= len(r.handlers) {
@@ -318,8 +384,7 @@ func (r *eventRun) detachLocked(c *Context) {
 	if r.active == c {
 		r.active = nil
 		r.rn.addDetached()
-		r.rn.p.running.Add(1)
-		go r.work()
+		r.rn.p.start(r)
 	}
 }
 
