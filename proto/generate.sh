@@ -8,10 +8,11 @@ cd "$(dirname "$0")"
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/protoc-gen-go" google.golang.org/protobuf/cmd/protoc-gen-go
-go build -o "$bin/protoc-gen-ermine" ./internal/protoc-gen-ermine
 protoc -I . --plugin=protoc-gen-go="$bin/protoc-gen-go" \
   --go_out=. --go_opt=module=github.com/ermine-rt/ermine/proto \
   wireopt/options.proto
+# protoc-gen-ermine reads the options through wireopt: build it once they are regenerated.
+go build -o "$bin/protoc-gen-ermine" ./internal/protoc-gen-ermine
 protoc -I . --plugin=protoc-gen-go="$bin/protoc-gen-go" --plugin=protoc-gen-ermine="$bin/protoc-gen-ermine" \
   --go_out=. --go_opt=module=github.com/ermine-rt/ermine/proto \
   --ermine_out=. \

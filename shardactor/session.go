@@ -1,7 +1,6 @@
 package shardactor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
 
+	"github.com/ermine-rt/ermine/internal/ratelog"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
@@ -22,8 +22,8 @@ import (
 // closeGrace bounds the close handshake of a graceful stop; after it the socket is dropped.
 const closeGrace = 3 * time.Second
 
-// maxKeptBuffer is the largest read buffer kept between frames; a bigger one (after a large Ready)
-// is released.
+// maxKeptBuffer is the largest read buffer always kept between frames; a bigger one (after a
+// large Ready) is kept only while frames need most of it (see frameReader).
 const maxKeptBuffer = 1 << 20
 
 // session is one connection attempt: its goroutine dials, then reads, decodes and delivers frames
@@ -264,22 +264,24 @@ func (ss *session) readLoop(conn *websocket.Conn) error {
 	st := &ss.sh.stats
 	dec := bonfire.NewDecoder(cfg.Format, cfg.decoderOpts...)
 	var (
-		buf   bytes.Buffer
-		evs   []stoatpb.Event
-		phase = phaseAuth
+		frames frameReader
+		evs    []stoatpb.Event
+		phase  = phaseAuth
+		// skipLog paces the warnings of items lost to decoding. It is the connection's: its one
+		// Ready is news, whatever the Ready of the connection before held.
+		skipLog ratelog.Limiter
 	)
 	for {
 		_, r, err := conn.Reader(ss.ctx)
+		var frame []byte
 		if err == nil {
-			buf.Reset()
-			_, err = buf.ReadFrom(r)
+			frame, err = frames.read(r)
 		}
 		if err != nil {
 			return ss.readError(err)
 		}
 		at := ss.sh.now()
 		ss.busy.begin(at)
-		frame := buf.Bytes()
 		st.frames.Add(1)
 		st.bytes.Add(uint64(len(frame)))
 
@@ -288,6 +290,12 @@ func (ss *session) readLoop(conn *websocket.Conn) error {
 		if derr != nil {
 			ss.malformedFrame(derr, len(frame))
 		}
+		if items, n := dec.Skipped(); n > 0 {
+			ss.itemsSkipped(&skipLog, items, n)
+		}
+		// The events hold no reference to the frame: a big buffer it did not need goes now, not
+		// after the events' delivery.
+		frames.done(len(frame), ss.sh.now())
 		for i, ev := range evs {
 			evs[i] = nil
 			if err := ss.handle(ev, &phase, at); err != nil {
@@ -295,9 +303,6 @@ func (ss *session) readLoop(conn *websocket.Conn) error {
 			}
 		}
 		ss.busy.end(ss.sh.now())
-		if buf.Cap() > maxKeptBuffer {
-			buf = bytes.Buffer{}
-		}
 	}
 }
 

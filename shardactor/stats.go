@@ -58,6 +58,10 @@ type Stats struct {
 	// DecodeErrors counts frames that could not be decoded (*bonfire.FrameError); the connection
 	// kept going.
 	DecodeErrors uint64
+	// ItemsSkipped counts the items that frames lost to decoding while the rest of them applied
+	// (bonfire.Decoder.Skipped): malformed elements of a Ready's lists (users, servers, channels,
+	// members, emojis…), and such lists of the wrong type. Each is logged as a warning.
+	ItemsSkipped uint64
 	// PingsSent counts heartbeat Pings written.
 	PingsSent uint64
 	// PongsIgnored counts Pongs whose data did not match the outstanding Ping.
@@ -75,6 +79,7 @@ type counters struct {
 	state                                atomic.Int32
 	connects, reconnects, readies        atomic.Uint64
 	frames, bytes, events, decodeErrors  atomic.Uint64
+	itemsSkipped                         atomic.Uint64
 	pingsSent, pongsIgnored, pongsMissed atomic.Uint64
 	latency                              atomic.Int64
 	lastError                            atomic.Pointer[string]
@@ -91,6 +96,7 @@ func (c *counters) snapshot(name string) Stats {
 		Bytes:        c.bytes.Load(),
 		Events:       c.events.Load(),
 		DecodeErrors: c.decodeErrors.Load(),
+		ItemsSkipped: c.itemsSkipped.Load(),
 		PingsSent:    c.pingsSent.Load(),
 		PongsIgnored: c.pongsIgnored.Load(),
 		PongsMissed:  c.pongsMissed.Load(),

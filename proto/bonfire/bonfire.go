@@ -6,7 +6,8 @@
 // numbers may arrive as strings or floats, legacy shapes are accepted and normalised, and a frame
 // of an unknown type becomes a stoatpb.UnknownEvent. Malformed input yields a *FrameError naming
 // the frame type, the offset and what was wrong; it never panics, and no count read from the
-// input is trusted for an allocation.
+// input is trusted for an allocation. A malformed item of a Ready's lists (a user, a server…)
+// costs only itself: Decoder.Skipped reports it, and the rest of the Ready applies.
 package bonfire
 
 import (
@@ -75,6 +76,27 @@ func (e *FrameError) Error() string {
 
 func (e *FrameError) Unwrap() error { return e.Err }
 
+// SkippedItem is an item that Decode left out of a frame while decoding the rest: an element of
+// a tolerant list (the lists of a Ready: users, servers, channels, members, emojis…) that failed
+// to decode, or a whole tolerant list that was not a list (then read as absent).
+type SkippedItem struct {
+	// Frame is the type of the frame that held the item, e.g. "Ready".
+	Frame string
+	// Path locates the item in its frame by wire names: "users[3]" for the fourth user (for an
+	// object-shaped list such as user_settings, the index of the entry), "users" for the list.
+	Path string
+	// Type is what the item should have been: "User" for an element, "[]User" for a list.
+	Type string
+	// Offset is where the item begins, in bytes from the start of the frame given to Decode.
+	Offset int
+	// Err says what was wrong and where (its Offset is also relative to the frame).
+	Err *SyntaxError
+}
+
+func (s SkippedItem) String() string {
+	return fmt.Sprintf("%s %s (%s) at offset %d: %v", s.Frame, s.Path, s.Type, s.Offset, s.Err)
+}
+
 // ErrNoType is the FrameError cause of a frame object without a string "type".
 var ErrNoType = errors.New(`the frame has no "type"`)
 
@@ -115,28 +137,44 @@ func (dec *Decoder) Format() Format { return dec.format }
 // order (nested Bulks flattened), or none for a skipped frame. A frame whose type is unknown
 // becomes a *stoatpb.UnknownEvent. If some children of a Bulk are malformed, the others are still
 // appended and the error reports the first failure; a malformed frame otherwise appends nothing.
+//
+// A malformed item of a tolerant list (any list of a Ready) costs only itself: the frame decodes
+// without it, with no error, and Skipped reports it.
 func (dec *Decoder) Decode(frame []byte, dst []stoatpb.Event) ([]stoatpb.Event, error) {
-	return dec.decodeFrame(frame, dst, 0)
+	dec.d.skipped, dec.d.nskipped = dec.d.skipped[:0], 0
+	return dec.decodeFrame(frame, dst, 0, 0)
 }
 
-func (dec *Decoder) decodeFrame(frame []byte, dst []stoatpb.Event, depth int) ([]stoatpb.Event, error) {
+// Skipped reports the items that the last Decode left out of the events it returned (see
+// SkippedItem): the first few in detail, and the count of all of them. The slice is valid until
+// the next Decode.
+func (dec *Decoder) Skipped() (items []SkippedItem, count int) {
+	return dec.d.skipped, dec.d.nskipped
+}
+
+// decodeFrame decodes frame, which begins base bytes into the frame given to Decode.
+func (dec *Decoder) decodeFrame(frame []byte, dst []stoatpb.Event, depth, base int) ([]stoatpb.Event, error) {
 	typ, err := peekType(&dec.peek, frame, dec.format)
 	if err != nil {
 		return dst, err
 	}
 	if typ == "Bulk" {
-		return dec.decodeBulk(frame, dst, depth)
+		return dec.decodeBulk(frame, dst, depth, base)
 	}
 	if dec.skip != nil && dec.skip(typ) {
 		return dst, nil
 	}
 	d := &dec.d
 	d.reset(frame, dec.format == Msgpack)
+	d.frameType, d.base = typ, base
+	described, skipped := len(d.skipped), d.nskipped
 	ev := decodeEvent(d, typ, frame)
 	if d.err == nil {
 		d.end()
 	}
 	if d.err != nil {
+		// The frame yields nothing: nothing was left out of it either.
+		d.skipped, d.nskipped = d.skipped[:described], skipped
 		return dst, &FrameError{Type: typ, Format: dec.format, Err: d.err}
 	}
 	return append(dst, ev), nil
@@ -144,7 +182,7 @@ func (dec *Decoder) decodeFrame(frame []byte, dst []stoatpb.Event, depth int) ([
 
 // decodeBulk decodes each child of a Bulk frame separately, so that one malformed child costs only
 // itself. The children are first delimited with a validating skip.
-func (dec *Decoder) decodeBulk(frame []byte, dst []stoatpb.Event, depth int) ([]stoatpb.Event, error) {
+func (dec *Decoder) decodeBulk(frame []byte, dst []stoatpb.Event, depth, base int) ([]stoatpb.Event, error) {
 	if depth >= maxDepth {
 		return dst, &FrameError{Type: "Bulk", Format: dec.format, Err: &SyntaxError{Reason: "Bulk nested too deep"}}
 	}
@@ -180,7 +218,7 @@ func (dec *Decoder) decodeBulk(frame []byte, dst []stoatpb.Event, depth int) ([]
 	var first error
 	for _, c := range children {
 		var err error
-		dst, err = dec.decodeFrame(frame[c[0]:c[1]:c[1]], dst, depth+1)
+		dst, err = dec.decodeFrame(frame[c[0]:c[1]:c[1]], dst, depth+1, base+c[0])
 		if err != nil && first == nil {
 			first = err
 		}

@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // maxDepth bounds the nesting of objects and arrays, so that hostile input cannot exhaust the
@@ -26,10 +28,62 @@ type decoder struct {
 	err     *SyntaxError
 	scratch []byte       // unescaped JSON strings and keys; valid until the next string read
 	strs    *internTable // shared short strings (ids), may be nil
+	owned   *byte        // a big string's own buffer, which makeString takes without a copy
+
+	// What tolerant lists (wireopt's tolerant option) skip is recorded in skipped and nskipped,
+	// which reset does not clear, so that they cover every child of a Bulk.
+	frameType string        // the type of the frame in buf
+	base      int           // offset of buf in the frame given to Decoder.Decode (Bulk children)
+	fatal     bool          // the error is malformed syntax: no tolerant list may skip past it
+	skipped   []SkippedItem // the first maxSkippedDetails items skipped
+	nskipped  int           // every item skipped
 }
 
 func (d *decoder) reset(buf []byte, msgpack bool) {
-	d.buf, d.pos, d.msgpack, d.depth, d.err = buf, 0, msgpack, 0, nil
+	d.buf, d.pos, d.msgpack, d.depth, d.err, d.fatal, d.owned = buf, 0, msgpack, 0, nil, false, nil
+}
+
+// maxSkippedDetails bounds the skipped items described per Decode: a hostile Ready of a
+// million bad items must not make a million reports.
+const maxSkippedDetails = 16
+
+// mark is where a value of a tolerant list begins, to come back to when it fails to decode.
+type mark struct{ pos, depth int }
+
+func (d *decoder) mark() mark { return mark{d.pos, d.depth} }
+
+// tolerate ends the decoding of a value of the tolerant list field: an element (index >= 0), or
+// the whole list (index < 0). If the value failed to decode, it rewinds to at, skips the value
+// with a validating skip and records it as skipped; it reports whether the value failed, and so
+// must be left out. If the skip fails too, the value is not well formed: the error stands (the
+// skip's, which says what is broken), and it is fatal, so that enclosing tolerant lists do not
+// rescan the input.
+func (d *decoder) tolerate(at mark, field string, index int, typ string) bool {
+	if d.err == nil {
+		return false
+	}
+	if d.fatal {
+		return true
+	}
+	cause := d.err
+	d.err, d.pos, d.depth = nil, at.pos, at.depth
+	d.ws0()
+	start := d.pos
+	d.skip()
+	if d.err != nil {
+		d.fatal = true
+		return true
+	}
+	d.nskipped++
+	if len(d.skipped) < maxSkippedDetails {
+		path := field
+		if index >= 0 {
+			path += "[" + strconv.Itoa(index) + "]"
+		}
+		cause.Offset += d.base
+		d.skipped = append(d.skipped, SkippedItem{Frame: d.frameType, Path: path, Type: typ, Offset: d.base + start, Err: cause})
+	}
+	return true
 }
 
 func (d *decoder) fail(reason string) {
@@ -263,8 +317,8 @@ func (d *decoder) strBytes() []byte {
 }
 
 // jsonStr reads the JSON string at d.pos (on its opening quote). Strings without escapes are
-// returned in place; others are unescaped into d.scratch. Invalid UTF-8 becomes U+FFFD, as in
-// encoding/json.
+// returned in place; others are unescaped into d.scratch, or into their own buffer when big.
+// Invalid UTF-8 becomes U+FFFD, as in encoding/json.
 func (d *decoder) jsonStr() []byte {
 	d.pos++
 	rest := d.buf[d.pos:]
@@ -277,36 +331,90 @@ func (d *decoder) jsonStr() []byte {
 	if bytes.IndexByte(s, '\\') < 0 {
 		d.pos += end + 1
 		if !utf8.Valid(s) {
-			d.scratch = append(d.scratch[:0], bytes.ToValidUTF8(s, []byte("\uFFFD"))...)
-			return d.scratch
+			return d.replaceInvalid(s)
 		}
 		return s
 	}
 	return d.jsonStrEscaped()
 }
 
-func (d *decoder) jsonStrEscaped() []byte {
-	out := d.scratch[:0]
-	for d.pos < len(d.buf) {
-		c := d.buf[d.pos]
-		switch {
-		case c == '"':
-			d.pos++
-			if !utf8.Valid(out) {
-				out = bytes.ToValidUTF8(out, []byte("\uFFFD"))
-			}
-			d.scratch = out
-			return out
-		case c != '\\':
-			out = append(out, c)
-			d.pos++
-			continue
+// bigString is the length from which a string that cannot be returned in place (it has escapes
+// or invalid UTF-8) is built in a buffer of its own, sized once, that becomes the string without
+// a copy (see own). Smaller ones go through scratch, which so stays small.
+const bigString = 64 << 10
+
+// replacementChar stands for invalid UTF-8, as in encoding/json.
+const replacementChar = "\uFFFD"
+
+// replaceInvalid returns a copy of s, which is not valid UTF-8, with each invalid sequence
+// replaced by U+FFFD: in scratch, or in its own buffer for a big string.
+func (d *decoder) replaceInvalid(s []byte) []byte {
+	if len(s) >= bigString {
+		return d.own(bytes.ToValidUTF8(s, []byte(replacementChar)))
+	}
+	d.scratch = append(d.scratch[:0], bytes.ToValidUTF8(s, []byte(replacementChar))...)
+	return d.scratch
+}
+
+// own marks b, a buffer allocated for one string and never written again, as the next string:
+// makeString then takes it as it is instead of copying it.
+func (d *decoder) own(b []byte) []byte {
+	if len(b) > 0 {
+		d.owned = unsafe.SliceData(b)
+	}
+	return b
+}
+
+// stringEnd returns the index in b of the quote that closes the JSON string whose contents begin
+// at from, or -1: the first quote not escaped, that is preceded by an even run of backslashes.
+func stringEnd(b []byte, from int) int {
+	for i := from; ; {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return -1
 		}
-		if d.pos+1 >= len(d.buf) {
+		j += i
+		k := j
+		for k > from && b[k-1] == '\\' {
+			k--
+		}
+		if (j-k)%2 == 0 {
+			return j
+		}
+		i = j + 1
+	}
+}
+
+func (d *decoder) jsonStrEscaped() []byte {
+	end := stringEnd(d.buf, d.pos)
+	if end < 0 {
+		d.fail("unterminated string")
+		return nil
+	}
+	// Unescaping never lengthens a string: the output is sized once, to the escaped length.
+	big := end-d.pos >= bigString
+	var out []byte
+	if big {
+		out = make([]byte, 0, end-d.pos)
+	} else {
+		out = slices.Grow(d.scratch[:0], end-d.pos)
+	}
+	for d.pos < end {
+		i := bytes.IndexByte(d.buf[d.pos:end], '\\')
+		if i < 0 {
+			out = append(out, d.buf[d.pos:end]...)
+			d.pos = end
 			break
 		}
-		e := d.buf[d.pos+1]
-		d.pos += 2
+		out = append(out, d.buf[d.pos:d.pos+i]...)
+		// The quote at end is not escaped, so a backslash before it starts an escape inside the
+		// string; the check is only a guard.
+		if d.pos+i+1 >= end {
+			d.fail("unterminated string")
+			return nil
+		}
+		e := d.buf[d.pos+i+1]
+		d.pos += i + 2
 		switch e {
 		case '"', '\\', '/':
 			out = append(out, e)
@@ -328,7 +436,7 @@ func (d *decoder) jsonStrEscaped() []byte {
 			}
 			if utf16.IsSurrogate(r) {
 				r2 := rune(-1)
-				if d.pos+1 < len(d.buf) && d.buf[d.pos] == '\\' && d.buf[d.pos+1] == 'u' {
+				if d.pos+1 < end && d.buf[d.pos] == '\\' && d.buf[d.pos+1] == 'u' {
 					save := d.pos
 					d.pos += 2
 					if v, ok := d.hex4(); ok {
@@ -341,9 +449,12 @@ func (d *decoder) jsonStrEscaped() []byte {
 					r = dec
 				} else {
 					r = utf8.RuneError
-					if r2 >= 0 && !utf16.IsSurrogate(r2) {
+					switch {
+					case r2 >= 0 && !utf16.IsSurrogate(r2):
 						out = utf8.AppendRune(out, r)
 						r = r2
+					case r2 >= 0: // a surrogate that may pair with the next escape: read it again
+						d.pos -= 6
 					}
 				}
 			}
@@ -353,8 +464,15 @@ func (d *decoder) jsonStrEscaped() []byte {
 			return nil
 		}
 	}
-	d.fail("unterminated string")
-	return nil
+	d.pos = end + 1
+	if !utf8.Valid(out) {
+		out = bytes.ToValidUTF8(out, []byte(replacementChar))
+	}
+	if big {
+		return d.own(out)
+	}
+	d.scratch = out
+	return out
 }
 
 func (d *decoder) hex4() (rune, bool) {
@@ -380,12 +498,17 @@ func (d *decoder) hex4() (rune, bool) {
 }
 
 // makeString converts bytes to a string, sharing short strings (ids) through the intern table.
+// A big string built in its own buffer (see own) becomes the string without a copy.
 func (d *decoder) makeString(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
 	if d.strs != nil && len(b) <= maxInternLen {
 		return d.strs.get(b)
+	}
+	if p := unsafe.SliceData(b); p == d.owned {
+		d.owned = nil
+		return unsafe.String(p, len(b)) // safe: nothing else refers to the buffer or writes it
 	}
 	return string(b)
 }
@@ -912,8 +1035,7 @@ func (d *decoder) mpStr(key bool) []byte {
 	s := d.buf[d.pos : d.pos+int(n)]
 	d.pos += int(n)
 	if !utf8.Valid(s) {
-		d.scratch = append(d.scratch[:0], bytes.ToValidUTF8(s, []byte("\uFFFD"))...)
-		return d.scratch
+		return d.replaceInvalid(s)
 	}
 	return s
 }

@@ -9,8 +9,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// FuzzDecodeJSON checks that no input panics, that every failure is a *FrameError, and that
-// whatever decodes survives a msgpack round trip unchanged.
+// FuzzDecodeJSON checks that no input panics, that every failure is a *FrameError, that skipped
+// items are reported inside the frame, and that whatever decodes survives a msgpack round trip
+// unchanged.
 func FuzzDecodeJSON(f *testing.F) {
 	for _, dir := range []string{"frames", "malformed", "client"} {
 		for _, fx := range fixtures(f, dir) {
@@ -33,11 +34,21 @@ func FuzzDecodeMsgpack(f *testing.F) {
 }
 
 func checkDecode(t *testing.T, format bonfire.Format, frame []byte) {
-	evs, err := bonfire.NewDecoder(format).Decode(frame, nil)
+	dec := bonfire.NewDecoder(format)
+	evs, err := dec.Decode(frame, nil)
 	if err != nil {
 		var fe *bonfire.FrameError
 		if !errors.As(err, &fe) {
 			t.Fatalf("error is not a *FrameError: %v", err)
+		}
+	}
+	items, n := dec.Skipped()
+	if len(items) > n {
+		t.Fatalf("%d skipped items described, %d counted", len(items), n)
+	}
+	for _, it := range items {
+		if it.Err == nil || it.Offset < 0 || it.Offset >= len(frame) || it.Err.Offset < it.Offset || it.Err.Offset > len(frame) {
+			t.Fatalf("skipped item %v outside the frame of %d bytes", it, len(frame))
 		}
 	}
 	_, _ = bonfire.DecodeClientFrame(format, frame)

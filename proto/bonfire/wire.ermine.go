@@ -5565,83 +5565,137 @@ func decodeReadyEvent(d *decoder, m *stoatpb.ReadyEvent) {
 func decodeReadyEventField(d *decoder, m *stoatpb.ReadyEvent, k []byte) bool {
 	switch string(k) {
 	case "users":
+		list := d.mark()
 		if n, ok := d.openArray(); ok {
-			for d.nextElem(&n) {
+			for i := 0; d.nextElem(&n); i++ {
+				at := d.mark()
 				e := new(stoatpb.User)
 				decodeUser(d, e)
+				if d.tolerate(at, "users", i, "User") {
+					continue
+				}
 				m.Users = append(m.Users, e)
 			}
 		}
+		d.tolerate(list, "users", -1, "[]User")
 	case "servers":
+		list := d.mark()
 		if n, ok := d.openArray(); ok {
-			for d.nextElem(&n) {
+			for i := 0; d.nextElem(&n); i++ {
+				at := d.mark()
 				e := new(stoatpb.Server)
 				decodeServer(d, e)
+				if d.tolerate(at, "servers", i, "Server") {
+					continue
+				}
 				m.Servers = append(m.Servers, e)
 			}
 		}
+		d.tolerate(list, "servers", -1, "[]Server")
 	case "channels":
+		list := d.mark()
 		if n, ok := d.openArray(); ok {
-			for d.nextElem(&n) {
+			for i := 0; d.nextElem(&n); i++ {
+				at := d.mark()
 				e := new(stoatpb.Channel)
 				decodeChannel(d, e)
+				if d.tolerate(at, "channels", i, "Channel") {
+					continue
+				}
 				m.Channels = append(m.Channels, e)
 			}
 		}
+		d.tolerate(list, "channels", -1, "[]Channel")
 	case "members":
+		list := d.mark()
 		if n, ok := d.openArray(); ok {
-			for d.nextElem(&n) {
+			for i := 0; d.nextElem(&n); i++ {
+				at := d.mark()
 				e := new(stoatpb.Member)
 				decodeMember(d, e)
+				if d.tolerate(at, "members", i, "Member") {
+					continue
+				}
 				m.Members = append(m.Members, e)
 			}
 		}
+		d.tolerate(list, "members", -1, "[]Member")
 	case "emojis":
+		list := d.mark()
 		if n, ok := d.openArray(); ok {
-			for d.nextElem(&n) {
+			for i := 0; d.nextElem(&n); i++ {
+				at := d.mark()
 				e := new(stoatpb.Emoji)
 				decodeEmoji(d, e)
+				if d.tolerate(at, "emojis", i, "Emoji") {
+					continue
+				}
 				m.Emojis = append(m.Emojis, e)
 			}
 		}
+		d.tolerate(list, "emojis", -1, "[]Emoji")
 	case "user_settings":
+		list := d.mark()
 		if n, ok := d.openObject(); ok {
-			for {
+			for i := 0; ; i++ {
 				k, more := d.nextKey(&n)
 				if !more {
 					break
 				}
+				at := d.mark()
 				e := &stoatpb.UserSetting{Key: d.keyString(k)}
 				key := e.Key
 				decodeUserSetting(d, e)
 				e.Key = key
+				if d.tolerate(at, "user_settings", i, "UserSetting") {
+					continue
+				}
 				m.UserSettings = append(m.UserSettings, e)
 			}
 		}
+		d.tolerate(list, "user_settings", -1, "[]UserSetting")
 	case "channel_unreads":
+		list := d.mark()
 		if n, ok := d.openArray(); ok {
-			for d.nextElem(&n) {
+			for i := 0; d.nextElem(&n); i++ {
+				at := d.mark()
 				e := new(stoatpb.ChannelUnread)
 				decodeChannelUnread(d, e)
+				if d.tolerate(at, "channel_unreads", i, "ChannelUnread") {
+					continue
+				}
 				m.ReadStates = append(m.ReadStates, e)
 			}
 		}
+		d.tolerate(list, "channel_unreads", -1, "[]ChannelUnread")
 	case "voice_states":
+		list := d.mark()
 		if n, ok := d.openArray(); ok {
-			for d.nextElem(&n) {
+			for i := 0; d.nextElem(&n); i++ {
+				at := d.mark()
 				e := new(stoatpb.ChannelVoiceState)
 				decodeChannelVoiceState(d, e)
+				if d.tolerate(at, "voice_states", i, "ChannelVoiceState") {
+					continue
+				}
 				m.VoiceStates = append(m.VoiceStates, e)
 			}
 		}
+		d.tolerate(list, "voice_states", -1, "[]ChannelVoiceState")
 	case "policy_changes":
+		list := d.mark()
 		if n, ok := d.openArray(); ok {
-			for d.nextElem(&n) {
+			for i := 0; d.nextElem(&n); i++ {
+				at := d.mark()
 				e := new(stoatpb.PolicyChange)
 				decodePolicyChange(d, e)
+				if d.tolerate(at, "policy_changes", i, "PolicyChange") {
+					continue
+				}
 				m.PolicyChanges = append(m.PolicyChanges, e)
 			}
 		}
+		d.tolerate(list, "policy_changes", -1, "[]PolicyChange")
 	default:
 		return false
 	}

@@ -84,10 +84,11 @@ func (MemberRemovalIntention) EnumDescriptor() ([]byte, []int) {
 
 // ReadyEvent is dispatched when the initial state is available (after every (re)connect).
 type ReadyEvent struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Users    []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
-	Servers  []*Server              `protobuf:"bytes,2,rep,name=servers,proto3" json:"servers,omitempty"`
-	Channels []*Channel             `protobuf:"bytes,3,rep,name=channels,proto3" json:"channels,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every list is tolerant: a malformed item is skipped (and reported), the rest applies.
+	Users    []*User    `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	Servers  []*Server  `protobuf:"bytes,2,rep,name=servers,proto3" json:"servers,omitempty"`
+	Channels []*Channel `protobuf:"bytes,3,rep,name=channels,proto3" json:"channels,omitempty"`
 	// The own memberships, plus members of users in visible voice channels.
 	Members       []*Member            `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
 	Emojis        []*Emoji             `protobuf:"bytes,5,rep,name=emojis,proto3" json:"emojis,omitempty"`
@@ -4219,18 +4220,18 @@ var File_stoatpb_events_proto protoreflect.FileDescriptor
 
 const file_stoatpb_events_proto_rawDesc = "" +
 	"\n" +
-	"\x14stoatpb/events.proto\x12\x0fermine.stoat.v1\x1a\x13stoatpb/model.proto\x1a\x15wireopt/options.proto\"\x84\x05\n" +
+	"\x14stoatpb/events.proto\x12\x0fermine.stoat.v1\x1a\x13stoatpb/model.proto\x1a\x15wireopt/options.proto\"\xb8\x05\n" +
 	"\n" +
-	"ReadyEvent\x12+\n" +
-	"\x05users\x18\x01 \x03(\v2\x15.ermine.stoat.v1.UserR\x05users\x121\n" +
-	"\aservers\x18\x02 \x03(\v2\x17.ermine.stoat.v1.ServerR\aservers\x124\n" +
-	"\bchannels\x18\x03 \x03(\v2\x18.ermine.stoat.v1.ChannelR\bchannels\x121\n" +
-	"\amembers\x18\x04 \x03(\v2\x17.ermine.stoat.v1.MemberR\amembers\x12.\n" +
-	"\x06emojis\x18\x05 \x03(\v2\x16.ermine.stoat.v1.EmojiR\x06emojis\x12K\n" +
-	"\ruser_settings\x18\x06 \x03(\v2\x1c.ermine.stoat.v1.UserSettingB\a\xe2\xf3\x18\x03keyR\ruser_settings\x12D\n" +
-	"\vread_states\x18\a \x03(\v2\x1e.ermine.stoat.v1.ChannelUnreadR\x0fchannel_unreads\x12F\n" +
-	"\fvoice_states\x18\b \x03(\v2\".ermine.stoat.v1.ChannelVoiceStateR\fvoice_states\x12E\n" +
-	"\x0epolicy_changes\x18\t \x03(\v2\x1d.ermine.stoat.v1.PolicyChangeR\x0epolicy_changes\x12+\n" +
+	"ReadyEvent\x121\n" +
+	"\x05users\x18\x01 \x03(\v2\x15.ermine.stoat.v1.UserB\x04\x98\xf4\x18\x01R\x05users\x127\n" +
+	"\aservers\x18\x02 \x03(\v2\x17.ermine.stoat.v1.ServerB\x04\x98\xf4\x18\x01R\aservers\x12:\n" +
+	"\bchannels\x18\x03 \x03(\v2\x18.ermine.stoat.v1.ChannelB\x04\x98\xf4\x18\x01R\bchannels\x127\n" +
+	"\amembers\x18\x04 \x03(\v2\x17.ermine.stoat.v1.MemberB\x04\x98\xf4\x18\x01R\amembers\x124\n" +
+	"\x06emojis\x18\x05 \x03(\v2\x16.ermine.stoat.v1.EmojiB\x04\x98\xf4\x18\x01R\x06emojis\x12O\n" +
+	"\ruser_settings\x18\x06 \x03(\v2\x1c.ermine.stoat.v1.UserSettingB\v\xe2\xf3\x18\x03key\x98\xf4\x18\x01R\ruser_settings\x12J\n" +
+	"\vread_states\x18\a \x03(\v2\x1e.ermine.stoat.v1.ChannelUnreadB\x04\x98\xf4\x18\x01R\x0fchannel_unreads\x12L\n" +
+	"\fvoice_states\x18\b \x03(\v2\".ermine.stoat.v1.ChannelVoiceStateB\x04\x98\xf4\x18\x01R\fvoice_states\x12K\n" +
+	"\x0epolicy_changes\x18\t \x03(\v2\x1d.ermine.stoat.v1.PolicyChangeB\x04\x98\xf4\x18\x01R\x0epolicy_changes\x12+\n" +
 	"\x02me\x18\x14 \x01(\v2\x15.ermine.stoat.v1.UserB\x04\xd8\xf3\x18\x01R\x02me\x12\x1a\n" +
 	"\x05shard\x18c \x01(\tB\x04\xd8\xf3\x18\x01R\x05shard:\x12\x8a\xb2\x19\x05Ready\x92\xb2\x19\x05shard\"L\n" +
 	"\x12AuthenticatedEvent\x12\x1a\n" +

@@ -106,6 +106,14 @@ var file_wireopt_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Filename:      "wireopt/options.proto",
 	},
 	{
+		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
+		ExtensionType: (*bool)(nil),
+		Field:         51011,
+		Name:          "ermine.wire.tolerant",
+		Tag:           "varint,51011,opt,name=tolerant",
+		Filename:      "wireopt/options.proto",
+	},
+	{
 		ExtendedType:  (*descriptorpb.MessageOptions)(nil),
 		ExtensionType: (*string)(nil),
 		Field:         52001,
@@ -203,6 +211,15 @@ var (
 	//
 	// optional string custom = 51010;
 	E_Custom = &file_wireopt_options_proto_extTypes[9]
+	// A malformed element of this repeated field costs only itself: the decoder skips it and
+	// reports it (Decoder.Skipped), and the rest of the list and of the frame applies. A value of
+	// the wrong type for the whole list reads as absent, and is reported too. Malformed syntax
+	// (which no skip can get past) still fails the frame. Meant for the lists of Ready, a snapshot
+	// where one bad item must not cost the whole cache. Elsewhere a malformed element fails its
+	// frame: an event is a change, and applying part of it would leave the cache quietly wrong.
+	//
+	// optional bool tolerant = 51011;
+	E_Tolerant = &file_wireopt_options_proto_extTypes[10]
 )
 
 // Extension fields to descriptorpb.MessageOptions.
@@ -211,24 +228,24 @@ var (
 	// values (empty for events the runtime synthesises).
 	//
 	// optional string frame = 52001;
-	E_Frame = &file_wireopt_options_proto_extTypes[10]
+	E_Frame = &file_wireopt_options_proto_extTypes[11]
 	// Comma-separated categories a handler can subscribe to: shard, channel_create, authifier.
 	//
 	// optional string categories = 52002;
-	E_Categories = &file_wireopt_options_proto_extTypes[11]
+	E_Categories = &file_wireopt_options_proto_extTypes[12]
 	// The message is a JSON array of its fields in field-number order ([revision, value]).
 	//
 	// optional bool tuple = 52003;
-	E_Tuple = &file_wireopt_options_proto_extTypes[12]
+	E_Tuple = &file_wireopt_options_proto_extTypes[13]
 	// The message wraps one repeated field and is encoded as that field alone. It gives a list
 	// presence in partial objects, where "absent" and "set to []" differ.
 	//
 	// optional bool wrapper = 52004;
-	E_Wrapper = &file_wireopt_options_proto_extTypes[13]
+	E_Wrapper = &file_wireopt_options_proto_extTypes[14]
 	// The message is a frame a client sends to the server.
 	//
 	// optional bool client = 52005;
-	E_Client = &file_wireopt_options_proto_extTypes[14]
+	E_Client = &file_wireopt_options_proto_extTypes[15]
 )
 
 // Extension fields to descriptorpb.EnumValueOptions.
@@ -236,7 +253,7 @@ var (
 	// The string that stands for this value on the wire.
 	//
 	// optional string value = 53001;
-	E_Value = &file_wireopt_options_proto_extTypes[15]
+	E_Value = &file_wireopt_options_proto_extTypes[16]
 )
 
 var File_wireopt_options_proto protoreflect.FileDescriptor
@@ -253,7 +270,8 @@ const file_wireopt_options_proto_rawDesc = "" +
 	"\x06inline\x12\x1d.google.protobuf.FieldOptions\x18\xbf\x8e\x03 \x01(\bR\x06inline:;\n" +
 	"\bnullable\x12\x1d.google.protobuf.FieldOptions\x18\xc0\x8e\x03 \x01(\bR\bnullable::\n" +
 	"\bkey_only\x12\x1d.google.protobuf.FieldOptions\x18\xc1\x8e\x03 \x01(\bR\akeyOnly:7\n" +
-	"\x06custom\x12\x1d.google.protobuf.FieldOptions\x18\u008e\x03 \x01(\tR\x06custom:7\n" +
+	"\x06custom\x12\x1d.google.protobuf.FieldOptions\x18\u008e\x03 \x01(\tR\x06custom:;\n" +
+	"\btolerant\x12\x1d.google.protobuf.FieldOptions\x18Î\x03 \x01(\bR\btolerant:7\n" +
 	"\x05frame\x12\x1f.google.protobuf.MessageOptions\x18\xa1\x96\x03 \x01(\tR\x05frame:A\n" +
 	"\n" +
 	"categories\x12\x1f.google.protobuf.MessageOptions\x18\xa2\x96\x03 \x01(\tR\n" +
@@ -279,16 +297,17 @@ var file_wireopt_options_proto_depIdxs = []int32{
 	0,  // 7: ermine.wire.nullable:extendee -> google.protobuf.FieldOptions
 	0,  // 8: ermine.wire.key_only:extendee -> google.protobuf.FieldOptions
 	0,  // 9: ermine.wire.custom:extendee -> google.protobuf.FieldOptions
-	1,  // 10: ermine.wire.frame:extendee -> google.protobuf.MessageOptions
-	1,  // 11: ermine.wire.categories:extendee -> google.protobuf.MessageOptions
-	1,  // 12: ermine.wire.tuple:extendee -> google.protobuf.MessageOptions
-	1,  // 13: ermine.wire.wrapper:extendee -> google.protobuf.MessageOptions
-	1,  // 14: ermine.wire.client:extendee -> google.protobuf.MessageOptions
-	2,  // 15: ermine.wire.value:extendee -> google.protobuf.EnumValueOptions
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	0,  // [0:16] is the sub-list for extension extendee
+	0,  // 10: ermine.wire.tolerant:extendee -> google.protobuf.FieldOptions
+	1,  // 11: ermine.wire.frame:extendee -> google.protobuf.MessageOptions
+	1,  // 12: ermine.wire.categories:extendee -> google.protobuf.MessageOptions
+	1,  // 13: ermine.wire.tuple:extendee -> google.protobuf.MessageOptions
+	1,  // 14: ermine.wire.wrapper:extendee -> google.protobuf.MessageOptions
+	1,  // 15: ermine.wire.client:extendee -> google.protobuf.MessageOptions
+	2,  // 16: ermine.wire.value:extendee -> google.protobuf.EnumValueOptions
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	0,  // [0:17] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name
 }
 
@@ -304,7 +323,7 @@ func file_wireopt_options_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wireopt_options_proto_rawDesc), len(file_wireopt_options_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   0,
-			NumExtensions: 16,
+			NumExtensions: 17,
 			NumServices:   0,
 		},
 		GoTypes:           file_wireopt_options_proto_goTypes,

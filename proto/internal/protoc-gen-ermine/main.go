@@ -103,6 +103,10 @@ func (g *generator) check() error {
 			if f.Desc.IsMap() {
 				return fmt.Errorf("%s.%s: proto maps are not supported; use map_key", m.GoIdent.GoName, f.GoName)
 			}
+			if fieldOpt[bool](f, wireopt.E_Tolerant) && (!f.Desc.IsList() || fieldOpt[string](f, wireopt.E_Custom) != "" ||
+				msgOpt[bool](m, wireopt.E_Tuple) || msgOpt[bool](m, wireopt.E_Wrapper)) {
+				return fmt.Errorf("%s.%s: tolerant needs a repeated, non-custom field of an object message", m.GoIdent.GoName, f.GoName)
+			}
 			if k := fieldOpt[string](f, wireopt.E_MapKey); k != "" {
 				if f.Message == nil || f.Message.Desc.Fields().ByName(protoreflect.Name(k)) == nil {
 					return fmt.Errorf("%s.%s: map_key %q is not a field of the element", m.GoIdent.GoName, f.GoName, k)
@@ -317,15 +321,30 @@ func (w *wireGen) decodeValue(f *protogen.Field, target, indent string) {
 		return
 	}
 	if f.Desc.IsList() {
+		// A tolerant list marks where it and each element begin, and asks the decoder after each
+		// whether it failed (see decoder.tolerate): a failed element is skipped, not appended.
+		tolerant := fieldOpt[bool](f, wireopt.E_Tolerant)
+		wire := fmt.Sprintf("%q", f.Desc.JSONName())
+		elemType := elemTypeName(f)
+		if tolerant {
+			p("list := d.mark()")
+		}
 		if key := fieldOpt[string](f, wireopt.E_MapKey); key != "" {
 			elem := f.Message
 			keyField := fieldByName(elem, key)
 			p("if n, ok := d.openObject(); ok {")
-			p("\tfor {")
+			if tolerant {
+				p("\tfor i := 0; ; i++ {")
+			} else {
+				p("\tfor {")
+			}
 			p("\t\tk, more := d.nextKey(&n)")
 			p("\t\tif !more {")
 			p("\t\t\tbreak")
 			p("\t\t}")
+			if tolerant {
+				p("\t\tat := d.mark()")
+			}
 			p("\t\te := &", w.pb(elem.GoIdent.GoName), "{", keyField.GoName, ": d.keyString(k)}")
 			if val := fieldOpt[string](f, wireopt.E_MapValue); val != "" {
 				w.decodeValue(fieldByName(elem, val), "e."+fieldByName(elem, val).GoName, indent+"\t\t")
@@ -334,22 +353,48 @@ func (w *wireGen) decodeValue(f *protogen.Field, target, indent string) {
 				p("\t\tdecode", elem.GoIdent.GoName, "(d, e)")
 				p("\t\te.", keyField.GoName, " = key")
 			}
+			if tolerant {
+				p("\t\tif d.tolerate(at, ", wire, ", i, ", fmt.Sprintf("%q", elemType), ") {")
+				p("\t\t\tcontinue")
+				p("\t\t}")
+			}
 			p("\t\t", target, " = append(", target, ", e)")
 			p("\t}")
 			p("}")
+			if tolerant {
+				p("d.tolerate(list, ", wire, ", -1, ", fmt.Sprintf("%q", "[]"+elemType), ")")
+			}
 			return
 		}
 		p("if n, ok := d.openArray(); ok {")
-		p("\tfor d.nextElem(&n) {")
-		if f.Message != nil {
+		if tolerant {
+			p("\tfor i := 0; d.nextElem(&n); i++ {")
+			p("\t\tat := d.mark()")
+		} else {
+			p("\tfor d.nextElem(&n) {")
+		}
+		switch {
+		case f.Message != nil:
 			p("\t\te := new(", w.pb(f.Message.GoIdent.GoName), ")")
 			p("\t\tdecode", f.Message.GoIdent.GoName, "(d, e)")
-			p("\t\t", target, " = append(", target, ", e)")
-		} else {
+		case tolerant:
+			p("\t\te := ", w.readScalar(f))
+		default:
 			p("\t\t", target, " = append(", target, ", ", w.readScalar(f), ")")
+		}
+		if tolerant {
+			p("\t\tif d.tolerate(at, ", wire, ", i, ", fmt.Sprintf("%q", elemType), ") {")
+			p("\t\t\tcontinue")
+			p("\t\t}")
+		}
+		if f.Message != nil || tolerant {
+			p("\t\t", target, " = append(", target, ", e)")
 		}
 		p("\t}")
 		p("}")
+		if tolerant {
+			p("d.tolerate(list, ", wire, ", -1, ", fmt.Sprintf("%q", "[]"+elemType), ")")
+		}
 		return
 	}
 	if f.Message != nil {
@@ -373,6 +418,18 @@ func (w *wireGen) decodeValue(f *protogen.Field, target, indent string) {
 		return
 	}
 	p(target, " = ", w.readScalar(f))
+}
+
+// elemTypeName names the type of a list's elements for reports: the model message, or the
+// scalar kind.
+func elemTypeName(f *protogen.Field) string {
+	if f.Message != nil {
+		return f.Message.GoIdent.GoName
+	}
+	if f.Enum != nil {
+		return f.Enum.GoIdent.GoName
+	}
+	return f.Desc.Kind().String()
 }
 
 func fieldByName(m *protogen.Message, name string) *protogen.Field {
