@@ -472,3 +472,56 @@ func TestRunReturnsWithNothingLeftRunning(t *testing.T) {
 		t.Errorf("%d goroutines before New, %d after Run:\n%s", before, got, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// TestBudgetCountsWireBytes: over the wire, the shard reports each frame's size and the budget
+// holds the reader once MaxInFlightBytes of frames wait for a blocked handler.
+func TestBudgetCountsWireBytes(t *testing.T) {
+	srv := stoattest.NewServer(t)
+	b, err := ermine.New(ermine.Config{Token: srv.Token(), APIURL: srv.URL, MaxInFlightBytes: 64 << 10, DetachAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	readied := make(chan struct{}, 1)
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.ReadyEvent) error {
+		readied <- struct{}{}
+		return nil
+	})
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- b.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-runErr
+	}()
+	select {
+	case <-readied:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Ready")
+	}
+	ch := firstTextChannel(t, srv.World())
+	big := strings.Repeat("x", 20<<10)
+	for i := 0; i < 20; i++ {
+		if _, err := srv.PostMessage(&stoatpb.Message{Channel: ch.GetId(), Author: srv.World().Users[0].GetId(), Content: big}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the reader to wait on the byte budget", func() bool {
+		st := b.Stats().Budget
+		return st.Bytes > 40<<10
+	})
+	time.Sleep(50 * time.Millisecond)
+	st := b.Stats()
+	if st.Budget.Bytes > 64<<10+21<<10 || st.Budget.Events > 4 {
+		t.Fatalf("in flight: %d events, %d bytes; want the 64 KiB byte budget to hold the reader", st.Budget.Events, st.Budget.Bytes)
+	}
+	close(release)
+	eventually(t, "every message to be cached", func() bool { return len(b.Cache().Messages(ch.GetId())) == 20 })
+}

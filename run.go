@@ -53,7 +53,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	if cfg.Dial == nil {
 		cfg.Dial = &websocket.DialOptions{HTTPHeader: http.Header{"User-Agent": {UserAgent}}}
 	}
-	shard, err := shardactor.Spawn(ctx, b.system, cfg, src.Ingest)
+	shard, err := shardactor.Spawn(ctx, b.system, cfg, src.IngestSized)
 	if err != nil {
 		return fmt.Errorf("ermine: starting the connection: %w", err)
 	}

@@ -1,9 +1,7 @@
 package cacheactors
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"testing"
@@ -85,19 +83,6 @@ func (r *rig) run(evs ...stoatpb.Event) {
 	r.drain()
 }
 
-// dump returns the canonical JSON of the cache, decoded into maps for comparisons.
-func (r *rig) dump() map[string]any {
-	r.tb.Helper()
-	var buf bytes.Buffer
-	if err := r.store.WriteCanonicalJSON(&buf); err != nil {
-		r.tb.Fatal(err)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
-		r.tb.Fatalf("canonical JSON does not parse: %v\n%s", err, buf.String())
-	}
-	return out
-}
 
 // handle registers a handler.
 func handle[E stoatpb.Event](r *rig, fn func(ev E)) {

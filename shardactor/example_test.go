@@ -29,7 +29,7 @@ func Example() {
 	defer system.Shutdown()
 
 	ready, typing := make(chan struct{}), make(chan struct{})
-	sink := func(ctx context.Context, ev stoatpb.Event) error {
+	sink := func(ctx context.Context, ev stoatpb.Event, _ int) error {
 		if _, ok := ev.(*stoatpb.PongEvent); ok {
 			return nil // the heartbeat's answers
 		}

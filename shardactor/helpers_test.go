@@ -93,7 +93,7 @@ type recorder struct {
 
 func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
 
-func (r *recorder) sink(ctx context.Context, ev stoatpb.Event) error {
+func (r *recorder) sink(ctx context.Context, ev stoatpb.Event, _ int) error {
 	if r.hook != nil {
 		if err := r.hook(ctx, ev); err != nil {
 			return err

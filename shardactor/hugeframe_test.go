@@ -46,7 +46,7 @@ func newMessageCounter() *messageCounter {
 	return &messageCounter{ready: make(chan struct{}, 1), messages: make(chan int, 16)}
 }
 
-func (m *messageCounter) sink(_ context.Context, ev stoatpb.Event) error {
+func (m *messageCounter) sink(_ context.Context, ev stoatpb.Event, _ int) error {
 	switch e := ev.(type) {
 	case *stoatpb.ReadyEvent:
 		m.ready <- struct{}{}

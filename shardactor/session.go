@@ -139,14 +139,17 @@ func (ss *session) runCatching() (err error) {
 // stopped returns the run context's error if the shard is stopping.
 func (ss *session) stopped() error { return ss.env.runCtx.Err() }
 
-// deliver hands one event to the Sink.
-func (ss *session) deliver(ev stoatpb.Event) error {
+// deliver hands one synthetic event to the Sink.
+func (ss *session) deliver(ev stoatpb.Event) error { return ss.deliverSized(ev, 0) }
+
+// deliverSized hands one event that took size bytes on the wire to the Sink.
+func (ss *session) deliverSized(ev stoatpb.Event, size int) error {
 	env := ss.env
 	if err := env.runCtx.Err(); err != nil {
 		return err // stopping: the Sink is not called any more
 	}
 	ev.SetShard(ss.sh.cfg.Name)
-	if err := env.sink(env.runCtx, ev); err != nil {
+	if err := env.sink(env.runCtx, ev, size); err != nil {
 		if cerr := env.runCtx.Err(); cerr != nil {
 			return cerr
 		}
@@ -296,9 +299,13 @@ func (ss *session) readLoop(conn *websocket.Conn) error {
 		// The events hold no reference to the frame: a big buffer it did not need goes now, not
 		// after the events' delivery.
 		frames.done(len(frame), ss.sh.now())
+		share := 0
+		if len(evs) > 0 {
+			share = len(frame) / len(evs)
+		}
 		for i, ev := range evs {
 			evs[i] = nil
-			if err := ss.handle(ev, &phase, at); err != nil {
+			if err := ss.handle(ev, &phase, at, share); err != nil {
 				return err
 			}
 		}
@@ -308,7 +315,7 @@ func (ss *session) readLoop(conn *websocket.Conn) error {
 
 // handle reports the frames that drive the state machine to the actor, before they are delivered
 // (delivery may block), and delivers every event.
-func (ss *session) handle(ev stoatpb.Event, phase *int, at time.Duration) error {
+func (ss *session) handle(ev stoatpb.Event, phase *int, at time.Duration, size int) error {
 	switch e := ev.(type) {
 	case *stoatpb.AuthenticatedEvent:
 		if *phase == phaseAuth {
@@ -330,7 +337,7 @@ func (ss *session) handle(ev stoatpb.Event, phase *int, at time.Duration) error 
 		if kind == "" {
 			kind = e.GetError()
 		}
-		if err := ss.deliver(ev); err != nil {
+		if err := ss.deliverSized(ev, size); err != nil {
 			return err
 		}
 		switch {
@@ -341,7 +348,7 @@ func (ss *session) handle(ev stoatpb.Event, phase *int, at time.Duration) error 
 		}
 		return nil
 	case *stoatpb.LogoutEvent:
-		if err := ss.deliver(ev); err != nil {
+		if err := ss.deliverSized(ev, size); err != nil {
 			return err
 		}
 		return ErrLoggedOut
@@ -350,7 +357,7 @@ func (ss *session) handle(ev stoatpb.Event, phase *int, at time.Duration) error 
 			return fmt.Errorf("shardactor: protocol error: expected Authenticated, got %s", eventName(ev))
 		}
 	}
-	return ss.deliver(ev)
+	return ss.deliverSized(ev, size)
 }
 
 // errAbandoned ends a session whose connection the actor abandoned; the actor knows why.

@@ -25,7 +25,10 @@ import (
 // The Sink may block; the shard reads nothing from the socket meanwhile (backpressure), and such
 // time does not count against PongTimeout. It must return once ctx is done (the shard stops). A
 // non-nil error ends the shard with that error, unless the shard is already stopping.
-type Sink func(ctx context.Context, ev stoatpb.Event) error
+//
+// size is what the event took on the wire: its frame's length, shared evenly among the events of
+// a Bulk frame; 0 for synthetic events. The runtime's in-flight budget counts it.
+type Sink func(ctx context.Context, ev stoatpb.Event, size int) error
 
 // Shard is a handle to one shard actor. Its methods are safe for concurrent use.
 type Shard struct {

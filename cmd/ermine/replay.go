@@ -108,9 +108,13 @@ func replayFrames(ctx context.Context, bot *ermine.Bot, r io.Reader, f bonfire.F
 				logger.Warn("malformed frame", "err", err)
 			}
 		}
+		share := 0
+		if len(evs) > 0 {
+			share = len(frame) / len(evs) // as the shard does: a Bulk frame's bytes shared
+		}
 		for _, ev := range evs {
 			ev.SetShard("replay")
-			if err := src.Ingest(ctx, ev); err != nil {
+			if err := src.IngestSized(ctx, ev, share); err != nil {
 				return events, malformed, err
 			}
 			events++
