@@ -83,7 +83,6 @@ func (r *rig) run(evs ...stoatpb.Event) {
 	r.drain()
 }
 
-
 // handle registers a handler.
 func handle[E stoatpb.Event](r *rig, fn func(ev E)) {
 	dispatch.Handle(r.reg, func(_ *dispatch.Context, ev E) error { fn(ev); return nil })
