@@ -46,21 +46,46 @@ func settledGoroutines(limit int) int {
 	return n
 }
 
-// TestNothingRunsAfterClose: Close runs out of time with thousands of events queued behind
-// slow handlers. When it returns, no handler runs any more, the cache no longer changes, the
-// runtime's goroutines are gone, and the error says what was discarded.
-func TestNothingRunsAfterClose(t *testing.T) {
-	before := runtime.NumGoroutine()
-	b, err := ermine.New(ermine.Config{})
+// slowBot returns a bot whose MessageCreate handler takes 5 ms, and its call counter.
+func slowBot(t *testing.T, cfg ermine.Config) (*ermine.Bot, *atomic.Int64) {
+	t.Helper()
+	b, err := ermine.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var calls atomic.Int64
+	calls := new(atomic.Int64)
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		calls.Add(1)
 		time.Sleep(5 * time.Millisecond)
 		return nil
 	})
+	return b, calls
+}
+
+// assertStill checks that, once the bot has stopped, its handlers and cache stay as they are and
+// its goroutines are gone (at most slack more than before it was made).
+func assertStill(t *testing.T, calls *atomic.Int64, cached func() int, before, slack int) {
+	t.Helper()
+	callsAtStop, cachedAtStop := calls.Load(), cached()
+	time.Sleep(300 * time.Millisecond)
+	if got := calls.Load(); got != callsAtStop {
+		t.Errorf("handlers ran %d more times after the bot stopped", got-callsAtStop)
+	}
+	if got := cached(); got != cachedAtStop {
+		t.Errorf("the cache changed after the bot stopped: %d → %d messages", cachedAtStop, got)
+	}
+	if got := settledGoroutines(before + slack); got > before+slack {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines before New, %d after the stop:\n%s", before, got, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestNothingRunsAfterClose: Close runs out of time with thousands of events queued behind
+// slow handlers. When it returns, no handler runs any more, the cache no longer changes, the
+// runtime's goroutines are gone, and the error says what was discarded.
+func TestNothingRunsAfterClose(t *testing.T) {
+	before := runtime.NumGoroutine()
+	b, calls := slowBot(t, ermine.Config{})
 	src := b.NewSource("s0")
 	ingest(t, src, readyWithOther())
 	const n = 3000
@@ -73,12 +98,11 @@ func TestNothingRunsAfterClose(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	err = b.Close(ctx)
+	err := b.Close(ctx)
 	if err == nil || !strings.Contains(err.Error(), "discarded") {
 		t.Fatalf("Close = %v, want an error saying events were discarded", err)
 	}
 	callsAtClose := calls.Load()
-	cachedAtClose := len(b.Cache().Messages(general)) + len(b.Cache().Messages(other))
 	discarded := b.Stats().Owners.Discarded
 	if callsAtClose >= n || discarded == 0 {
 		t.Fatalf("handled %d of %d, discarded %d: the test needs work left at the deadline", callsAtClose, n, discarded)
@@ -86,17 +110,7 @@ func TestNothingRunsAfterClose(t *testing.T) {
 	if err := src.Ingest(context.Background(), message(general, n+1, "late")); !errors.Is(err, ermine.ErrClosed) {
 		t.Fatalf("Ingest after Close = %v, want ErrClosed", err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if got := calls.Load(); got != callsAtClose {
-		t.Errorf("handlers ran %d more times after Close returned", got-callsAtClose)
-	}
-	if got := len(b.Cache().Messages(general)) + len(b.Cache().Messages(other)); got != cachedAtClose {
-		t.Errorf("the cache changed after Close returned: %d → %d messages", cachedAtClose, got)
-	}
-	if got := settledGoroutines(before + 2); got > before+2 {
-		buf := make([]byte, 1<<20)
-		t.Errorf("%d goroutines before New, %d after Close:\n%s", before, got, buf[:runtime.Stack(buf, true)])
-	}
+	assertStill(t, calls, func() int { return len(b.Cache().Messages(general)) + len(b.Cache().Messages(other)) }, before, 2)
 }
 
 // TestCloseWaitsForDetachedHandlers: a graceful Close lets a detached handler finish (a reply in
@@ -411,16 +425,7 @@ func TestPanickingCheckIsAFailedCheck(t *testing.T) {
 func TestRunReturnsWithNothingLeftRunning(t *testing.T) {
 	srv := stoattest.NewServer(t, stoattest.WithQueueSize(1<<16))
 	before := runtime.NumGoroutine()
-	b, err := ermine.New(ermine.Config{Token: srv.Token(), APIURL: srv.URL, ShutdownTimeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var calls atomic.Int64
-	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
-		calls.Add(1)
-		time.Sleep(5 * time.Millisecond)
-		return nil
-	})
+	b, calls := slowBot(t, ermine.Config{Token: srv.Token(), APIURL: srv.URL, ShutdownTimeout: 300 * time.Millisecond})
 	readied := make(chan struct{}, 1)
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.ReadyEvent) error {
 		readied <- struct{}{}
@@ -459,18 +464,7 @@ func TestRunReturnsWithNothingLeftRunning(t *testing.T) {
 	if err2 == nil || !strings.Contains(err2.Error(), "discarded") {
 		t.Fatalf("Run = %v, want an error saying what was discarded", err2)
 	}
-	callsAtReturn, cachedAtReturn := calls.Load(), len(b.Cache().Messages(ch.GetId()))
-	time.Sleep(300 * time.Millisecond)
-	if got := calls.Load(); got != callsAtReturn {
-		t.Errorf("handlers ran %d more times after Run returned", got-callsAtReturn)
-	}
-	if got := len(b.Cache().Messages(ch.GetId())); got != cachedAtReturn {
-		t.Errorf("the cache changed after Run returned: %d → %d messages", cachedAtReturn, got)
-	}
-	if got := settledGoroutines(before + 2); got > before+2 {
-		buf := make([]byte, 1<<20)
-		t.Errorf("%d goroutines before New, %d after Run:\n%s", before, got, buf[:runtime.Stack(buf, true)])
-	}
+	assertStill(t, calls, func() int { return len(b.Cache().Messages(ch.GetId())) }, before, 2)
 }
 
 // TestBudgetCountsWireBytes: over the wire, the shard reports each frame's size and the budget
