@@ -23,6 +23,7 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"bench":      {"benchmark ermine end to end beside stoat.js and a quick Go bot; writes bench/RESULTS.md", runBench},
 	"demo":       {"run an example bot against the embedded fake Stoat server, with live progress", runDemo},
 	"fakeserver": {"serve a fake Stoat (API and events) on loopback; no account needed", runFakeServer},
 	"gen":        {"write a synthetic world and event stream for a seed", runGen},
