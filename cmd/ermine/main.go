@@ -1,5 +1,6 @@
 // Command ermine is the ermine toolbox:
 //
+//	ermine bench [--quick|--smoke]   benchmark ermine beside stoat.js and a quick Go bot
 //	ermine demo                      run an example bot against the embedded fake Stoat server
 //	ermine fakeserver --listen ADDR  serve a fake Stoat (API and events) for bots and clients
 //	ermine gen [flags]               write a synthetic world and event stream (JSONL) for a seed
