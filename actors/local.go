@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/ermine-rt/ermine/internal/gopool"
 )
 
 // LocalDirectory places every owner in this process, on protoactor-go local actors.
@@ -38,6 +40,7 @@ type LocalDirectory struct {
 	ownSystem  bool
 
 	closed       atomic.Bool
+	dispatcher   *pooledDispatcher
 	halted       atomic.Bool // Close ran out of time: owners discard what is left
 	onHalt       func()
 	discarded    atomic.Uint64
@@ -108,9 +111,10 @@ func NewLocal(factory Factory, opts ...LocalOption) *LocalDirectory {
 	if d.system == nil {
 		d.system, d.ownSystem = NewSystem(d.logger), true
 	}
+	d.dispatcher = newPooledDispatcher()
 	for i := range d.partitions {
 		p := &partition{dir: d, children: map[Key]*childRef{}, byPID: map[string]Key{}, dormant: map[Key]any{}}
-		d.partitions[i] = d.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return p }))
+		d.partitions[i] = d.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return p }, actor.WithDispatcher(d.dispatcher)))
 	}
 	return d
 }
@@ -177,8 +181,30 @@ func (d *LocalDirectory) Close(ctx context.Context) error {
 	if d.ownSystem {
 		d.system.Shutdown()
 	}
+	d.dispatcher.pool.Stop()
 	return err
 }
+
+// pooledDispatcher runs the owners' mailboxes on reused goroutines: protoactor's default
+// dispatcher starts a goroutine each time a mailbox goes from idle to busy, which with many
+// active owners is about one goroutine per event (and a fresh stack to grow).
+type pooledDispatcher struct{ pool *gopool.Pool[func()] }
+
+// mailboxThroughput is how many messages a mailbox handles before it yields its goroutine
+// (protoactor's default).
+const mailboxThroughput = 300
+
+// maxParkedMailboxes bounds the goroutines parked for the mailboxes: enough for thousands of
+// owners turning busy at once, a few MB of stacks at most.
+const maxParkedMailboxes = 1024
+
+func newPooledDispatcher() *pooledDispatcher {
+	return &pooledDispatcher{pool: gopool.New(maxParkedMailboxes, func(fn func()) { fn() })}
+}
+
+func (d *pooledDispatcher) Schedule(fn func()) { d.pool.Go(fn) }
+
+func (d *pooledDispatcher) Throughput() int { return mailboxThroughput }
 
 // NewSystem returns a protoactor actor system that logs through logger (protoactor's default is
 // colored text on stderr at INFO).
@@ -309,7 +335,7 @@ func (p *partition) spawnWith(ctx actor.Context, key Key, saved any, pending []a
 	ref := &childRef{}
 	owner := d.factory(key, saved)
 	o := &ownerActor{dir: d, key: key, owner: owner, ref: ref, idle: d.idle[key.Kind]}
-	ref.pid = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return o }))
+	ref.pid = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return o }, actor.WithDispatcher(d.dispatcher)))
 	p.children[key] = ref
 	p.byPID[ref.pid.Id] = key
 	d.active[key.Kind].Add(1)

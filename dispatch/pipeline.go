@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine/actors"
+	"github.com/ermine-rt/ermine/internal/gopool"
 	"github.com/ermine-rt/ermine/internal/ratelog"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
@@ -74,78 +75,34 @@ type Pipeline struct {
 	// Values is made available to handlers through Context.Value (e.g. the REST client).
 	Values map[any]any
 
-	faults  ratelog.Limiter // handler errors and panics, check panics, detach warnings
-	running sync.WaitGroup  // every eventRun.work under way
-	idle    chan *worker    // parked workers; made on first use
-	idleMu  sync.Mutex      // guards parking against Stop
+	faults  ratelog.Limiter         // handler errors and panics, check panics, detach warnings
+	running sync.WaitGroup          // every eventRun.work under way
+	workers *gopool.Pool[*eventRun] // made on first use
 	once    sync.Once
-	stopped bool // guarded by idleMu
 }
 
-// maxIdleWorkers bounds the parked handler goroutines of a pipeline. Reusing a goroutine keeps
-// its grown stack: a fresh goroutine per event spent most of its time growing its stack.
+// maxIdleWorkers bounds the parked handler goroutines of a pipeline.
 const maxIdleWorkers = 64
 
-// worker is a goroutine that runs eventRuns, parking between them. A parked worker is taken out
-// of the idle channel by exactly one party (start, or Stop), so a job is never sent to a worker
-// that has left.
-type worker struct{ jobs chan *eventRun }
-
-// start runs r.work on a parked worker, or on a new one when none is parked.
+// start runs r.work on a reused goroutine.
 func (p *Pipeline) start(r *eventRun) {
-	p.once.Do(func() { p.idle = make(chan *worker, maxIdleWorkers) })
 	p.running.Add(1)
-	select {
-	case w := <-p.idle:
-		w.jobs <- r // buffered: never blocks
-	default:
-		w := &worker{jobs: make(chan *eventRun, 1)}
-		w.jobs <- r
-		go w.loop(p)
-	}
+	p.pool().Go(r)
 }
 
-// loop runs jobs until the pipeline has no room to park it, or Stop closes its job channel.
-func (w *worker) loop(p *Pipeline) {
-	for r := range w.jobs {
-		r.work()
-		p.running.Done()
-		if !p.park(w) {
-			return
-		}
-	}
-}
-
-func (p *Pipeline) park(w *worker) bool {
-	p.idleMu.Lock()
-	defer p.idleMu.Unlock()
-	if p.stopped {
-		return false
-	}
-	select {
-	case p.idle <- w:
-		return true
-	default:
-		return false // enough parked already
-	}
+func (p *Pipeline) pool() *gopool.Pool[*eventRun] {
+	p.once.Do(func() {
+		p.workers = gopool.New(maxIdleWorkers, func(r *eventRun) {
+			r.work()
+			p.running.Done()
+		})
+	})
+	return p.workers
 }
 
 // Stop ends the parked handler goroutines; the runtime calls it last, once no event is
-// dispatched any more (a handler started afterwards gets a goroutine that ends with it).
-func (p *Pipeline) Stop() {
-	p.once.Do(func() { p.idle = make(chan *worker, maxIdleWorkers) })
-	p.idleMu.Lock()
-	defer p.idleMu.Unlock()
-	p.stopped = true
-	for {
-		select {
-		case w := <-p.idle:
-			close(w.jobs)
-		default:
-			return
-		}
-	}
-}
+// dispatched any more.
+func (p *Pipeline) Stop() { p.pool().Stop() }
 
 func (p *Pipeline) detachAfter() time.Duration {
 	if p.DetachAfter > 0 {
