@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,9 +21,12 @@ import (
 // LocalDirectory places every owner in this process, on protoactor-go local actors.
 //
 // Layout: a fixed set of partition actors, each the parent (and supervisor) of the owners whose
-// key hashes to it. Deliver sends to the partition, which forwards to the owner, spawning it on
-// first use. Both hops keep FIFO order per sender, so one sender's messages to one key stay in
-// order; every event of an entity travels the same path (reader → partition → owner).
+// key hashes to it. Deliver sends straight to an active owner's mailbox (one hop), and through
+// the owner's partition otherwise: the partition spawns the owner on first use and buffers
+// during a passivation. A routing table keeps the two paths in order: while a message sent
+// through the partition is not yet handled there, later messages for the same key follow it, and
+// a passivation stops direct delivery (under the table's lock) before it Poisons the owner. So
+// one sender's messages to one key stay in order whichever path each takes.
 //
 // Passivation is a hand-shake, not a self-stop: an idle owner asks its partition to passivate it;
 // the partition marks it stopping, buffers what arrives for it meanwhile and Poisons it (a user
@@ -41,6 +45,7 @@ type LocalDirectory struct {
 
 	closed       atomic.Bool
 	dispatcher   *pooledDispatcher
+	routes       [64]routeShard
 	halted       atomic.Bool // Close ran out of time: owners discard what is left
 	onHalt       func()
 	discarded    atomic.Uint64
@@ -124,15 +129,90 @@ type envelope struct {
 	msg any
 }
 
-// Deliver implements Directory.
+// routeShard is a part of the routing table: for each key, whether a message may go straight
+// to the owner's mailbox (one hop) or must go through its partition (which spawns, buffers
+// during a passivation and keeps the order).
+type routeShard struct {
+	mu sync.Mutex
+	m  map[Key]*route
+}
+
+type route struct {
+	// pid is the owner's, while it is active and not stopping; nil sends through the partition.
+	pid *actor.PID
+	// queued counts messages sent through the partition and not yet handled by it: while any
+	// is, later messages follow them there, so that none overtakes them.
+	queued int
+}
+
+func (d *LocalDirectory) routeShard(key Key) *routeShard {
+	return &d.routes[maphash.String(d.seed, key.ID)%uint64(len(d.routes))]
+}
+
+// Deliver implements Directory. A message for an active owner goes straight to its mailbox;
+// otherwise through the owner's partition, which activates it.
 func (d *LocalDirectory) Deliver(key Key, msg any) {
 	if d.closed.Load() {
 		d.dropped.Add(1)
 		return
 	}
 	d.pending.Add(1)
+	rs := d.routeShard(key)
+	rs.mu.Lock()
+	r := rs.m[key]
+	if r != nil && r.pid != nil && r.queued == 0 {
+		// Sent under the lock: a passivation clears pid under the same lock before it Poisons
+		// the owner, so this message is in the mailbox before the Poison.
+		d.system.Root.Send(r.pid, msg)
+		rs.mu.Unlock()
+		return
+	}
+	if r == nil {
+		if rs.m == nil {
+			rs.m = make(map[Key]*route)
+		}
+		r = &route{}
+		rs.m[key] = r
+	}
+	r.queued++
+	rs.mu.Unlock()
 	i := maphash.String(d.seed, key.ID) % uint64(len(d.partitions))
 	d.system.Root.Send(d.partitions[i], &envelope{key: key, msg: msg})
+}
+
+// routed is called by a partition once it has handled a message sent through it for key; pid is
+// the owner's if the owner is active and not stopping.
+func (d *LocalDirectory) routed(key Key, pid *actor.PID) {
+	rs := d.routeShard(key)
+	rs.mu.Lock()
+	if r := rs.m[key]; r != nil {
+		r.queued--
+		r.pid = pid
+		if r.queued == 0 && pid == nil {
+			delete(rs.m, key)
+		}
+	}
+	rs.mu.Unlock()
+}
+
+// setRoute sets (or, with nil, clears) the owner's pid for direct delivery.
+func (d *LocalDirectory) setRoute(key Key, pid *actor.PID) {
+	rs := d.routeShard(key)
+	rs.mu.Lock()
+	r := rs.m[key]
+	switch {
+	case r != nil:
+		r.pid = pid
+		if r.queued == 0 && pid == nil {
+			delete(rs.m, key)
+		}
+	case pid != nil:
+		if rs.m == nil {
+			rs.m = make(map[Key]*route)
+		}
+		rs.m[key] = &route{pid: pid}
+	}
+	rs.mu.Unlock()
 }
 
 type closeRequest struct{}
@@ -264,16 +344,22 @@ func (p *partition) Receive(ctx actor.Context) {
 		c := p.children[m.key]
 		switch {
 		case c == nil:
-			p.spawn(ctx, m.key, []any{m.msg})
+			c = p.spawn(ctx, m.key, []any{m.msg})
 		case c.stopping:
 			c.buffer = append(c.buffer, m.msg)
 		default:
 			ctx.Send(c.pid, m.msg)
 		}
+		var direct *actor.PID
+		if !c.stopping {
+			direct = c.pid
+		}
+		p.dir.routed(m.key, direct)
 	case passivateRequest:
 		key, ok := p.byPID[ctx.Sender().Id]
 		if c := p.children[key]; ok && c != nil && !c.stopping && p.closing == nil {
 			c.stopping = true
+			p.dir.setRoute(key, nil) // from now on through here, buffered
 			ctx.Poison(c.pid)
 		}
 	case *actor.Terminated:
@@ -286,6 +372,14 @@ func (p *partition) Receive(ctx actor.Context) {
 		delete(p.children, key)
 		p.dir.active[key.Kind].Add(-1)
 		if p.closing != nil {
+			if len(c.buffer) > 0 {
+				// A passivation was under way when the close began: what arrived meanwhile is
+				// still processed, by a new activation stopped right after it.
+				n := p.spawnWith(ctx, key, c.saved, c.buffer)
+				n.stopping = true
+				ctx.Poison(n.pid)
+				return
+			}
 			if len(p.children) == 0 {
 				ctx.Send(p.closing, closeDone{})
 			}
@@ -297,7 +391,8 @@ func (p *partition) Receive(ctx actor.Context) {
 			saved = nil
 		}
 		if len(c.buffer) > 0 {
-			p.spawnWith(ctx, key, saved, c.buffer)
+			n := p.spawnWith(ctx, key, saved, c.buffer)
+			p.dir.setRoute(key, n.pid)
 		} else if saved != nil {
 			p.dormant[key] = saved
 		}
@@ -307,30 +402,24 @@ func (p *partition) Receive(ctx actor.Context) {
 			ctx.Respond(closeDone{})
 			return
 		}
-		for _, c := range p.children {
+		for key, c := range p.children {
 			if !c.stopping {
 				c.stopping = true
+				p.dir.setRoute(key, nil)
 				ctx.Poison(c.pid)
-			} else if len(c.buffer) > 0 {
-				// A passivation was under way: deliver what it buffered by restarting it, so
-				// that closing still processes every delivered message.
-				c.stopping = false
-				for _, msg := range c.buffer {
-					ctx.Send(c.pid, msg)
-				}
-				c.buffer = nil
 			}
+			// A child stopping for passivation keeps its buffer: Terminated handles it.
 		}
 	}
 }
 
-func (p *partition) spawn(ctx actor.Context, key Key, first []any) {
+func (p *partition) spawn(ctx actor.Context, key Key, first []any) *childRef {
 	saved := p.dormant[key]
 	delete(p.dormant, key)
-	p.spawnWith(ctx, key, saved, first)
+	return p.spawnWith(ctx, key, saved, first)
 }
 
-func (p *partition) spawnWith(ctx actor.Context, key Key, saved any, pending []any) {
+func (p *partition) spawnWith(ctx actor.Context, key Key, saved any, pending []any) *childRef {
 	d := p.dir
 	ref := &childRef{}
 	owner := d.factory(key, saved)
@@ -343,6 +432,7 @@ func (p *partition) spawnWith(ctx actor.Context, key Key, saved any, pending []a
 	for _, msg := range pending {
 		ctx.Send(ref.pid, msg)
 	}
+	return ref
 }
 
 // --- owner actor -------------------------------------------------------------------------------
