@@ -79,6 +79,21 @@ type Discarder interface {
 	Discard(msg any)
 }
 
+// Holder is implemented by owners that hold messages back: received, not handled yet, because
+// they wait for a message from another owner (cacheactors' gates and Ready barriers), so that
+// no owner goroutine ever blocks on another owner. The directory does not passivate an owner
+// while Holding reports true. When such an owner stops anyway (Close, or a passivation asked
+// for just before it began to hold), the held messages stay in the state it passes on to its
+// next activation (Passivator) if the directory keeps that state; otherwise the directory takes
+// them with Held and discards them (Discarder), so that nothing waits for them forever.
+//
+// Close does not wait for the messages owners send each other: drain before closing (as
+// ermine.Bot.Close does) for everything held to be handled.
+type Holder interface {
+	Holding() bool
+	Held() []any
+}
+
 // Factory creates the owner of key. saved is what the previous activation returned from
 // Passivate, or nil.
 type Factory func(key Key, saved any) Owner

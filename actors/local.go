@@ -465,7 +465,9 @@ func (o *ownerActor) Receive(ctx actor.Context) {
 		o.lastActive = time.Now()
 		o.armIdle(o.idle)
 	case idleCheck:
-		if quiet := time.Since(o.lastActive); quiet >= o.idle {
+		if o.holding() {
+			o.armIdle(o.idle) // it waits for another owner's message: busy, not idle
+		} else if quiet := time.Since(o.lastActive); quiet >= o.idle {
 			ctx.Request(ctx.Parent(), passivateRequest{})
 			o.armIdle(o.idle) // in case the partition declines
 		} else {
@@ -475,6 +477,7 @@ func (o *ownerActor) Receive(ctx actor.Context) {
 		if o.timer != nil {
 			o.timer.Stop()
 		}
+		o.releaseHeld()
 		if p, ok := o.owner.(Passivator); ok {
 			o.ref.saved = o.safePassivate(p)
 		}
