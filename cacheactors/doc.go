@@ -42,23 +42,58 @@
 //
 //   - Seeds: Ready and ServerCreate carry state for many owners. The seeds are applied as soon as
 //     they arrive, before the event's handlers run: a channel actor always knows its channel
-//     before it sees that channel's next event, and the handlers of a Ready (which wait for all
-//     of its seeds) see a full cache, where stoat.py's cache is still empty. A handler cannot
-//     cancel a seed.
+//     before it sees that channel's next event, and the handlers of a Ready (which run once all
+//     of its seeds and drops are acked, see below) see a full cache, where stoat.py's cache is
+//     still empty. A handler cannot cancel a seed.
 //   - Gated cascades: the effects that depend on the event happening (ServerDelete and leaving a
 //     server → its channels are dropped; ChannelDelete → its server's channel list;
 //     ServerRoleDelete → the channels' role_permissions; VoiceChannelMove → the `from` channel;
 //     UserRelationship → your relations list; UserPlatformWipe → every server, every channel and
-//     your relations; a webhook moving → its new channel). The patch waits for a gate that the
-//     primary owner opens once the event has been processed: the handlers still see every owner
-//     as it was before the event (a ServerDelete handler can read the server's channels), and a
-//     cancelled event has no effect anywhere. A gate only ever waits for an event earlier in
-//     wire order, so owners cannot wait for each other in a cycle. The targets come from the
-//     router's own indexes, kept in wire order (server → channels, the channels and servers
-//     known), never from the Store, which may not have caught up with the wire yet.
+//     your relations; a webhook moving → its new channel). The patch is gated: its owner applies
+//     it only once the primary owner has told it the event's outcome, processed or cancelled
+//     (see below), so the handlers still see every owner as it was before the event (a
+//     ServerDelete handler can read the server's channels), and a cancelled event has no effect
+//     anywhere. A gate only ever waits for an event earlier in wire order, so owners cannot wait
+//     for each other in a cycle. The targets come from the router's own indexes, kept in wire
+//     order (server → channels, the channels and servers known), never from the Store, which may
+//     not have caught up with the wire yet.
 //   - Plain patches, for facts that hold whatever the handlers decide and would make busy owners
 //     wait for nothing if gated: the author (user) and member snapshots a Message carries, a new
 //     server channel joining its server's list.
+//
+// # Waiting without blocking: gates, barriers, holding
+//
+// No owner goroutine ever blocks on another owner; what one waits for from another arrives as a
+// message (gates.go), as it would from another node:
+//
+//   - Gates. The router numbers each event that has gated cascades (a gate id: the router's
+//     random id and a sequence number in wire order), sends the gated patches, and records on the
+//     event's Dispatch which owners got one. The primary owner, once the event is processed or
+//     cancelled — or its owner panicked, or the runtime discarded it at shutdown — sends each of
+//     them a resolution (gate id, apply), before the event's budget ticket is released (so Drain
+//     never sees a quiet runtime with a resolution in flight), and keeps the outcome of its last
+//     32 gates.
+//   - Ready barriers. Each seed and drop of a Ready carries the Ready's barrier (its id, the shard
+//     owner's key and how many seeds and drops it has). The owner that applies one (or discards
+//     it, or panics applying it) acks it to the shard owner, which counts acks per barrier — they
+//     may arrive before the Ready — and runs the Ready only when the count is reached. An ack is
+//     one pointer-shaped message and one map increment: no allocation.
+//   - Holding. An owner whose next message must wait (a gated patch whose outcome it does not know
+//     yet, a Ready not fully acked) holds it, and every message after it, in arrival order, so its
+//     wire order is kept; it handles the protocol's own messages (resolutions, acks, questions)
+//     at once. When the wait is over it replays what it holds, which may stop at the next wait.
+//     A resolution that arrives before its patch is kept until the patch comes; a late repeat of
+//     one (after a re-drive) is dropped. An owner that holds messages is not passivated, and when
+//     the runtime stops, what it holds is discarded with the rest (actors.Holder).
+//   - Timeouts. A wait longer than Deps.GateTimeout (30 s by default) is logged, rate-limited,
+//     and counted (Deps.GateStats). For a gate, the owner then asks the primary owner for the
+//     outcome: the primary answers from the outcomes it keeps, or says the event is still held
+//     there (the wait starts over), or does not know it. If no answer comes within a second
+//     timeout, the patch is applied: the event did happen on Stoat, and only a cancel can be lost
+//     that way (counted as GivenUp). In one process a resolution is never lost, so a timeout means
+//     an owner far behind, or a bug. A Ready's barrier is only logged and waited for again: the
+//     seeds cannot be re-sent from the shard owner, and the Ready's handlers must see them. The
+//     timer only sends a message to the owner itself, which decides on its own goroutine.
 //
 // # The cache effect of every event
 //

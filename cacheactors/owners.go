@@ -1,12 +1,14 @@
 package cacheactors
 
 import (
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/ermine-rt/ermine/actors"
 	"github.com/ermine-rt/ermine/dispatch"
+	"github.com/ermine-rt/ermine/internal/ratelog"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
@@ -50,8 +52,16 @@ type Deps struct {
 	Policy   Policy
 	// Now returns the time (for the joined_at ermine synthesises); default time.Now.
 	Now func() time.Time
+	// GateTimeout is how long an owner waits for a gated patch's outcome, or a Ready for its
+	// seeds, before it logs the wait and re-drives it (see the package documentation); default
+	// DefaultGateTimeout.
+	GateTimeout time.Duration
+	// Logger receives the owner protocol's warnings (rate-limited); default Pipeline.Logger.
+	Logger *slog.Logger
 
-	once sync.Once
+	once    sync.Once
+	gateLog ratelog.Limiter
+	gates   gateCounters
 }
 
 // NewOwner is the actors.Factory of the cache owners. saved is what a passivated owner of the
@@ -62,22 +72,26 @@ func (d *Deps) NewOwner(key actors.Key, saved any) actors.Owner {
 	switch key.Kind {
 	case actors.KindChannel:
 		if o, ok := saved.(*channelOwner); ok {
-			o.ownerBase = base.with(o.me)
+			o.ownerBase = base.resumed(o.ownerBase)
 			return o
 		}
 		return &channelOwner{ownerBase: base}
 	case actors.KindServer:
 		if o, ok := saved.(*serverOwner); ok {
-			o.ownerBase = base.with(o.me)
+			o.ownerBase = base.resumed(o.ownerBase)
 			return o
 		}
 		return &serverOwner{ownerBase: base}
 	case actors.KindUserDir:
 		if o, ok := saved.(*userDirOwner); ok {
-			o.ownerBase = base.with(o.me)
+			o.ownerBase = base.resumed(o.ownerBase)
 			return o
 		}
 		return &userDirOwner{ownerBase: base}
+	}
+	if o, ok := saved.(*shardOwner); ok {
+		o.ownerBase = base.resumed(o.ownerBase)
+		return o
 	}
 	return &shardOwner{ownerBase: base}
 }
@@ -99,15 +113,25 @@ func (o *serverOwner) Passivate() any { return o }
 // Passivate keeps the partition's state for its next activation.
 func (o *userDirOwner) Passivate() any { return o }
 
+// Passivate keeps the connection owner's protocol state (acks counted for a Ready not arrived
+// yet, messages held) for its next activation.
+func (o *shardOwner) Passivate() any { return o }
+
 type ownerBase struct {
 	deps *Deps
 	key  actors.Key
 	run  *dispatch.Runner
 	ctx  actors.Context // the context of the message being handled
 	me   string         // the connected user's id, as the router last told this owner
+	hold *hold          // the owner protocol's state (gates.go); nil until needed
 }
 
-func (o ownerBase) with(me string) ownerBase { o.me = me; return o }
+// resumed is o for the next activation of prev's owner: what prev knew of the connected user and
+// the protocol's state (messages it holds, gate outcomes) go on.
+func (o ownerBase) resumed(prev ownerBase) ownerBase {
+	o.me, o.hold = prev.me, prev.hold
+	return o
+}
 
 func (o *ownerBase) store() *Store { return o.deps.Store }
 
@@ -121,26 +145,10 @@ func (o *ownerBase) myID() string {
 	return o.store().Me().GetId()
 }
 
-// receive handles the messages every owner gets: a Dispatch runs the pipeline with h's hooks, a
-// gated patch waits for its gate, anything else is a patch for apply.
-func (o *ownerBase) receive(ctx actors.Context, msg any, h dispatch.Hooks, apply func(any)) {
-	o.ctx = ctx
-	switch m := msg.(type) {
-	case *Dispatch:
-		o.dispatch(m, h, apply)
-	case gated:
-		<-m.g.done
-		if m.g.apply {
-			apply(m.patch)
-		}
-	default:
-		apply(msg)
-	}
-}
-
-// dispatch runs d through the pipeline, then applies d's local cascade patches (if the event was
-// processed) and opens its gate for the others. The gate is opened and the ticket released even
-// if the owner panics, so that no other owner waits forever.
+// dispatch runs d through the pipeline (a Ready's seeds are all acked: see receive), then applies
+// d's local cascade patches (if the event was processed) and tells the owners of its gated
+// patches the outcome. The outcome is sent, before the ticket is released, even if the owner
+// panics, so that no other owner waits for it and Drain sees the resolutions in flight.
 func (o *ownerBase) dispatch(d *Dispatch, h dispatch.Hooks, apply func(any)) {
 	if d.me != "" {
 		o.me = d.me
@@ -148,12 +156,12 @@ func (o *ownerBase) dispatch(d *Dispatch, h dispatch.Hooks, apply func(any)) {
 	processed := false
 	defer func() {
 		if d.gate != nil {
-			d.gate.open(processed)
+			o.resolve(o.ctx, d.gate, processed)
 		}
 		d.Ticket.Release()
 	}()
-	if d.barrier != nil {
-		d.barrier.Wait()
+	if d.barrier != nil && o.hold != nil {
+		delete(o.hold.acks, d.barrier.id)
 	}
 	if processed = o.run.Dispatch(d.Event, h, d.Ticket.Backlog()); processed {
 		for _, p := range d.local {
@@ -163,30 +171,28 @@ func (o *ownerBase) dispatch(d *Dispatch, h dispatch.Hooks, apply func(any)) {
 }
 
 // Discard implements actors.Discarder: the runtime is stopping and msg will not be handled.
-// Whatever another owner or the reader waits for because of msg is let go: the event's gate
-// opens without its cascade, its ticket is released, a seed or drop counts down its Ready
-// barrier.
+// Whatever another owner or the reader waits for because of msg is let go: the event's gated
+// patches are told it was not processed, its ticket is released, a seed or drop acks its Ready.
+// The messages the owner holds are discarded with the first message it discards (or when it
+// stops: actors.Holder).
 func (o *ownerBase) Discard(msg any) {
+	for _, m := range o.Held() {
+		o.discard(m)
+	}
+	o.discard(msg)
+}
+
+func (o *ownerBase) discard(msg any) {
 	switch m := msg.(type) {
 	case *Dispatch:
 		if m.gate != nil {
-			m.gate.open(false)
+			o.resolve(o.ctx, m.gate, false)
 		}
 		m.Ticket.Release()
-	case *seedServer:
-		done(m.barrier)
-	case *seedChannel:
-		done(m.barrier)
-	case *seedUsers:
-		done(m.barrier)
-	case drop:
-		done(m.barrier)
-	}
-}
-
-func done(wg *sync.WaitGroup) {
-	if wg != nil {
-		wg.Done()
+	default:
+		if b := barrierOf(msg); b != nil {
+			o.ack(o.ctx, b)
+		}
 	}
 }
 
@@ -215,10 +221,8 @@ func (o *channelOwner) patch(msg any) {
 		if m.withReadState {
 			o.setReadState(m.readState)
 		}
-		done(m.barrier)
 	case drop:
 		o.Reset()
-		done(m.barrier)
 	case removeVoice:
 		o.removeParticipant(m.user)
 	case stripRole:

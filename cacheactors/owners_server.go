@@ -31,10 +31,8 @@ func (o *serverOwner) patch(msg any) {
 			o.setMember(mem)
 		}
 		o.replaceEmojis(m.emojis)
-		done(m.barrier)
 	case drop:
 		o.Reset()
-		done(m.barrier)
 	case upsertMember:
 		if o.server != nil { // not for a server you are not in (any more)
 			o.setMember(m.member)
@@ -317,14 +315,12 @@ func (o *userDirOwner) patch(msg any) {
 		for _, u := range m.users {
 			o.setUser(u)
 		}
-		done(m.barrier)
 	case upsertUser:
 		o.learnUser(m.user)
 	case setRelation:
 		o.setRelation(m.user, m.status)
 	case drop:
 		o.Reset()
-		done(m.barrier)
 	}
 }
 

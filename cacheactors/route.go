@@ -1,7 +1,7 @@
 package cacheactors
 
 import (
-	"sync"
+	"math/rand/v2"
 
 	"github.com/ermine-rt/ermine/actors"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
@@ -14,38 +14,16 @@ type Dispatch struct {
 	// (also if the owner panicked or the runtime discarded it at shutdown). Its backlog decides
 	// whether the owner runs the handlers concurrently (dispatch.Pipeline.ConcurrentAbove).
 	Ticket actors.Ticket
-	// barrier, for Ready: the seeds the handlers must wait for.
-	barrier *sync.WaitGroup
-	// gate is opened once the event is processed or cancelled: the cascade patches the router
-	// sent to other owners for this event wait for it (see gated).
-	gate *gate
+	// barrier, for Ready: its seeds and drops ack it to the shard owner, which runs the pipeline
+	// once they all have (gates.go).
+	barrier *barrier
+	// gate, for an event with gated cascades: the owners that got a gated patch, which the
+	// primary owner tells the outcome (processed, or not) once the event is run (gates.go).
+	gate *gateOut
 	// local holds cascade patches for the primary owner itself, applied after process.
 	local []any
 	// me is the connected user's id as the router knew it at this event.
 	me string
-}
-
-// gate holds back the cascade patches of an event until its primary owner has run it: the patch
-// sits in the other owner's mailbox at its wire position, and the other owner applies it (or not,
-// if a handler cancelled the event) once the gate opens. The handlers of the event therefore
-// still see every owner's state from before the event, a cancelled event has no effect anywhere,
-// and no later event of the other owner can overtake the cascade. The router only emits gated
-// patches from the connection's reader, in wire order, so a gate only ever waits for an event
-// that is earlier in wire order than everything queued behind it: owners cannot wait in a cycle.
-type gate struct {
-	done  chan struct{}
-	apply bool
-}
-
-func (g *gate) open(apply bool) {
-	g.apply = apply
-	close(g.done)
-}
-
-// gated is a cascade patch held back by a gate.
-type gated struct {
-	g     *gate
-	patch any
 }
 
 // Patches change an owner's state without running handlers.
@@ -55,7 +33,7 @@ type (
 		members []*stoatpb.Member
 		emojis  []*stoatpb.Emoji
 		me      string
-		barrier *sync.WaitGroup
+		barrier *barrier
 	}
 	seedChannel struct {
 		channel *stoatpb.Channel
@@ -64,16 +42,16 @@ type (
 		// read states: a channel without one has none).
 		readState     *stoatpb.ChannelUnread
 		withReadState bool
-		barrier       *sync.WaitGroup
+		barrier       *barrier
 	}
 	seedUsers struct {
 		users   []*stoatpb.User
 		me      string
-		barrier *sync.WaitGroup
+		barrier *barrier
 	}
 	// drop removes everything the owner caches (entity deleted, left, or absent from a re-Ready).
 	// barrier, for a re-Ready's drops: the Ready handlers wait for it, like for the seeds.
-	drop          struct{ barrier *sync.WaitGroup }
+	drop          struct{ barrier *barrier }
 	upsertUser    struct{ user *stoatpb.User }
 	upsertMember  struct{ member *stoatpb.Member }
 	addChannel    struct{ channel string }
@@ -101,7 +79,10 @@ func channelKey(id string) actors.Key { return actors.Key{Kind: actors.KindChann
 // connected user's id, all updated in wire order. It is used by one goroutine (the connection's
 // reader).
 type Router struct {
-	shard          actors.Key
+	shard actors.Key
+	// id tells this router's gates and barriers from another router's; seq numbers them in wire
+	// order (gates.go).
+	id, seq        uint64
 	me             string
 	emojiServer    map[string]string
 	webhookChannel map[string]string
@@ -115,6 +96,7 @@ type Router struct {
 func NewRouter(shard string) *Router {
 	return &Router{
 		shard:          ShardKey(shard),
+		id:             rand.Uint64(),
 		emojiServer:    map[string]string{},
 		webhookChannel: map[string]string{},
 		channelServer:  map[string]string{},
@@ -133,17 +115,25 @@ func (r *Router) Route(ev stoatpb.Event, emit func(actors.Key, any)) (actors.Key
 	return key, d
 }
 
-// cascade sends patch to the owner to, held back by d's gate (or, if to is the primary owner
-// itself, applied by it after process).
+// next returns a new gate or barrier id.
+func (r *Router) next() seqID {
+	r.seq++
+	return seqID{router: r.id, seq: r.seq}
+}
+
+// cascade sends patch to the owner to, gated by d's event, and records to on d so that the
+// primary owner tells it the outcome (or, if to is the primary owner itself, d carries the patch
+// for it to apply after process).
 func (r *Router) cascade(d *Dispatch, primary, to actors.Key, patch any, emit func(actors.Key, any)) {
 	if to == primary {
 		d.local = append(d.local, patch)
 		return
 	}
 	if d.gate == nil {
-		d.gate = &gate{done: make(chan struct{})}
+		d.gate = &gateOut{id: r.next()}
 	}
-	emit(to, gated{g: d.gate, patch: patch})
+	d.gate.targets = append(d.gate.targets, to)
+	emit(to, gated{id: d.gate.id, primary: primary, patch: patch})
 }
 
 func (r *Router) route(ev stoatpb.Event, d *Dispatch, emit func(actors.Key, any)) actors.Key {
@@ -403,8 +393,8 @@ func (r *Router) serverGone(d *Dispatch, key actors.Key, srv string, emit func(a
 
 // seedReady emits the seeds of a Ready: drops for the servers and channels the previous Ready
 // had and this one lacks, then the servers (with their members and emojis), channels and users.
-func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *sync.WaitGroup {
-	wg := &sync.WaitGroup{}
+// Each carries the Ready's barrier, which says how many acks the Ready waits for.
+func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *barrier {
 	for _, u := range e.Users {
 		if u.GetRelationship() == stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_USER {
 			r.me = u.GetId()
@@ -419,17 +409,26 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *s
 		e.Channels[i] = normalizeChannel(c)
 		channels[c.GetId()] = true
 	}
+	var drops []actors.Key
 	for id := range r.servers {
 		if !servers[id] {
-			wg.Add(1)
-			emit(serverKey(id), drop{barrier: wg})
+			drops = append(drops, serverKey(id))
 		}
 	}
 	for id := range r.channels {
 		if !channels[id] {
-			wg.Add(1)
-			emit(channelKey(id), drop{barrier: wg})
+			drops = append(drops, channelKey(id))
 		}
+	}
+	parts := map[actors.Key][]*stoatpb.User{}
+	for _, u := range e.Users {
+		k := actors.UserDirKey(u.GetId())
+		parts[k] = append(parts[k], u)
+	}
+	// The count is known before the first seed leaves, so that the barrier is immutable.
+	b := &barrier{shard: r.shard, id: r.next(), n: len(drops) + len(e.Servers) + len(e.Channels) + len(parts)}
+	for _, k := range drops {
+		emit(k, drop{barrier: b})
 	}
 	webhooks := r.webhookChannel
 	r.servers, r.channels = servers, channels
@@ -452,8 +451,7 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *s
 		}
 	}
 	for _, s := range e.Servers {
-		wg.Add(1)
-		emit(serverKey(s.GetId()), &seedServer{server: s, members: members[s.GetId()], emojis: emojis[s.GetId()], me: r.me, barrier: wg})
+		emit(serverKey(s.GetId()), &seedServer{server: s, members: members[s.GetId()], emojis: emojis[s.GetId()], me: r.me, barrier: b})
 	}
 	unreads := map[string]*stoatpb.ChannelUnread{}
 	for _, u := range e.ReadStates {
@@ -467,19 +465,12 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *s
 		if srv := c.GetServer(); srv != "" {
 			r.linkChannel(c.GetId(), srv)
 		}
-		wg.Add(1)
-		emit(channelKey(c.GetId()), &seedChannel{channel: c, voice: voice[c.GetId()], readState: unreads[c.GetId()], withReadState: len(e.ReadStates) > 0, barrier: wg})
-	}
-	parts := map[actors.Key][]*stoatpb.User{}
-	for _, u := range e.Users {
-		k := actors.UserDirKey(u.GetId())
-		parts[k] = append(parts[k], u)
+		emit(channelKey(c.GetId()), &seedChannel{channel: c, voice: voice[c.GetId()], readState: unreads[c.GetId()], withReadState: len(e.ReadStates) > 0, barrier: b})
 	}
 	for k, us := range parts {
-		wg.Add(1)
-		emit(k, &seedUsers{users: us, me: r.me, barrier: wg})
+		emit(k, &seedUsers{users: us, me: r.me, barrier: b})
 	}
-	return wg
+	return b
 }
 
 func voiceOf(states []*stoatpb.ChannelVoiceState, channel string) *stoatpb.ChannelVoiceState {

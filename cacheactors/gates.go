@@ -1,0 +1,486 @@
+package cacheactors
+
+import (
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/ermine-rt/ermine/actors"
+	"github.com/ermine-rt/ermine/dispatch"
+)
+
+// The owner protocol: how an owner waits for what another owner does without ever blocking its
+// goroutine on it. Two things wait across owners — a gated cascade patch waits for the outcome
+// of its event (processed or cancelled) at the primary owner, and a Ready waits for its seeds
+// and drops to be applied — and both are messages: the primary owner sends a gate resolution to
+// every owner that got a gated patch, the owner that applies a seed or a drop sends an ack to the
+// shard owner. An owner whose next message must wait holds it, and every later message, in
+// arrival order (the wire order of that owner is kept), handles the protocol's own messages at
+// once, and replays what it holds when the wait is over. See the package documentation.
+
+// seqID names a gate or a Ready barrier: the router that made it (a random number, so that two
+// routers' ids cannot be confused) and its number in that router's wire order.
+type seqID struct{ router, seq uint64 }
+
+// barrier is a Ready's barrier, as the Ready and its seeds and drops carry it: whoever applies
+// (or discards) a seed or drop acks it to the shard owner, which runs the Ready once n acks have
+// arrived. It is immutable; a pointer so that an ack is a pointer-shaped message (no allocation
+// for the ~110k acks of a big Ready). Across processes it would travel as its fields.
+type barrier struct {
+	shard actors.Key
+	id    seqID
+	n     int
+}
+
+// gateOut is what a Dispatch with gated cascades carries: its gate, and the owners the router
+// sent a gated patch to, which the primary owner tells the outcome.
+type gateOut struct {
+	id      seqID
+	targets []actors.Key
+}
+
+// The messages of the protocol. Only gated is held back in wire order; the others are handled
+// as soon as they arrive, whatever the owner holds.
+type (
+	// gated is a cascade patch that applies only if its event is processed (not cancelled).
+	gated struct {
+		id      seqID
+		primary actors.Key // asked for the outcome after a timeout
+		patch   any
+	}
+	// gateResolved tells a gate's outcome: apply is false if the event was cancelled, its owner
+	// panicked, or the runtime discarded it.
+	gateResolved struct {
+		id    seqID
+		apply bool
+	}
+	// gateQuery asks a primary owner for the outcome of one of its gates (re-drive).
+	gateQuery struct {
+		id   seqID
+		from actors.Key
+	}
+	// gatePending answers a gateQuery: the event is held by its owner, still to be run.
+	gatePending struct{ id seqID }
+	// barrierAck says that one seed or drop of a Ready was applied or discarded.
+	barrierAck struct{ b *barrier }
+	// holdTimeout is sent by an owner's timer to the owner itself (protoactor's ReceiveTimeout
+	// touches the actor from the timer goroutine); it decides on its own goroutine.
+	holdTimeout struct{}
+	// resumeHeld makes an owner go on replaying what it holds after one of those messages
+	// panicked in the middle of a replay.
+	resumeHeld struct{}
+)
+
+// DefaultGateTimeout is Deps.GateTimeout's default.
+const DefaultGateTimeout = 30 * time.Second
+
+// recentGates is how many outcomes of its own gates a primary owner remembers, to answer a
+// gateQuery that crossed the resolution.
+const recentGates = 32
+
+// GateStats counts the waits of the owner protocol that took longer than Deps.GateTimeout.
+type GateStats struct {
+	// Timeouts counts gated patches whose outcome had not arrived within the timeout: the owner
+	// asked the event's owner for it.
+	Timeouts uint64
+	// GivenUp counts gated patches applied without a known outcome, when that question had no
+	// answer within a second timeout (the event did happen on Stoat; only a cancel is lost).
+	GivenUp uint64
+	// BarrierTimeouts counts the timeouts of a Ready waiting for its seeds and drops (it goes on
+	// waiting: a seed is never given up).
+	BarrierTimeouts uint64
+}
+
+type gateCounters struct {
+	timeouts, givenUp, barrierTimeouts atomic.Uint64
+}
+
+// GateStats returns the counters of the owner protocol.
+func (d *Deps) GateStats() GateStats {
+	return GateStats{Timeouts: d.gates.timeouts.Load(), GivenUp: d.gates.givenUp.Load(), BarrierTimeouts: d.gates.barrierTimeouts.Load()}
+}
+
+func (d *Deps) gateTimeout() time.Duration {
+	if d.GateTimeout > 0 {
+		return d.GateTimeout
+	}
+	return DefaultGateTimeout
+}
+
+func (d *Deps) logger() *slog.Logger {
+	switch {
+	case d.Logger != nil:
+		return d.Logger
+	case d.Pipeline != nil && d.Pipeline.Logger != nil:
+		return d.Pipeline.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// hold is an owner's state in the protocol, allocated on its first gate, ack or gated event
+// (most owners never have one).
+type hold struct {
+	// msgs[head:] are the messages held back, in arrival order; msgs[head] is the one waiting.
+	msgs []any
+	head int
+	// The wait for msgs[head]: which index it is for (-1: none), since when, until when before
+	// the next step, and whether the gate's primary owner was asked already.
+	waitAt          int
+	since, deadline time.Time
+	asked           bool
+	timer           *time.Timer
+
+	// outcomes: known outcomes of gates whose patch is still to be applied (held, or not arrived
+	// yet: the primary runs in parallel). open: how many held gated patches each gate has.
+	// lastSeq: per router, the highest gate of a gated patch received; an outcome for an older
+	// gate with nothing open is a late repeat (after a re-drive) and is dropped.
+	outcomes map[seqID]bool
+	open     map[seqID]int
+	lastSeq  map[uint64]uint64
+	// recent: the outcomes of this owner's own last gates, as their primary (for gateQuery).
+	recent *[recentGates]gateResolved
+	next   int
+
+	// acks counts the acks per barrier (shard owner); they may arrive before the Ready.
+	acks map[seqID]int
+}
+
+func (h *hold) holding() bool { return h != nil && h.head < len(h.msgs) }
+
+func (o *ownerBase) holdState() *hold {
+	if o.hold == nil {
+		o.hold = &hold{waitAt: -1}
+	}
+	return o.hold
+}
+
+// Holding implements actors.Holder: the owner holds messages back, waiting for another owner.
+func (o *ownerBase) Holding() bool { return o.hold.holding() }
+
+// Held implements actors.Holder: it takes the messages the owner holds (the directory discards
+// them: it is closing) and stops the owner's timer.
+func (o *ownerBase) Held() []any {
+	h := o.hold
+	if !h.holding() {
+		return nil
+	}
+	msgs := slices.Clone(h.msgs[h.head:])
+	clear(h.open)
+	h.release()
+	return msgs
+}
+
+// release forgets the held messages (replayed or taken) and the wait.
+func (h *hold) release() {
+	clear(h.msgs)
+	if cap(h.msgs) > 1024 {
+		h.msgs = nil // a burst held behind a slow gate: do not keep its memory
+	}
+	h.msgs, h.head, h.waitAt, h.asked = h.msgs[:0], 0, -1, false
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+}
+
+func (h *hold) push(msg any) {
+	if g, ok := msg.(gated); ok {
+		if h.open == nil {
+			h.open = map[seqID]int{}
+		}
+		h.open[g.id]++
+	}
+	h.msgs = append(h.msgs, msg)
+}
+
+func (h *hold) pop() any {
+	msg := h.msgs[h.head]
+	h.msgs[h.head] = nil
+	h.head++
+	if g, ok := msg.(gated); ok {
+		if h.open[g.id]--; h.open[g.id] <= 0 {
+			delete(h.open, g.id)
+		}
+	}
+	return msg
+}
+
+// arrived records a gated patch's gate as seen, and forgets outcomes of that router's earlier
+// gates that nothing waits for: their patch is applied or was lost, and a router sends its
+// gated patches to one owner in order.
+func (h *hold) arrived(id seqID) {
+	if h.lastSeq == nil {
+		h.lastSeq = map[uint64]uint64{}
+	}
+	if id.seq <= h.lastSeq[id.router] {
+		return
+	}
+	h.lastSeq[id.router] = id.seq
+	for o := range h.outcomes {
+		if o.router == id.router && o.seq < id.seq && h.open[o] == 0 {
+			delete(h.outcomes, o)
+		}
+	}
+}
+
+// resolved records a gate's outcome, unless its patch is done with already.
+func (h *hold) resolved(id seqID, apply bool) {
+	if h.open[id] == 0 && id.seq <= h.lastSeq[id.router] {
+		if _, known := h.outcomes[id]; !known {
+			return // a repeat, or an answer that came after the patch was given up
+		}
+	}
+	if h.outcomes == nil {
+		h.outcomes = map[seqID]bool{}
+	}
+	h.outcomes[id] = apply
+}
+
+// remember keeps the outcome of one of the owner's own gates, for a gateQuery.
+func (h *hold) remember(id seqID, apply bool) {
+	if h.recent == nil {
+		h.recent = new([recentGates]gateResolved)
+	}
+	h.recent[h.next] = gateResolved{id: id, apply: apply}
+	h.next = (h.next + 1) % recentGates
+}
+
+// blocked reports whether msg cannot be handled yet: a gated patch whose outcome is unknown, a
+// Ready whose seeds are not all acked. It is the only check on the hot path (a Dispatch without
+// a barrier, a patch) besides holding.
+func (o *ownerBase) blocked(msg any) bool {
+	switch m := msg.(type) {
+	case *Dispatch:
+		return m.barrier != nil && o.hold.acksOf(m.barrier.id) < m.barrier.n
+	case gated:
+		_, known := o.hold.outcomes[m.id]
+		return !known
+	}
+	return false
+}
+
+func (h *hold) acksOf(id seqID) int {
+	if h == nil {
+		return 0
+	}
+	return h.acks[id]
+}
+
+// receive handles the messages every owner gets: the protocol's at once, a Dispatch (runs the
+// pipeline with h's hooks), a gated patch or any other patch (for apply) in arrival order —
+// held back behind a message that waits.
+func (o *ownerBase) receive(ctx actors.Context, msg any, h dispatch.Hooks, apply func(any)) {
+	o.ctx = ctx
+	switch m := msg.(type) {
+	case gateResolved:
+		o.holdState().resolved(m.id, m.apply)
+	case barrierAck:
+		hd := o.holdState()
+		if hd.acks == nil {
+			hd.acks = map[seqID]int{}
+		}
+		hd.acks[m.b.id]++
+	case gateQuery:
+		o.answer(m)
+		return
+	case gatePending:
+		o.stillPending(m)
+		return
+	case holdTimeout:
+		o.timedOut()
+	case resumeHeld:
+	default:
+		if g, ok := msg.(gated); ok {
+			o.holdState().arrived(g.id)
+		}
+		if !o.hold.holding() && !o.blocked(msg) {
+			o.handle(msg, h, apply)
+			return
+		}
+		hd := o.holdState()
+		hd.push(msg)
+		if hd.head+1 < len(hd.msgs) {
+			return // behind what already waits
+		}
+	}
+	o.resume(h, apply)
+}
+
+// handle runs one message that does not (or no longer) wait.
+func (o *ownerBase) handle(msg any, h dispatch.Hooks, apply func(any)) {
+	switch m := msg.(type) {
+	case *Dispatch:
+		o.dispatch(m, h, apply)
+	case gated:
+		ok := o.hold.outcomes[m.id]
+		delete(o.hold.outcomes, m.id)
+		if ok {
+			o.applyPatch(m.patch, apply)
+		}
+	default:
+		o.applyPatch(msg, apply)
+	}
+}
+
+// applyPatch applies a patch; a seed or drop of a Ready is acked even if applying it panics, so
+// that the Ready does not wait for it forever.
+func (o *ownerBase) applyPatch(msg any, apply func(any)) {
+	if b := barrierOf(msg); b != nil {
+		defer o.ack(o.ctx, b)
+	}
+	apply(msg)
+}
+
+func barrierOf(msg any) *barrier {
+	switch m := msg.(type) {
+	case *seedServer:
+		return m.barrier
+	case *seedChannel:
+		return m.barrier
+	case *seedUsers:
+		return m.barrier
+	case drop:
+		return m.barrier
+	}
+	return nil
+}
+
+func (o *ownerBase) ack(ctx actors.Context, b *barrier) {
+	if ctx != nil {
+		ctx.Deliver(b.shard, barrierAck{b: b})
+	}
+}
+
+// resolve tells the owners that got gated patches for an event its outcome, and remembers it.
+func (o *ownerBase) resolve(ctx actors.Context, g *gateOut, apply bool) {
+	if ctx != nil {
+		for _, k := range g.targets {
+			ctx.Deliver(k, gateResolved{id: g.id, apply: apply})
+		}
+	}
+	o.holdState().remember(g.id, apply)
+}
+
+// resume replays the held messages until one waits (or none is left).
+func (o *ownerBase) resume(h dispatch.Hooks, apply func(any)) {
+	hd := o.hold
+	if !hd.holding() {
+		return
+	}
+	finished := false
+	defer func() {
+		// A replayed message panicked: the directory resets the owner, and the rest of what it
+		// held goes on in the next message, so that nothing waits for it forever.
+		if !finished && hd.holding() {
+			o.ctx.Deliver(o.key, resumeHeld{})
+		}
+	}()
+	for hd.holding() {
+		if o.blocked(hd.msgs[hd.head]) {
+			o.wait()
+			finished = true
+			return
+		}
+		o.handle(hd.pop(), h, apply)
+	}
+	hd.release()
+	finished = true
+}
+
+// wait starts the wait for the first held message, unless it is under way.
+func (o *ownerBase) wait() {
+	hd := o.hold
+	if hd.waitAt == hd.head {
+		return
+	}
+	now := time.Now()
+	hd.waitAt, hd.since, hd.asked = hd.head, now, false
+	o.armHold(now)
+}
+
+// armHold sets the wait's deadline one timeout from now and the owner's timer to it.
+func (o *ownerBase) armHold(now time.Time) {
+	hd, d := o.hold, o.deps.gateTimeout()
+	hd.deadline = now.Add(d)
+	if hd.timer == nil {
+		ctx, key := o.ctx, o.key // Deliver is safe from any goroutine; it routes by key
+		hd.timer = time.AfterFunc(d, func() { ctx.Deliver(key, holdTimeout{}) })
+		return
+	}
+	hd.timer.Reset(d)
+}
+
+// timedOut takes the next step of a wait that reached its deadline (a timer message from an
+// earlier wait is ignored: its deadline is not reached). A gate's first timeout asks the
+// primary owner for the outcome; the second applies the patch (the event did happen on Stoat:
+// only a cancel can be lost). A Ready's barrier is only logged, and waited for again: the
+// seeds cannot be re-sent from here, and the Ready's handlers must see them.
+func (o *ownerBase) timedOut() {
+	hd := o.hold
+	if !hd.holding() || hd.waitAt != hd.head {
+		return
+	}
+	now := time.Now()
+	if now.Before(hd.deadline) {
+		return
+	}
+	d, log := o.deps, o.deps.logger()
+	waited := now.Sub(hd.since).Round(time.Millisecond)
+	switch m := hd.msgs[hd.head].(type) {
+	case gated:
+		if !hd.asked {
+			hd.asked = true
+			d.gates.timeouts.Add(1)
+			d.gateLog.Log(log, slog.LevelWarn, "gate timeout", "cache: a cascade patch still waits for its event's outcome; asking the event's owner",
+				nil, "owner", o.key.String(), "event_owner", m.primary.String(), "gate", m.id.seq, "waited", waited, "held", len(hd.msgs)-hd.head)
+			o.ctx.Deliver(m.primary, gateQuery{id: m.id, from: o.key})
+			o.armHold(now)
+			return
+		}
+		d.gates.givenUp.Add(1)
+		d.gateLog.Log(log, slog.LevelWarn, "gate given up", "cache: no outcome for a cascade patch's event; applying the patch",
+			nil, "owner", o.key.String(), "event_owner", m.primary.String(), "gate", m.id.seq, "waited", waited)
+		hd.resolved(m.id, true)
+	case *Dispatch:
+		d.gates.barrierTimeouts.Add(1)
+		d.gateLog.Log(log, slog.LevelWarn, "barrier timeout", "cache: a Ready still waits for its seeds",
+			nil, "owner", o.key.String(), "acked", hd.acksOf(m.barrier.id), "seeds", m.barrier.n, "waited", waited, "held", len(hd.msgs)-hd.head)
+		o.armHold(now)
+	}
+}
+
+// answer answers a gateQuery about one of this owner's gates: the outcome if it is recent, "pending"
+// if the event is held here (it waits for an earlier gate itself), nothing if it is unknown (the
+// asker then applies its patch after its second timeout).
+func (o *ownerBase) answer(q gateQuery) {
+	hd := o.hold
+	if hd == nil {
+		return
+	}
+	if hd.recent != nil {
+		for _, r := range hd.recent {
+			if r.id == q.id {
+				o.ctx.Deliver(q.from, r)
+				return
+			}
+		}
+	}
+	for _, msg := range hd.msgs[hd.head:] {
+		if d, ok := msg.(*Dispatch); ok && d.gate != nil && d.gate.id == q.id {
+			o.ctx.Deliver(q.from, gatePending{id: q.id})
+			return
+		}
+	}
+}
+
+// stillPending restarts the wait of a gated patch whose event's owner says it still holds it.
+func (o *ownerBase) stillPending(p gatePending) {
+	hd := o.hold
+	if !hd.holding() || hd.waitAt != hd.head {
+		return
+	}
+	if g, ok := hd.msgs[hd.head].(gated); ok && g.id == p.id && hd.asked {
+		hd.asked = false
+		o.armHold(time.Now())
+	}
+}
