@@ -124,6 +124,12 @@ func (r *Router) next() seqID {
 // cascade sends patch to the owner to, gated by d's event, and records to on d so that the
 // primary owner tells it the outcome (or, if to is the primary owner itself, d carries the patch
 // for it to apply after process).
+//
+// The patch lands in to's mailbox at the event's wire position: to holds it, and what comes after
+// it, until the outcome arrives (gates.go), so the event's handlers still see to as it was before
+// the event, a cancelled event has no effect anywhere, and no later event of to overtakes the
+// cascade. Gated patches leave from the reader only, in wire order, so a gate waits only for an
+// event earlier than everything held behind it: owners cannot wait for each other in a cycle.
 func (r *Router) cascade(d *Dispatch, primary, to actors.Key, patch any, emit func(actors.Key, any)) {
 	if to == primary {
 		d.local = append(d.local, patch)
