@@ -141,6 +141,7 @@ type Bot struct {
 	learn    cacheactors.Learn
 	shard    atomic.Pointer[shardactor.Shard]
 	budget   *actors.Budget
+	deps     *cacheactors.Deps
 	stats    dispatch.Stats
 	cancel   context.CancelFunc
 
@@ -187,6 +188,7 @@ func New(cfg Config) (*Bot, error) {
 		Values:          map[any]any{botKey{}: b},
 	}
 	deps := &cacheactors.Deps{Store: b.store, Pipeline: b.pipeline, Policy: cfg.Cache}
+	b.deps = deps
 	b.system = actors.NewSystem(logger)
 	// When Close runs out of time the owners halt; cancelling the handlers' context then makes
 	// an owner waiting on a handler let go at once.
@@ -259,6 +261,9 @@ type Stats struct {
 	// holding most of it.
 	Budget actors.BudgetStats
 	Owners actors.Stats
+	// Gates counts the waits of the owner protocol that timed out (a cascade waiting for its
+	// primary owner, a Ready for its seeds): each is a fault, also logged.
+	Gates cacheactors.GateStats
 	// Shard is the connection's counters (frames, decode errors, reconnects…); zero before Run.
 	Shard shardactor.Stats
 }
@@ -281,6 +286,7 @@ func (b *Bot) Stats() Stats {
 		Concurrent:     b.stats.Concurrent.Load(),
 		Budget:         b.budget.Stats(),
 		Owners:         b.dir.Stats(),
+		Gates:          b.deps.GateStats(),
 	}
 	if sh := b.shard.Load(); sh != nil {
 		st.Shard = sh.Stats()
