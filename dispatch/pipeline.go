@@ -82,7 +82,7 @@ type Pipeline struct {
 }
 
 // maxIdleWorkers bounds the parked handler goroutines of a pipeline.
-const maxIdleWorkers = 64
+const maxIdleWorkers = 1024
 
 // start runs r.work on a reused goroutine.
 func (p *Pipeline) start(r *eventRun) {
