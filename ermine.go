@@ -147,7 +147,9 @@ type Bot struct {
 
 	shed     atomic.Uint64
 	ingested atomic.Uint64
-	closing  atomic.Bool // set by Close; Ingest refuses events
+	closing   atomic.Bool  // set by Close; Ingest refuses events
+	ingesting atomic.Int32 // Ingest calls under way; Close drains them too
+	stopping  atomic.Bool  // set by Close before it stops the connection: Run's stop is graceful
 	closeMu  sync.Mutex
 	closed   bool
 }
@@ -322,6 +324,10 @@ func (s *Source) Ingest(ctx context.Context, ev stoatpb.Event) error {
 // connection reader — until ctx ends.
 func (s *Source) IngestSized(ctx context.Context, ev stoatpb.Event, size int) error {
 	b := s.b
+	// Counted before the check, so that Close, which sets closing and then drains, waits for
+	// an Ingest that passed it.
+	b.ingesting.Add(1)
+	defer b.ingesting.Add(-1)
 	if b.closing.Load() {
 		return ErrClosed
 	}
@@ -347,7 +353,7 @@ func (s *Source) IngestSized(ctx context.Context, ev stoatpb.Event, size int) er
 func (b *Bot) Drain(ctx context.Context) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
-	for b.budget.InUse() > 0 || b.dir.Pending() > 0 {
+	for b.budget.InUse() > 0 || b.dir.Pending() > 0 || b.ingesting.Load() > 0 {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("ermine: draining %d events and %d messages: %w", b.budget.InUse(), b.dir.Pending(), ctx.Err())
@@ -363,22 +369,24 @@ const HandlerStopGrace = time.Second
 
 // Close stops the runtime, gracefully within ctx. In order:
 //
-//  1. Ingest refuses new events (ErrClosed); Close waits until the owners have processed every
-//     event ingested before, and the cache patches they sent each other (Drain);
+//  1. the connection stops (if Run started one; Run then returns nil), Ingest refuses new
+//     events (ErrClosed), and Close waits until the owners have processed every event ingested
+//     before, and the cache patches they sent each other (Drain);
 //  2. the owners stop;
 //  3. Close waits for the handlers still running detached (a REST call, a WaitFor) to return;
 //  4. the handlers' context (Context.Done) is cancelled, and the actor system stops.
 //
 // If ctx ends before step 3 is over, the events not yet processed are discarded: their handlers
 // never run and the cache never applies them (Stats().Owners.Discarded counts them; the error
-// says how many). The handlers' context is cancelled at once, and Close waits HandlerStopGrace
-// more for running handlers to return.
+// says how many). The handlers' context is cancelled at once; Close then waits for the owners to
+// let go of the message in hand (at most 5 s more; an owner waiting on a handler lets go at
+// once) and HandlerStopGrace more for running handlers to return.
 //
 // When Close returns, no owner runs, no handler starts, the cache no longer changes and the
 // runtime's goroutines have ended — except handlers that ignored the cancellation of their
 // context for HandlerStopGrace, which the error names (Go cannot stop a goroutine; such a
 // handler can no longer reach the cache, and its REST calls fail). Close may be called more
-// than once; later calls return nil at once.
+// than once: a later call waits for the first to finish, then returns nil.
 func (b *Bot) Close(ctx context.Context) error {
 	b.closeMu.Lock()
 	defer b.closeMu.Unlock()
@@ -386,8 +394,17 @@ func (b *Bot) Close(ctx context.Context) error {
 		return nil
 	}
 	b.closed = true
-	b.closing.Store(true)
 	var errs []error
+	b.stopping.Store(true)
+	if sh := b.shard.Load(); sh != nil {
+		sh.Stop()
+		select {
+		case <-sh.Done():
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("ermine: stopping the connection: %w", ctx.Err()))
+		}
+	}
+	b.closing.Store(true)
 	if err := b.Drain(ctx); err != nil {
 		errs = append(errs, err)
 	}

@@ -192,6 +192,9 @@ func TestHotChannelStallIsVisible(t *testing.T) {
 	if len(st.Heaviest) == 0 || st.Heaviest[0].Owner != (actors.Key{Kind: actors.KindChannel, ID: general}) || st.Heaviest[0].Events != 32 {
 		t.Errorf("Heaviest = %+v, want channel/%s with 32 events first", st.Heaviest, general)
 	}
+	if st.Stalled < time.Second {
+		t.Errorf("Budget.Stalled = %s during a stall of over a second", st.Stalled)
+	}
 	if out := logs.String(); !strings.Contains(out, "reader is stalled") || !strings.Contains(out, "owner=channel/"+general) {
 		t.Errorf("the stall was not logged with its owner:\n%s", out)
 	}
@@ -518,4 +521,46 @@ func TestBudgetCountsWireBytes(t *testing.T) {
 	}
 	close(release)
 	eventually(t, "every message to be cached", func() bool { return len(b.Cache().Messages(ch.GetId())) == 20 })
+}
+
+// TestCloseStopsRun: Close called while Run runs stops the connection too; Run returns nil, and
+// nothing of the bot is left running.
+func TestCloseStopsRun(t *testing.T) {
+	srv := stoattest.NewServer(t)
+	before := runtime.NumGoroutine()
+	b, calls := slowBot(t, ermine.Config{Token: srv.Token(), APIURL: srv.URL})
+	readied := make(chan struct{}, 1)
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.ReadyEvent) error {
+		readied <- struct{}{}
+		return nil
+	})
+	runErr := make(chan error, 1)
+	go func() { runErr <- b.Run(context.Background()) }()
+	select {
+	case <-readied:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Ready")
+	}
+	ch := firstTextChannel(t, srv.World())
+	if _, err := srv.PostMessage(&stoatpb.Message{Channel: ch.GetId(), Author: srv.World().Users[0].GetId(), Content: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the message to be handled", func() bool { return calls.Load() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Close(ctx); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Fatalf("Run after Close = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after Close")
+	}
+	assertStill(t, calls, func() int { return len(b.Cache().Messages(ch.GetId())) }, before, 2)
+	if err := b.Run(context.Background()); !errors.Is(err, ermine.ErrClosed) {
+		t.Fatalf("Run after Close = %v, want ErrClosed", err)
+	}
 }

@@ -31,6 +31,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	if b.cfg.Token == "" {
 		return errors.New("ermine: Config.Token is required to connect")
 	}
+	if b.stopping.Load() {
+		return ErrClosed
+	}
 	// Without EventsURL, the shard discovers it at the start of each connection attempt, so that
 	// an outage of the API at start-up is retried with the shard's backoff like a failed dial.
 	events := b.cfg.EventsURL
@@ -64,7 +67,8 @@ func (b *Bot) Run(ctx context.Context) error {
 	closeCtx, cancel := context.WithTimeout(context.Background(), b.cfg.ShutdownTimeout)
 	defer cancel()
 	closeErr := b.Close(closeCtx)
-	if ctx.Err() != nil && (runErr == nil || errors.Is(runErr, ctx.Err()) || errors.Is(runErr, shardactor.ErrStopped)) {
+	stopped := ctx.Err() != nil || b.stopping.Load() // Run's context ended, or Close was called
+	if stopped && (runErr == nil || errors.Is(runErr, context.Cause(ctx)) || errors.Is(runErr, ctx.Err()) || errors.Is(runErr, shardactor.ErrStopped)) {
 		runErr = nil // a graceful stop
 	}
 	return errors.Join(runErr, closeErr)

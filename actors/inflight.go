@@ -47,6 +47,7 @@ type Budget struct {
 
 	stalls    atomic.Uint64
 	stalledNs atomic.Int64
+	stallFrom atomic.Int64 // UnixNano when the stall under way began; 0 when none
 	stallLog  ratelog.Limiter
 }
 
@@ -134,6 +135,7 @@ func (b *Budget) acquireSlow(ctx context.Context, size int64) error {
 	stalled := false
 	defer func() {
 		if stalled {
+			b.stallFrom.Store(0)
 			b.stalledNs.Add(int64(time.Since(start)))
 		}
 	}()
@@ -150,6 +152,7 @@ func (b *Budget) acquireSlow(ctx context.Context, size int64) error {
 			if !stalled {
 				stalled = true
 				b.stalls.Add(1)
+				b.stallFrom.Store(start.UnixNano())
 			}
 			b.logStall(time.Since(start), size)
 			stall.Reset(b.stallAfter)
@@ -269,7 +272,7 @@ type BudgetStats struct {
 	// Events and Bytes are in flight now; MaxEvents and MaxBytes are the limits.
 	Events, Bytes, MaxEvents, MaxBytes int64
 	// Stalls counts the times the reader waited longer than StallAfter; Stalled is the total
-	// time of those waits.
+	// time of those waits, the one under way included.
 	Stalls  uint64
 	Stalled time.Duration
 	// Heaviest are the owners holding most of the budget now, largest first (at most 5).
@@ -278,8 +281,12 @@ type BudgetStats struct {
 
 // Stats returns a snapshot.
 func (b *Budget) Stats() BudgetStats {
+	stalled := time.Duration(b.stalledNs.Load())
+	if from := b.stallFrom.Load(); from != 0 {
+		stalled += time.Since(time.Unix(0, from))
+	}
 	return BudgetStats{
 		Events: b.events.Load(), Bytes: b.bytes.Load(), MaxEvents: b.maxEvents, MaxBytes: b.maxBytes,
-		Stalls: b.stalls.Load(), Stalled: time.Duration(b.stalledNs.Load()), Heaviest: b.Heaviest(5),
+		Stalls: b.stalls.Load(), Stalled: stalled, Heaviest: b.Heaviest(5),
 	}
 }

@@ -258,6 +258,9 @@ func (d *LocalDirectory) Close(ctx context.Context) error {
 		err = errors.Join(fmt.Errorf("actors: closing the directory: %w; %d messages were discarded unhandled",
 			ctx.Err(), d.discarded.Load()), err)
 	}
+	for _, p := range d.partitions {
+		d.system.Root.Stop(p) // out of the process registry
+	}
 	if d.ownSystem {
 		d.system.Shutdown()
 	}
@@ -343,6 +346,12 @@ func (p *partition) Receive(ctx actor.Context) {
 	case *envelope:
 		c := p.children[m.key]
 		switch {
+		case c == nil && p.closing != nil:
+			// Sent just before Close: handled by an activation stopped right after it, so that
+			// the close still completes and no owner outlives it.
+			c = p.spawn(ctx, m.key, []any{m.msg})
+			c.stopping = true
+			ctx.Poison(c.pid)
 		case c == nil:
 			c = p.spawn(ctx, m.key, []any{m.msg})
 		case c.stopping:
@@ -375,7 +384,7 @@ func (p *partition) Receive(ctx actor.Context) {
 			if len(c.buffer) > 0 {
 				// A passivation was under way when the close began: what arrived meanwhile is
 				// still processed, by a new activation stopped right after it.
-				n := p.spawnWith(ctx, key, c.saved, c.buffer)
+				n := p.spawnWith(ctx, key, p.kept(c.saved), c.buffer)
 				n.stopping = true
 				ctx.Poison(n.pid)
 				return
@@ -386,10 +395,7 @@ func (p *partition) Receive(ctx actor.Context) {
 			return
 		}
 		p.dir.passivations.Add(1)
-		saved := c.saved
-		if !p.dir.keepState {
-			saved = nil
-		}
+		saved := p.kept(c.saved)
 		if len(c.buffer) > 0 {
 			n := p.spawnWith(ctx, key, saved, c.buffer)
 			p.dir.setRoute(key, n.pid)
@@ -398,6 +404,7 @@ func (p *partition) Receive(ctx actor.Context) {
 		}
 	case closeRequest:
 		p.closing = ctx.Sender()
+		p.releaseDormant()
 		if len(p.children) == 0 {
 			ctx.Respond(closeDone{})
 			return
@@ -410,6 +417,41 @@ func (p *partition) Receive(ctx actor.Context) {
 			}
 			// A child stopping for passivation keeps its buffer: Terminated handles it.
 		}
+	}
+}
+
+// kept is what a stopped owner's next activation gets: its saved state, if the directory keeps
+// state across passivation.
+func (p *partition) kept(saved any) any {
+	if !p.dir.keepState {
+		return nil
+	}
+	return saved
+}
+
+// releaseDormant discards what passivated owners still hold (an owner asked to passivate just
+// before it began to hold keeps its held messages in its saved state): no activation will come
+// to handle them once the directory closes.
+func (p *partition) releaseDormant() {
+	for key, saved := range p.dormant {
+		h, ok := saved.(Holder)
+		if !ok || !h.Holding() {
+			continue
+		}
+		ds, _ := saved.(Discarder)
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					p.dir.logger.Error("discarding a passivated owner's held messages panicked", "owner", key.String(), "panic", fmt.Sprint(r))
+				}
+			}()
+			for _, m := range h.Held() {
+				p.dir.discarded.Add(1)
+				if ds != nil {
+					ds.Discard(m)
+				}
+			}
+		}()
 	}
 }
 

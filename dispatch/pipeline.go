@@ -60,10 +60,11 @@ type Pipeline struct {
 	// DetachAfter is how long an owner waits for a handler that neither returns nor detaches
 	// before detaching it (default 100ms).
 	DetachAfter time.Duration
-	// MaxDetached bounds the handlers of one owner that run detached at once (default 256). When
-	// it is reached, the owner waits for one of them to return before it runs the handlers of
-	// its next event (counted in Stats.DetachedWaits and logged): handlers that block forever
-	// cost a bounded number of goroutines, and the stall is visible instead of a silent leak.
+	// MaxDetached bounds the handlers of one owner that run detached at once (default 256). It
+	// is checked before each event's handlers start: when it is reached, the owner waits for one
+	// of them to return (counted in Stats.DetachedWaits and logged), so handlers that block
+	// forever cost a bounded number of goroutines and the stall is visible instead of a silent
+	// leak. (An event whose several handlers all detach can pass it by their number.)
 	MaxDetached int
 	// ConcurrentAbove, when positive, lets an owner whose backlog (events delivered to it and
 	// not yet processed) exceeds it run each event's handlers concurrently with its next events:
@@ -76,7 +77,9 @@ type Pipeline struct {
 	Values map[any]any
 
 	faults  ratelog.Limiter         // handler errors and panics, check panics, detach warnings
-	running sync.WaitGroup          // every eventRun.work under way
+	running atomic.Int64            // eventRun.work calls under way
+	quiet   chan struct{}           // signalled (without blocking) when running drops to 0
+	owners  ratelog.Limiter         // warnings keyed by owner, apart so they cannot crowd out handlers
 	workers *gopool.Pool[*eventRun] // made on first use
 	once    sync.Once
 }
@@ -92,9 +95,15 @@ func (p *Pipeline) start(r *eventRun) {
 
 func (p *Pipeline) pool() *gopool.Pool[*eventRun] {
 	p.once.Do(func() {
+		p.quiet = make(chan struct{}, 1)
 		p.workers = gopool.New(maxIdleWorkers, func(r *eventRun) {
 			r.work()
-			p.running.Done()
+			if p.running.Add(-1) == 0 {
+				select {
+				case p.quiet <- struct{}{}:
+				default:
+				}
+			}
 		})
 	})
 	return p.workers
@@ -129,26 +138,26 @@ func (p *Pipeline) base() context.Context {
 // then it reports the handlers still running. Call it after Base has ended and the owners have
 // stopped, so that no new handler starts meanwhile.
 func (p *Pipeline) WaitHandlers(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		p.running.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("dispatch: %d handlers did not return after the runtime's context ended: %v: %w",
-			p.Stats.Detached.Load(), p.Registry.runningNames(), ctx.Err())
+	p.pool() // makes quiet
+	for p.running.Load() > 0 {
+		select {
+		case <-p.quiet:
+		case <-ctx.Done():
+			return fmt.Errorf("dispatch: %d handlers did not return after the runtime's context ended: %v: %w",
+				p.Stats.Detached.Load(), p.Registry.runningNames(), ctx.Err())
+		}
 	}
+	return nil
 }
 
 // FlushLogs writes a summary line for every handler whose repeated errors or panics were left
 // out of the log since its last line (a runtime calls it when it stops).
 func (p *Pipeline) FlushLogs() {
-	p.faults.Flush(func(key string, n uint64) {
+	flush := func(key string, n uint64) {
 		p.Logger.Warn("repeated faults not logged in detail", "what", key, "suppressed", n)
-	})
+	}
+	p.faults.Flush(flush)
+	p.owners.Flush(flush)
 }
 
 // Runner runs events through the pipeline for one owner. It is not safe for concurrent use: an
@@ -190,7 +199,9 @@ func (rn *Runner) Dispatch(ev stoatpb.Event, h Hooks, backlog int) bool {
 	canceled := false
 	if !(matched && consume) {
 		if hs := p.Registry.handlersFor(ev.EventType()); len(hs) > 0 {
-			rn.awaitDetachedSlot(ev)
+			if !rn.awaitDetachedSlot(ev) {
+				return false // the runtime stopped while the owner waited: discard the event
+			}
 			if p.ConcurrentAbove > 0 && backlog > p.ConcurrentAbove {
 				rn.startConcurrent(ev, hs)
 			} else {
@@ -211,14 +222,15 @@ func (rn *Runner) Dispatch(ev stoatpb.Event, h Hooks, backlog int) bool {
 
 // awaitDetachedSlot waits while MaxDetached of the owner's handlers run detached, until one
 // returns or the runtime stops.
-func (rn *Runner) awaitDetachedSlot(ev stoatpb.Event) {
+// It reports false if the runtime stopped meanwhile.
+func (rn *Runner) awaitDetachedSlot(ev stoatpb.Event) bool {
 	p := rn.p
 	limit := p.maxDetached()
 	if rn.detached.Load() < limit {
-		return
+		return true
 	}
 	p.Stats.DetachedWaits.Add(1)
-	p.faults.Log(p.Logger, slog.LevelWarn, "detached-limit/"+rn.owner.String(),
+	p.owners.Log(p.Logger, slog.LevelWarn, "detached-limit/"+rn.owner.String(),
 		"owner waits: MaxDetached of its handlers are running detached (blocked?); its next event runs when one returns", nil,
 		"owner", rn.owner.String(), "event", ev.EventType().String(), "limit", limit)
 	done := p.base().Done()
@@ -226,9 +238,10 @@ func (rn *Runner) awaitDetachedSlot(ev stoatpb.Event) {
 		select {
 		case <-rn.freed:
 		case <-done:
-			return
+			return false
 		}
 	}
+	return true
 }
 
 // eventRun is the state of one event's handlers.

@@ -52,7 +52,8 @@ func WithManualProcess() WaitOption { return func(c *waitConfig) { c.manual = tr
 
 // WaitFor waits for the next event of type E (a class or a category, as for Handle) for which
 // check (nil: any) returns true, until ctx ends or the timeout passes. check runs on the owner of
-// the event and must be quick; a panic in check is returned as the error.
+// the event and must be quick; a check that panics counts as failed for that event (logged, and
+// counted in Stats.CheckPanics), and the event goes on through the pipeline.
 //
 // Called with a handler's *Context, WaitFor first registers the subscription and then detaches
 // the handler, so the owner goes on and the awaited event (even one of the same entity) can

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -204,8 +205,8 @@ func (e *Error) parseBody(body []byte, secrets []string) {
 
 // redacted wraps an error whose message might hold a secret (a transport error can quote the
 // URL, and webhook URLs hold the webhook's token): its message has the secrets replaced, while
-// errors.Is and errors.As still see the original. It keeps the redacted message, not the
-// secrets: fmt's verbs that do not apply to an error (%t, %e…) print its fields.
+// errors.Is and errors.As still see the original. Every fmt verb prints the redacted message
+// (Format), so that no verb reaches the original's fields.
 type redacted struct {
 	err error
 	msg string
@@ -217,6 +218,9 @@ func redactErr(err error, secrets []string) *redacted {
 }
 
 func (r *redacted) Error() string { return r.msg }
+
+// Format implements fmt.Formatter: whatever the verb, the redacted message.
+func (r *redacted) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.msg) }
 func (r *redacted) Unwrap() error { return r.err }
 
 // redactBytes returns b with every secret replaced, as redact does; b itself when none is in it.

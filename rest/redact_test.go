@@ -102,7 +102,12 @@ func TestTransportErrorRedacts(t *testing.T) {
 		if err == nil {
 			t.Fatal("a call to a closed port succeeded")
 		}
-		for _, v := range []any{err, fmt.Errorf("wrapped: %w", err)} {
+		values := []any{fmt.Errorf("wrapped: %w", err)}
+		// Every error of the chain down to the original (which errors.As may still reach).
+		for e := err; e != nil && !strings.Contains(e.Error(), token) && !strings.Contains(e.Error(), webhookToken); e = errors.Unwrap(e) {
+			values = append(values, e)
+		}
+		for _, v := range values {
 			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%t", "%x"} {
 				if out := fmt.Sprintf(verb, v); strings.Contains(out, token) || strings.Contains(out, webhookToken) {
 					t.Errorf("%s of %T shows a token: %s", verb, v, out)
