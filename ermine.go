@@ -145,13 +145,13 @@ type Bot struct {
 	stats    dispatch.Stats
 	cancel   context.CancelFunc
 
-	shed     atomic.Uint64
-	ingested atomic.Uint64
+	shed      atomic.Uint64
+	ingested  atomic.Uint64
 	closing   atomic.Bool  // set by Close; Ingest refuses events
 	ingesting atomic.Int32 // Ingest calls under way; Close drains them too
 	stopping  atomic.Bool  // set by Close before it stops the connection: Run's stop is graceful
-	closeMu  sync.Mutex
-	closed   bool
+	closeMu   sync.Mutex
+	closed    bool
 }
 
 // New returns a Bot. Register handlers, then call Run.

@@ -221,7 +221,7 @@ func (r *redacted) Error() string { return r.msg }
 
 // Format implements fmt.Formatter: whatever the verb, the redacted message.
 func (r *redacted) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.msg) }
-func (r *redacted) Unwrap() error { return r.err }
+func (r *redacted) Unwrap() error              { return r.err }
 
 // redactBytes returns b with every secret replaced, as redact does; b itself when none is in it.
 func redactBytes(b []byte, secrets []string) []byte {
