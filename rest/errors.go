@@ -219,9 +219,10 @@ func redactErr(err error, secrets []string) *redacted {
 
 func (r *redacted) Error() string { return r.msg }
 
+func (r *redacted) Unwrap() error { return r.err }
+
 // Format implements fmt.Formatter: whatever the verb, the redacted message.
 func (r *redacted) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.msg) }
-func (r *redacted) Unwrap() error              { return r.err }
 
 // redactBytes returns b with every secret replaced, as redact does; b itself when none is in it.
 func redactBytes(b []byte, secrets []string) []byte {
