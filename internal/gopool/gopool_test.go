@@ -16,7 +16,10 @@ func TestReusesParkedGoroutines(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		wg.Add(1)
 		p.Go(i)
-		wg.Wait() // one at a time: one goroutine serves them all
+		wg.Wait() // one at a time: one goroutine serves them all…
+		for len(p.idle) == 0 {
+			runtime.Gosched() // …once it has parked again after its job
+		}
 	}
 	if ran.Load() != 1000 {
 		t.Fatalf("ran %d jobs", ran.Load())
