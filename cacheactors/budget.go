@@ -160,9 +160,9 @@ func (s *Store) planRound(b *msgBudget, send func(channel string, n int)) {
 }
 
 // evictUsers returns the users of a partition to evict, least recently used first, when the
-// partition holds more than its share of Policy.MaxUsers. written maps each user of the partition
-// to the epoch of its last write; keep is never evicted.
-func (s *Store) evictUsers(written map[string]uint32, keep string) []string {
+// partition holds more than its share of Policy.MaxUsers. written holds each user of the partition
+// with the epoch of its last write; keep is never evicted.
+func (s *Store) evictUsers(written map[string]userEntry, keep string) []string {
 	b := s.lru.users.Load()
 	if b == nil || len(written) <= b.perPartition {
 		return nil
@@ -172,10 +172,11 @@ func (s *Store) evictUsers(written map[string]uint32, keep string) []string {
 		epoch uint32
 	}
 	cs := make([]candidate, 0, len(written))
-	for id, e := range written {
+	for id, w := range written {
 		if id == keep {
 			continue
 		}
+		e := w.epoch
 		if r := b.touch[s.users.hash(id)&b.mask].Load(); older(e, r) {
 			e = r
 		}

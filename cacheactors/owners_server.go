@@ -301,8 +301,19 @@ func (o *serverOwner) deleteRole(role string) {
 // userDirOwner owns the users whose ids hash to its partition.
 type userDirOwner struct {
 	ownerBase
-	users map[string]uint32 // user id → LRU epoch of its last write
+	// users is the partition's state: the owner reads its users here, never from the Store,
+	// which it only publishes to (for readers outside the owners).
+	users map[string]userEntry
 }
+
+// userEntry is a cached user and the LRU epoch of its last write.
+type userEntry struct {
+	user  *stoatpb.User
+	epoch uint32
+}
+
+// user returns the partition's user id, or nil.
+func (o *userDirOwner) user(id string) *stoatpb.User { return o.users[id].user }
 
 func (o *userDirOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, o.patch) }
 
@@ -355,10 +366,10 @@ func (o *userDirOwner) setUser(u *stoatpb.User) {
 	}
 	s := o.store()
 	if o.users == nil {
-		o.users = map[string]uint32{}
+		o.users = map[string]userEntry{}
 	}
 	_, known := o.users[u.GetId()]
-	o.users[u.GetId()] = s.lru.clock.Load()
+	o.users[u.GetId()] = userEntry{user: u, epoch: s.lru.clock.Load()}
 	if me {
 		s.self.Store(u)
 	}
@@ -377,7 +388,7 @@ func (o *userDirOwner) setUser(u *stoatpb.User) {
 // from the cache (or, for a user not cached yet, the relationship is derived from your relations).
 func (o *userDirOwner) learnUser(u *stoatpb.User) {
 	rel := stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_USER
-	cur := o.store().users.get(u.GetId())
+	cur := o.user(u.GetId())
 	switch {
 	case !o.isMe(u) && cur != nil:
 		rel = cur.Relationship
@@ -399,7 +410,9 @@ func (o *userDirOwner) learnUser(u *stoatpb.User) {
 	o.setUser(u)
 }
 
-// relationTo derives your relationship with user from your own relations list.
+// relationTo derives your relationship with user from your own relations list. Your own user
+// may live in another partition: this is still a read of another owner's state through the
+// Store (the owner protocol's remaining in-process assumption here).
 func (o *userDirOwner) relationTo(user string) stoatpb.RelationshipStatus {
 	for _, r := range o.store().Me().GetRelations() {
 		if r.GetId() == user {
@@ -411,7 +424,7 @@ func (o *userDirOwner) relationTo(user string) stoatpb.RelationshipStatus {
 
 // setRelation updates the own user's relations list (the own user lives in this partition).
 func (o *userDirOwner) setRelation(user string, status stoatpb.RelationshipStatus) {
-	me := o.store().Me()
+	me := o.user(o.myID())
 	if me == nil || me.GetId() == user {
 		return
 	}
@@ -432,17 +445,16 @@ func (o *userDirOwner) setRelation(user string, status stoatpb.RelationshipStatu
 
 // BeforeDispatch implements dispatch.Hooks.
 func (o *userDirOwner) BeforeDispatch(ev stoatpb.Event) {
-	s := o.store()
 	switch e := ev.(type) {
 	case *stoatpb.UserUpdateEvent:
-		if e.Before = s.users.get(e.UserId); e.Before != nil {
+		if e.Before = o.user(e.UserId); e.Before != nil {
 			e.After = applyUser(e.Before, e.User, e.Clear)
 		}
 	case *stoatpb.UserRelationshipUpdateEvent:
-		e.OldUser = s.users.get(e.GetNewUser().GetId())
+		e.OldUser = o.user(e.GetNewUser().GetId())
 		e.Before = e.OldUser.GetRelationship()
 	case *stoatpb.UserPlatformWipeEvent:
-		if e.Before = s.users.get(e.UserId); e.Before != nil {
+		if e.Before = o.user(e.UserId); e.Before != nil {
 			e.After = e.Before.ShallowClone()
 			e.After.Flags = e.RawFlags
 			e.After.Relationship = stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_NONE
