@@ -222,15 +222,9 @@ func TestDiscoveryThenRefusedToken(t *testing.T) {
 	}
 }
 
-// TestDiscoveryCancelled: cancelling Run's context while discovery is being retried returns nil,
-// promptly.
-func TestDiscoveryCancelled(t *testing.T) {
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusBadGateway)
-	}))
-	t.Cleanup(api.Close)
-	d := startDiscoveryBot(t, "tok-en", api.URL)
-	d.waitStats(t, "failed discoveries", func(st shardactor.Stats) bool { return st.Reconnects >= 2 })
+// stopGracefully cancels Run's context and expects Run to return nil, promptly.
+func (d *discoveryBot) stopGracefully(t *testing.T) {
+	t.Helper()
 	d.stop()
 	select {
 	case err := <-d.err:
@@ -241,6 +235,18 @@ func TestDiscoveryCancelled(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("Run did not return promptly after its context ended")
 	}
+}
+
+// TestDiscoveryCancelled: cancelling Run's context while discovery is being retried returns nil,
+// promptly.
+func TestDiscoveryCancelled(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	t.Cleanup(api.Close)
+	d := startDiscoveryBot(t, "tok-en", api.URL)
+	d.waitStats(t, "failed discoveries", func(st shardactor.Stats) bool { return st.Reconnects >= 2 })
+	d.stopGracefully(t)
 }
 
 // TestDiscoveryCancelledWhileTheRootHangs: a cancel ends a discovery request in flight.
@@ -262,14 +268,5 @@ func TestDiscoveryCancelledWhileTheRootHangs(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no discovery request")
 	}
-	d.stop()
-	select {
-	case err := <-d.err:
-		if err != nil {
-			t.Errorf("Run = %v, want nil after a cancel", err)
-		}
-		d.err <- err
-	case <-time.After(3 * time.Second):
-		t.Fatal("Run did not return promptly after its context ended")
-	}
+	d.stopGracefully(t)
 }
