@@ -12,13 +12,15 @@ const redacted = "REDACTED"
 // plainConfig is a Config without its methods, to be formatted as a struct.
 type plainConfig Config
 
-// redactedCopy returns c with REDACTED in place of a non-empty token. c.Shard formats itself
+// redactedCopy returns c with REDACTED in place of a non-empty token, and its URLs without
+// passwords. c.Shard formats itself
 // with its own token redacted (shardactor.Config has String and GoString too).
 func (c Config) redactedCopy() plainConfig {
 	p := plainConfig(c)
 	if p.Token != "" {
 		p.Token = redacted
 	}
+	p.APIURL, p.EventsURL = redactedURL(p.APIURL), redactedURL(p.EventsURL)
 	return p
 }
 

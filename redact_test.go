@@ -137,3 +137,13 @@ func TestPanicWithTheBotDoesNotLeakTheToken(t *testing.T) {
 		t.Fatal("the panic put the token into the logs")
 	}
 }
+
+// TestFormattingRedactsURLPasswords: a password in the API or events URL is not shown either.
+func TestFormattingRedactsURLPasswords(t *testing.T) {
+	cfg := ermine.Config{Token: "t0k", APIURL: "https://bot:pa55w0rd@api.example.test", EventsURL: "wss://bot:pa55w0rd@events.example.test/"}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		if out := fmt.Sprintf(verb, cfg); strings.Contains(out, "pa55w0rd") || !strings.Contains(out, "api.example.test") {
+			t.Errorf("%s = %s", verb, out)
+		}
+	}
+}

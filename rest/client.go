@@ -148,7 +148,16 @@ func (c *Client) String() string {
 	if c.session {
 		kind = "session"
 	}
-	return fmt.Sprintf("rest.Client{%s, %s token}", c.base, kind)
+	return fmt.Sprintf("rest.Client{%s, %s token}", c.shownBase(), kind)
+}
+
+// shownBase is the base URL as logs and formatted values show it: no password, no token.
+func (c *Client) shownBase() string {
+	shown := c.base
+	if u, err := url.Parse(c.base); err == nil {
+		shown = u.Redacted()
+	}
+	return redact(shown, []string{c.token.v, url.QueryEscape(c.token.v)})
 }
 
 // withoutTokenOnRedirect returns a copy of h that drops the token headers when a redirect

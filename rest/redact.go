@@ -16,7 +16,7 @@ func (c *Client) LogValue() slog.Value {
 	if c.session {
 		kind = "session"
 	}
-	return slog.GroupValue(slog.String("base_url", c.base), slog.String("credentials", kind+" token, redacted"))
+	return slog.GroupValue(slog.String("base_url", c.shownBase()), slog.String("credentials", kind+" token, redacted"))
 }
 
 // Format implements fmt.Formatter so that every verb describes the client as String does: the

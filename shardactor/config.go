@@ -260,7 +260,8 @@ func secretForms(token string) []string {
 }
 
 // newEndpoint checks raw, the events URL from what (Config.URL or Discover), and builds its URLs.
-// Errors show the URL redacted, never its text: it may hold a secret.
+// Errors and the redacted URL show it with its password, token parameter and every form of the
+// token replaced: a discovered URL comes from a server, and may quote the token anywhere.
 func (s *settings) newEndpoint(raw, what string) (endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -273,16 +274,16 @@ func (s *settings) newEndpoint(raw, what string) (endpoint, error) {
 	switch u.Scheme {
 	case "ws", "wss", "http", "https":
 	default:
-		return endpoint{}, fmt.Errorf("shardactor: %s %q: the scheme must be ws or wss", what, u.Redacted())
+		return endpoint{}, fmt.Errorf("shardactor: %s %q: the scheme must be ws or wss", what, redactQuery(raw, s.secrets))
 	}
 	if u.Host == "" {
-		return endpoint{}, fmt.Errorf("shardactor: %s %q has no host", what, u.Redacted())
+		return endpoint{}, fmt.Errorf("shardactor: %s %q has no host", what, redactQuery(raw, s.secrets))
 	}
 	q.Set("version", "1")
 	q.Set("format", s.Format.String())
 	q.Set("token", redacted)
 	u.RawQuery = q.Encode()
-	e := endpoint{redacted: u.Redacted()}
+	e := endpoint{redacted: replaceAll(u.Redacted(), s.secrets)}
 	q.Set("token", s.Token)
 	u.RawQuery = q.Encode()
 	e.dial = u.String()

@@ -54,3 +54,30 @@ func TestConfigFormattingRedacts(t *testing.T) {
 		t.Errorf("an empty token shows as redacted: %s", got)
 	}
 }
+
+// TestEndpointNeverShowsTheToken: an events URL (a discovered one comes from a server) that
+// quotes the token outside the token parameter shows it neither in the errors nor in the
+// redacted URL that logs and events carry.
+func TestEndpointNeverShowsTheToken(t *testing.T) {
+	const token = "s3cr3t-T0KEN"
+	s, err := Config{URL: "wss://events.example.test/", Token: token}.settings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{
+		"ftp://events.example.test/?echo=" + token,
+		"wss:///path?echo=" + token,
+		"wss://user:" + token + "@/x",
+	} {
+		if _, err := s.newEndpoint(raw, "the discovered URL"); err == nil || strings.Contains(err.Error(), token) {
+			t.Errorf("newEndpoint(%q) = %v; want an error without the token", raw, err)
+		}
+	}
+	e, err := s.newEndpoint("wss://events.example.test/"+token+"/?echo="+token, "the discovered URL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(e.redacted, token) || !strings.Contains(e.dial, token) {
+		t.Errorf("redacted %q, dial %q: the token belongs in the dial URL only", e.redacted, e.dial)
+	}
+}
