@@ -149,9 +149,8 @@ type Bot struct {
 	ingested  atomic.Uint64
 	closing   atomic.Bool  // set by Close; Ingest refuses events
 	ingesting atomic.Int32 // Ingest calls under way; Close drains them too
-	stopping  atomic.Bool  // set by Close before it stops the connection: Run's stop is graceful
-	closeMu   sync.Mutex
-	closed    bool
+	stopping  atomic.Bool  // Close was called (set before it stops the connection: Run's stop is graceful)
+	closeMu   sync.Mutex   // makes a second Close wait for the first
 }
 
 // New returns a Bot. Register handlers, then call Run.
@@ -390,12 +389,10 @@ const HandlerStopGrace = time.Second
 func (b *Bot) Close(ctx context.Context) error {
 	b.closeMu.Lock()
 	defer b.closeMu.Unlock()
-	if b.closed {
+	if b.stopping.Swap(true) {
 		return nil
 	}
-	b.closed = true
 	var errs []error
-	b.stopping.Store(true)
 	if sh := b.shard.Load(); sh != nil {
 		sh.Stop()
 		select {

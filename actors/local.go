@@ -182,37 +182,33 @@ func (d *LocalDirectory) Deliver(key Key, msg any) {
 
 // routed is called by a partition once it has handled a message sent through it for key; pid is
 // the owner's if the owner is active and not stopping.
-func (d *LocalDirectory) routed(key Key, pid *actor.PID) {
-	rs := d.routeShard(key)
-	rs.mu.Lock()
-	if r := rs.m[key]; r != nil {
-		r.queued--
-		r.pid = pid
-		if r.queued == 0 && pid == nil {
-			delete(rs.m, key)
-		}
-	}
-	rs.mu.Unlock()
-}
+func (d *LocalDirectory) routed(key Key, pid *actor.PID) { d.updateRoute(key, pid, -1) }
 
 // setRoute sets (or, with nil, clears) the owner's pid for direct delivery.
-func (d *LocalDirectory) setRoute(key Key, pid *actor.PID) {
+func (d *LocalDirectory) setRoute(key Key, pid *actor.PID) { d.updateRoute(key, pid, 0) }
+
+// updateRoute sets key's pid and adds dequeued (0 or -1) to its messages queued at the partition;
+// an entry with neither is dropped.
+func (d *LocalDirectory) updateRoute(key Key, pid *actor.PID, dequeued int) {
 	rs := d.routeShard(key)
 	rs.mu.Lock()
+	defer rs.mu.Unlock()
 	r := rs.m[key]
-	switch {
-	case r != nil:
-		r.pid = pid
-		if r.queued == 0 && pid == nil {
-			delete(rs.m, key)
+	if r == nil {
+		if pid == nil || dequeued != 0 { // a dequeued message always has its entry
+			return
 		}
-	case pid != nil:
 		if rs.m == nil {
 			rs.m = make(map[Key]*route)
 		}
-		rs.m[key] = &route{pid: pid}
+		r = &route{}
+		rs.m[key] = r
 	}
-	rs.mu.Unlock()
+	r.queued += dequeued
+	r.pid = pid
+	if r.queued == 0 && pid == nil {
+		delete(rs.m, key)
+	}
 }
 
 type closeRequest struct{}
