@@ -419,7 +419,6 @@ func (b *Bot) Close(ctx context.Context) error {
 		}
 		cancel()
 	}
-	b.pipeline.Stop()
 	b.pipeline.FlushLogs()
 	b.system.Shutdown()
 	b.rest.CloseIdleConnections()

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine/actors"
-	"github.com/ermine-rt/ermine/internal/gopool"
 	"github.com/ermine-rt/ermine/internal/ratelog"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
@@ -76,42 +75,35 @@ type Pipeline struct {
 	// Values is made available to handlers through Context.Value (e.g. the REST client).
 	Values map[any]any
 
-	faults  ratelog.Limiter         // handler errors and panics, check panics, detach warnings
-	running atomic.Int64            // eventRun.work calls under way
-	quiet   chan struct{}           // signalled (without blocking) when running drops to 0
-	owners  ratelog.Limiter         // warnings keyed by owner, apart so they cannot crowd out handlers
-	workers *gopool.Pool[*eventRun] // made on first use
-	once    sync.Once
+	faults  ratelog.Limiter // handler errors and panics, check panics, detach warnings
+	running atomic.Int64    // eventRun.work calls under way
+	quiet   chan struct{}   // signalled (without blocking) when running drops to 0; see quietCh
+	owners  ratelog.Limiter // warnings keyed by owner, apart so they cannot crowd out handlers
+	once    sync.Once       // makes quiet
 }
 
-// maxIdleWorkers bounds the parked handler goroutines of a pipeline.
-const maxIdleWorkers = 1024
-
-// start runs r.work on a reused goroutine.
+// start runs r.work on a goroutine of its own. (A pool of parked goroutines was measured too:
+// waking a parked goroutine costs more than starting one, which runs at once on the owner's P
+// while the owner waits; the mailboxes' pool in package actors is where reuse pays.)
 func (p *Pipeline) start(r *eventRun) {
 	p.running.Add(1)
-	p.pool().Go(r)
+	go p.work(r)
 }
 
-func (p *Pipeline) pool() *gopool.Pool[*eventRun] {
-	p.once.Do(func() {
-		p.quiet = make(chan struct{}, 1)
-		p.workers = gopool.New(maxIdleWorkers, func(r *eventRun) {
-			r.work()
-			if p.running.Add(-1) == 0 {
-				select {
-				case p.quiet <- struct{}{}:
-				default:
-				}
-			}
-		})
-	})
-	return p.workers
+func (p *Pipeline) work(r *eventRun) {
+	r.work()
+	if p.running.Add(-1) == 0 {
+		select {
+		case p.quietCh() <- struct{}{}:
+		default:
+		}
+	}
 }
 
-// Stop ends the parked handler goroutines; the runtime calls it last, once no event is
-// dispatched any more.
-func (p *Pipeline) Stop() { p.pool().Stop() }
+func (p *Pipeline) quietCh() chan struct{} {
+	p.once.Do(func() { p.quiet = make(chan struct{}, 1) })
+	return p.quiet
+}
 
 func (p *Pipeline) detachAfter() time.Duration {
 	if p.DetachAfter > 0 {
@@ -138,10 +130,10 @@ func (p *Pipeline) base() context.Context {
 // then it reports the handlers still running. Call it after Base has ended and the owners have
 // stopped, so that no new handler starts meanwhile.
 func (p *Pipeline) WaitHandlers(ctx context.Context) error {
-	p.pool() // makes quiet
+	quiet := p.quietCh()
 	for p.running.Load() > 0 {
 		select {
-		case <-p.quiet:
+		case <-quiet:
 		case <-ctx.Done():
 			return fmt.Errorf("dispatch: %d handlers did not return after the runtime's context ended: %v: %w",
 				p.Stats.Detached.Load(), p.Registry.runningNames(), ctx.Err())
