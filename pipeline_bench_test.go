@@ -3,7 +3,6 @@ package ermine_test
 import (
 	"context"
 	"fmt"
-	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -82,14 +81,4 @@ func benchPipeline(b *testing.B, channels int, withHandler bool) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/(time.Since(start)-paused).Seconds(), "events/s")
 	b.ReportMetric(float64(goroutinesCreated()-created)/float64(b.N), "goroutines/event")
-}
-
-// goroutinesCreated is the number of goroutines the process has started so far.
-func goroutinesCreated() uint64 {
-	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -442,5 +443,134 @@ func TestExpectBeforeTheEvent(t *testing.T) {
 	evs, err := p.Wait()
 	if err != nil || len(evs) != 1 || evs[0].GetMessage().GetId() != msgID(1) {
 		t.Fatalf("Wait = %v, %v", evs, err)
+	}
+}
+
+// TestHandlersRunOnTheOwnersGoroutine checks that an event whose handlers return without
+// waiting costs no goroutine: they run on the owner's own goroutine.
+func TestHandlersRunOnTheOwnersGoroutine(t *testing.T) {
+	b := newBot(t, ermine.Config{DetachAfter: time.Minute})
+	var handled atomic.Int64
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
+		handled.Add(1)
+		return nil
+	})
+	src := b.NewSource("s0")
+	ingest(t, src, ready())
+	drain(t, b)
+	const events = 5000
+	before := goroutinesCreated()
+	for i := 1; i <= events; i++ {
+		ingest(t, src, message(general, i, "hi"))
+	}
+	drain(t, b)
+	if n := goroutinesCreated() - before; n > events/50 {
+		t.Fatalf("%d goroutines started for %d events", n, events)
+	}
+	if handled.Load() != events {
+		t.Fatalf("%d of %d events handled", handled.Load(), events)
+	}
+}
+
+// TestDetachMovesTheOwnerOn: the first of two handlers detaches on every event and waits; the
+// owner goes on without it, so the second handler and the cache update still run for each
+// event, in order, while every first handler is still waiting.
+func TestDetachMovesTheOwnerOn(t *testing.T) {
+	b := newBot(t, ermine.Config{DetachAfter: time.Minute})
+	const events = 200
+	release := make(chan struct{})
+	var waiting, returned atomic.Int64
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
+		ctx.Detach()
+		waiting.Add(1)
+		<-release
+		returned.Add(1)
+		return nil
+	})
+	var order []string
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
+		// Runs before the cache update: the message is not cached yet.
+		if b.Cache().Message(general, ev.GetMessage().GetId()) != nil {
+			t.Errorf("%s: the second handler ran after the cache update", ev.GetMessage().GetId())
+		}
+		order = append(order, ev.GetMessage().GetContent()) // one owner: no lock needed
+		return nil
+	})
+	src := b.NewSource("s0")
+	ingest(t, src, ready())
+	for i := 1; i <= events; i++ {
+		ingest(t, src, message(general, i, fmt.Sprint(i)))
+	}
+	drain(t, b)
+	if returned.Load() != 0 || waiting.Load() != events {
+		t.Fatalf("%d first handlers waiting, %d returned", waiting.Load(), returned.Load())
+	}
+	if n := len(b.Cache().Messages(general)); n != events {
+		t.Fatalf("%d messages cached", n)
+	}
+	for i, got := range order {
+		if got != fmt.Sprint(i+1) {
+			t.Fatalf("second handler saw event %s at position %d", got, i+1)
+		}
+	}
+	if len(order) != events {
+		t.Fatalf("second handler ran %d times", len(order))
+	}
+	close(release)
+	eventually(t, "detached handlers return", func() bool { return returned.Load() == events })
+}
+
+// goroutinesCreated is the number of goroutines the process has started so far.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestDetachWhileReplayingHeldEvents: a server holds its events behind a cascade that waits for
+// a channel's handler; when they are replayed, each one's handler detaches, and the owner still
+// goes on with the rest of what it held, in order.
+func TestDetachWhileReplayingHeldEvents(t *testing.T) {
+	b := newBot(t, ermine.Config{DetachAfter: time.Minute})
+	unblock, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.ChannelDeleteEvent) error {
+		<-unblock // in the synchronous phase: the server's cascade waits for it
+		return nil
+	})
+	var mu sync.Mutex
+	var names []string
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.ServerUpdateEvent) error {
+		mu.Lock()
+		names = append(names, ev.GetServer().GetName())
+		mu.Unlock()
+		ctx.Detach()
+		<-release
+		return nil
+	})
+	src := b.NewSource("s0")
+	ingest(t, src, ready(), &stoatpb.ChannelDeleteEvent{ChannelId: general})
+	const updates = 5
+	for i := 1; i <= updates; i++ {
+		name := fmt.Sprint("lab ", i)
+		ingest(t, src, &stoatpb.ServerUpdateEvent{ServerId: server, Server: &stoatpb.PartialServer{Name: &name}})
+	}
+	close(unblock)
+	drain(t, b)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(names) != updates {
+		t.Fatalf("%d of %d ServerUpdate handlers ran: %q", len(names), updates, names)
+	}
+	for i, n := range names {
+		if n != fmt.Sprint("lab ", i+1) {
+			t.Fatalf("handlers ran out of order: %q", names)
+		}
+	}
+	if got := b.Cache().Server(server).GetName(); got != fmt.Sprint("lab ", updates) {
+		t.Fatalf("cached server name %q", got)
+	}
+	if chs := b.Cache().Server(server).GetChannels(); len(chs) != 0 {
+		t.Fatalf("the deleted channel is still listed: %q", chs)
 	}
 }

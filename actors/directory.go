@@ -104,6 +104,13 @@ type Context interface {
 	Key() Key
 	// Deliver sends msg to another owner (or to itself, after the current message).
 	Deliver(key Key, msg any)
+	// MoveOn lets the owner go on without the goroutine handling the current message, which
+	// stays with something that may block (a handler that detached): a new goroutine becomes
+	// the owner's, runs rest — the rest of the current message — and then the next messages.
+	// The calling goroutine must not touch the owner's state again, and the current message's
+	// Receive must return without doing anything more once it returns to it. It may be called
+	// from another goroutine while the owner's is blocked in the current message.
+	MoveOn(rest func())
 }
 
 // Directory delivers messages to owners.

@@ -462,7 +462,8 @@ func (p *partition) spawnWith(ctx actor.Context, key Key, saved any, pending []a
 	ref := &childRef{}
 	owner := d.factory(key, saved)
 	o := &ownerActor{dir: d, key: key, owner: owner, ref: ref, idle: d.idle[key.Kind]}
-	ref.pid = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return o }, actor.WithDispatcher(d.dispatcher)))
+	ref.pid = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return o },
+		actor.WithDispatcher(d.dispatcher), actor.WithMailbox(newOwnerMailbox(o))))
 	p.children[key] = ref
 	p.byPID[ref.pid.Id] = key
 	d.active[key.Kind].Add(1)
@@ -482,7 +483,9 @@ type ownerActor struct {
 	ref   *childRef
 	idle  time.Duration
 
+	mb         *ownerMailbox
 	self       *actor.PID
+	parent     *actor.PID
 	lastActive time.Time
 	timer      *time.Timer
 }
@@ -496,21 +499,14 @@ func (o *ownerActor) Key() Key { return o.key }
 
 func (o *ownerActor) Deliver(key Key, msg any) { o.dir.Deliver(key, msg) }
 
+// Receive handles what protoactor delivers through the actor context: the lifecycle. The
+// owner's own messages come straight from the mailbox (handle).
 func (o *ownerActor) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
+	switch ctx.Message().(type) {
 	case *actor.Started:
-		o.self = ctx.Self()
+		o.self, o.parent = ctx.Self(), ctx.Parent()
 		o.lastActive = time.Now()
 		o.armIdle(o.idle)
-	case idleCheck:
-		if o.holding() {
-			o.armIdle(o.idle) // it waits for another owner's message: busy, not idle
-		} else if quiet := time.Since(o.lastActive); quiet >= o.idle {
-			ctx.Request(ctx.Parent(), passivateRequest{})
-			o.armIdle(o.idle) // in case the partition declines
-		} else {
-			o.armIdle(o.idle - quiet)
-		}
 	case *actor.Stopping:
 		if o.timer != nil {
 			o.timer.Stop()
@@ -519,17 +515,49 @@ func (o *ownerActor) Receive(ctx actor.Context) {
 		if p, ok := o.owner.(Passivator); ok {
 			o.ref.saved = o.safePassivate(p)
 		}
-	case *actor.Stopped, *actor.Restarting, actor.AutoReceiveMessage, actor.SystemMessage:
-	default:
-		if o.dir.halted.Load() {
-			o.discard(m)
-		} else {
-			if o.idle > 0 {
-				o.lastActive = time.Now()
-			}
-			o.receive(m)
+	}
+}
+
+// handle runs one message as the mailbox's runner id. If the owner moved on meanwhile (MoveOn),
+// the message is finished by the new runner, and handle leaves everything alone.
+func (o *ownerActor) handle(msg any, id uint64) {
+	if _, ok := msg.(idleCheck); ok {
+		o.checkIdle()
+		return
+	}
+	if o.dir.halted.Load() {
+		o.discard(msg)
+	} else {
+		if o.idle > 0 {
+			o.lastActive = time.Now()
 		}
-		o.dir.pending.Add(-1)
+		o.receive(msg)
+		if o.mb.runID.Load() != id {
+			return
+		}
+	}
+	o.dir.pending.Add(-1)
+}
+
+// MoveOn implements Context: a new goroutine becomes the owner's, runs rest (the rest of the
+// message in hand) and goes on with the next messages.
+func (o *ownerActor) MoveOn(rest func()) {
+	o.mb.handOff(func(id uint64) {
+		o.run(rest)
+		if o.mb.runID.Load() == id {
+			o.dir.pending.Add(-1) // the message rest finished
+		}
+	})
+}
+
+func (o *ownerActor) checkIdle() {
+	if o.holding() {
+		o.armIdle(o.idle) // it waits for another owner's message: busy, not idle
+	} else if quiet := time.Since(o.lastActive); quiet >= o.idle {
+		o.dir.system.Root.RequestWithCustomSender(o.parent, passivateRequest{}, o.self)
+		o.armIdle(o.idle) // in case the partition declines
+	} else {
+		o.armIdle(o.idle - quiet)
 	}
 }
 
@@ -558,7 +586,10 @@ func (o *ownerActor) safePassivate(p Passivator) (state any) {
 // receive runs the owner with its own recovery: protoactor's default supervision would restart
 // the actor with fresh state and log only at INFO, so a panic is caught here, logged once at
 // ERROR with the owner and a stack, counted, and the owner is reset to cold.
-func (o *ownerActor) receive(msg any) {
+func (o *ownerActor) receive(msg any) { o.run(func() { o.owner.Receive(o, msg) }) }
+
+// run runs fn, the owner's handling of a message, with the owner's recovery (see receive).
+func (o *ownerActor) run(fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
 			o.crashed(r)
@@ -570,7 +601,7 @@ func (o *ownerActor) receive(msg any) {
 			}
 		}
 	}()
-	o.owner.Receive(o, msg)
+	fn()
 }
 
 // discard lets go of a message the halted directory will not handle.

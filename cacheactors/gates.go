@@ -328,11 +328,12 @@ func (o *ownerBase) receive(ctx actors.Context, msg any, h dispatch.Hooks, apply
 	}
 }
 
-// handle runs one message that does not (or no longer) wait.
-func (o *ownerBase) handle(msg any, h dispatch.Hooks, apply func(any)) {
+// handle runs one message that does not (or no longer) wait. It reports whether the owner moved
+// on (see dispatch).
+func (o *ownerBase) handle(msg any, h dispatch.Hooks, apply func(any)) (moved bool) {
 	switch m := msg.(type) {
 	case *Dispatch:
-		o.dispatch(m, h, apply)
+		return o.dispatch(m, h, apply)
 	case gated:
 		ok := o.hold.outcomes[m.id]
 		delete(o.hold.outcomes, m.id)
@@ -342,6 +343,7 @@ func (o *ownerBase) handle(msg any, h dispatch.Hooks, apply func(any)) {
 	default:
 		o.applyPatch(msg, apply)
 	}
+	return false
 }
 
 // applyPatch applies a patch; a seed or drop of a Ready is acked even if applying it panics, so
@@ -403,7 +405,10 @@ func (o *ownerBase) resume(h dispatch.Hooks, apply func(any)) {
 			finished = true
 			return
 		}
-		o.handle(hd.pop(), h, apply)
+		if o.handle(hd.pop(), h, apply) {
+			finished = true // the owner moved on: Resumed goes on with the rest
+			return
+		}
 	}
 	hd.release()
 	finished = true

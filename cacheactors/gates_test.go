@@ -35,6 +35,9 @@ func (c *fakeCtx) Deliver(to actors.Key, msg any) {
 	c.mu.Unlock()
 }
 
+// MoveOn implements actors.Context as the directory does: rest runs on a goroutine of its own.
+func (c *fakeCtx) MoveOn(rest func()) { go rest() }
+
 // sent returns and forgets what the owner delivered, its timer's messages left out (the tests
 // send holdTimeout themselves).
 func (c *fakeCtx) sent() []delivery {

@@ -124,6 +124,10 @@ type ownerBase struct {
 	ctx  actors.Context // the context of the message being handled
 	me   string         // the connected user's id, as the router last told this owner
 	hold *hold          // the owner protocol's state (gates.go); nil until needed
+	// current is the dispatch in hand, and apply the owner's patch function for its local
+	// patches, until it is finished (also on the goroutine that took the owner over).
+	current *Dispatch
+	apply   func(any)
 }
 
 // resumed is o for the next activation of prev's owner: what prev knew of the connected user and
@@ -145,29 +149,70 @@ func (o *ownerBase) myID() string {
 	return o.store().Me().GetId()
 }
 
-// dispatch runs d through the pipeline (a Ready's seeds are all acked: see receive), then applies
-// d's local cascade patches (if the event was processed) and tells the owners of its gated
-// patches the outcome. The outcome is sent, before the ticket is released, even if the owner
-// panics, so that no other owner waits for it and Drain sees the resolutions in flight.
-func (o *ownerBase) dispatch(d *Dispatch, h dispatch.Hooks, apply func(any)) {
+// dispatch runs d through the pipeline (a Ready's seeds are all acked: see receive), then
+// finishes it (finish). It reports whether a handler moved the owner on: then the rest of d runs
+// on the goroutine that took the owner over, which finishes it in Resumed, and the caller must
+// return at once without touching the owner's state.
+func (o *ownerBase) dispatch(d *Dispatch, h dispatch.Hooks, apply func(any)) (moved bool) {
 	if d.me != "" {
 		o.me = d.me
 	}
+	if d.barrier != nil && o.hold != nil {
+		delete(o.hold.acks, d.barrier.id)
+	}
+	o.current, o.apply = d, apply
 	processed := false
+	defer func() {
+		if !moved {
+			o.finish(processed) // also if the pipeline panicked: nobody waits for d forever
+		}
+	}()
+	processed, moved = o.run.Dispatch(d.Event, h, d.Ticket.Backlog())
+	return moved
+}
+
+// finish ends the dispatch in hand: it applies its local cascade patches (if the event was
+// processed) and tells the owners of its gated patches the outcome. The outcome is sent, before
+// the ticket is released, even if a patch panics, so that no other owner waits for it and Drain
+// sees the resolutions in flight.
+func (o *ownerBase) finish(processed bool) {
+	d := o.current
+	o.current = nil
 	defer func() {
 		if d.gate != nil {
 			o.resolve(o.ctx, d.gate, processed)
 		}
 		d.Ticket.Release()
 	}()
-	if d.barrier != nil && o.hold != nil {
-		delete(o.hold.acks, d.barrier.id)
-	}
-	if processed = o.run.Dispatch(d.Event, h, d.Ticket.Backlog()); processed {
+	if processed {
 		for _, p := range d.local {
-			apply(p)
+			o.apply(p)
 		}
 	}
+}
+
+// MoveOn implements dispatch.Hooks: the owner goes on on another goroutine (actors.Context).
+// If the rest of the dispatch panics there, the dispatch is finished as not processed.
+func (o *ownerBase) MoveOn(rest func()) {
+	d := o.current
+	o.ctx.MoveOn(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if o.current == d {
+					o.finish(false)
+				}
+				panic(r) // for the directory's recovery: logged, owner reset
+			}
+		}()
+		rest()
+	})
+}
+
+// finishMoved finishes a dispatch whose owner moved on (dispatch.Hooks.Resumed), then goes on with
+// what the owner holds, in case it was replaying held messages.
+func (o *ownerBase) finishMoved(processed bool, h dispatch.Hooks, apply func(any)) {
+	o.finish(processed)
+	o.resume(h, apply)
 }
 
 // Discard implements actors.Discarder: the runtime is stopping and msg will not be handled.
@@ -210,6 +255,9 @@ type channelOwner struct {
 }
 
 func (o *channelOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, o.patch) }
+
+// Resumed implements dispatch.Hooks.
+func (o *channelOwner) Resumed(processed bool) { o.finishMoved(processed, o, o.patch) }
 
 func (o *channelOwner) patch(msg any) {
 	switch m := msg.(type) {

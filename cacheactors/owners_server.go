@@ -17,6 +17,9 @@ type serverOwner struct {
 
 func (o *serverOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, o.patch) }
 
+// Resumed implements dispatch.Hooks.
+func (o *serverOwner) Resumed(processed bool) { o.finishMoved(processed, o, o.patch) }
+
 func (o *serverOwner) patch(msg any) {
 	switch m := msg.(type) {
 	case *seedServer:
@@ -317,6 +320,9 @@ func (o *userDirOwner) user(id string) *stoatpb.User { return o.users[id].user }
 
 func (o *userDirOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, o.patch) }
 
+// Resumed implements dispatch.Hooks.
+func (o *userDirOwner) Resumed(processed bool) { o.finishMoved(processed, o, o.patch) }
+
 func (o *userDirOwner) patch(msg any) {
 	switch m := msg.(type) {
 	case *seedUsers:
@@ -491,7 +497,13 @@ type shardOwner struct {
 	ownerBase
 }
 
-func (o *shardOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, func(any) {}) }
+func (o *shardOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, noPatch) }
+
+// Resumed implements dispatch.Hooks.
+func (o *shardOwner) Resumed(processed bool) { o.finishMoved(processed, o, noPatch) }
+
+// noPatch is the shard owner's patch function: it gets none.
+func noPatch(any) {}
 
 // BeforeDispatch implements dispatch.Hooks.
 func (o *shardOwner) BeforeDispatch(ev stoatpb.Event) {

@@ -21,6 +21,13 @@ type Hooks interface {
 	BeforeDispatch(ev stoatpb.Event)
 	// Process applies the event to the owner's state (skipped when the event was cancelled).
 	Process(ev stoatpb.Event)
+	// MoveOn lets the owner go on without the goroutine running the event's handlers: one of
+	// them detached in its synchronous phase (see actors.Context.MoveOn). rest runs the rest of
+	// the event on the goroutine that takes the owner over.
+	MoveOn(rest func())
+	// Resumed is called by rest, on the goroutine that took the owner over, once the rest of an
+	// event whose Dispatch reported moved is done; processed as Dispatch would have reported.
+	Resumed(processed bool)
 }
 
 // Stats counts what the pipelines of a runtime did. Safe for concurrent use.
@@ -76,28 +83,10 @@ type Pipeline struct {
 	Values map[any]any
 
 	faults  ratelog.Limiter // handler errors and panics, check panics, detach warnings
-	running atomic.Int64    // eventRun.work calls under way
+	running atomic.Int64    // handlers running detached (the owners do not wait for them)
 	quiet   chan struct{}   // signalled (without blocking) when running drops to 0; see quietCh
 	owners  ratelog.Limiter // warnings keyed by owner, apart so they cannot crowd out handlers
 	once    sync.Once       // makes quiet
-}
-
-// start runs r.work on a goroutine of its own. (A pool of parked goroutines was measured too:
-// waking a parked goroutine costs more than starting one, which runs at once on the owner's P
-// while the owner waits; the mailboxes' pool in package actors is where reuse pays.)
-func (p *Pipeline) start(r *eventRun) {
-	p.running.Add(1)
-	go p.work(r)
-}
-
-func (p *Pipeline) work(r *eventRun) {
-	r.work()
-	if p.running.Add(-1) == 0 {
-		select {
-		case p.quietCh() <- struct{}{}:
-		default:
-		}
-	}
 }
 
 func (p *Pipeline) quietCh() chan struct{} {
@@ -126,7 +115,7 @@ func (p *Pipeline) base() context.Context {
 	return context.Background()
 }
 
-// WaitHandlers waits until every handler goroutine of the pipeline has returned, or ctx ends;
+// WaitHandlers waits until every detached handler of the pipeline has returned, or ctx ends;
 // then it reports the handlers still running. Call it after Base has ended and the owners have
 // stopped, so that no new handler starts meanwhile.
 func (p *Pipeline) WaitHandlers(ctx context.Context) error {
@@ -154,13 +143,17 @@ func (p *Pipeline) FlushLogs() {
 
 // Runner runs events through the pipeline for one owner. It is not safe for concurrent use: an
 // owner handles one event at a time.
+//
+// Handlers run on the owner's goroutine, one after the other. A handler that detaches (or is
+// detached for blocking past DetachAfter) keeps that goroutine: the owner moves on to another
+// one (Hooks.MoveOn), which runs the event's other handlers and its cache update, then the
+// owner's next messages. So an event costs no goroutine unless a handler waits.
 type Runner struct {
 	p     *Pipeline
 	owner actors.Key
+	// cur is the run whose handlers are in their synchronous phase, for the detach timer.
+	cur   atomic.Pointer[eventRun]
 	timer *time.Timer
-	// done receives one signal per event when its synchronous phase ends; the owner waits for it
-	// before the next event, so one buffered channel serves every event of the owner.
-	done chan struct{}
 	// detached counts this owner's handlers running detached; freed is signalled (without
 	// blocking) when one returns, for an owner waiting under MaxDetached.
 	detached atomic.Int64
@@ -171,16 +164,19 @@ type Runner struct {
 
 // NewRunner returns the Runner of owner.
 func (p *Pipeline) NewRunner(owner actors.Key) *Runner {
-	rn := &Runner{p: p, owner: owner, done: make(chan struct{}, 1), freed: make(chan struct{}, 1)}
+	rn := &Runner{p: p, owner: owner, freed: make(chan struct{}, 1)}
 	rn.checkPanicked = rn.logCheckPanic
 	return rn
 }
 
 // Dispatch runs ev through the pipeline: before_dispatch, temporary subscriptions, handlers,
 // process. It returns when the synchronous phase is over and the cache update (if any) is done,
-// and reports whether the event was processed (not cancelled). backlog is the number of events
-// delivered to the owner and not yet processed, this one included (see ConcurrentAbove).
-func (rn *Runner) Dispatch(ev stoatpb.Event, h Hooks, backlog int) bool {
+// and reports whether the event was processed (not cancelled), unless a handler moved the owner
+// on (moved): then the rest of the event runs on the goroutine that took the owner over, which
+// calls h.Resumed when it is done, and the caller must return at once without touching the
+// owner's state. backlog is the number of events delivered to the owner and not yet processed,
+// this one included (see ConcurrentAbove).
+func (rn *Runner) Dispatch(ev stoatpb.Event, h Hooks, backlog int) (processed, moved bool) {
 	p := rn.p
 	p.Stats.Dispatched.Add(1)
 	h.BeforeDispatch(ev)
@@ -188,21 +184,30 @@ func (rn *Runner) Dispatch(ev stoatpb.Event, h Hooks, backlog int) bool {
 	if matched {
 		p.Stats.WaitersMatched.Add(1)
 	}
-	canceled := false
 	if !(matched && consume) {
 		if hs := p.Registry.handlersFor(ev.EventType()); len(hs) > 0 {
 			if !rn.awaitDetachedSlot(ev) {
-				return false // the runtime stopped while the owner waited: discard the event
+				return false, false // the runtime stopped while the owner waited: discard the event
 			}
 			if p.ConcurrentAbove > 0 && backlog > p.ConcurrentAbove {
 				rn.startConcurrent(ev, hs)
 			} else {
-				canceled = rn.runHandlers(ev, hs)
+				r := rn.newRun(ev, hs, h, manual)
+				if r.runHandlers() {
+					return false, true
+				}
+				return r.finish(), false
 			}
 		}
 	}
+	return rn.complete(ev, h, false, manual), false
+}
+
+// complete ends an event's synchronous phase: its cache update, unless it was cancelled or a
+// manual subscription took it.
+func (rn *Runner) complete(ev stoatpb.Event, h Hooks, canceled, manual bool) bool {
 	if canceled {
-		p.Stats.Cancelled.Add(1)
+		rn.p.Stats.Cancelled.Add(1)
 		return false
 	}
 	if manual {
@@ -241,51 +246,140 @@ type eventRun struct {
 	rn       *Runner
 	ev       stoatpb.Event
 	handlers []*handler
-	// async: started by startConcurrent; the owner does not wait for it, and its handlers are
-	// detached from the start.
-	async bool
+	hooks    Hooks
+	manual   bool // a manual subscription took the event: no cache update
 
 	mu       sync.Mutex
-	next     int      // the next handler to start
-	active   *Context // the handler in its synchronous phase, if any
+	next     int       // the next handler to start
+	active   *Context  // the handler in its synchronous phase, if any
+	started  time.Time // when active started
 	canceled bool
 	sealed   bool // the synchronous phase is over
+
+	// first is the first handler's Context, allocated with the run (most events have one
+	// handler). Neither is reused: a handler may keep its Context.
+	first Context
 }
 
-func (rn *Runner) runHandlers(ev stoatpb.Event, hs []*handler) (canceled bool) {
-	r := &eventRun{rn: rn, ev: ev, handlers: hs}
-	rn.p.start(r)
-	detachAfter := rn.p.detachAfter()
-	if rn.timer == nil {
-		rn.timer = time.NewTimer(detachAfter)
-	} else {
-		rn.timer.Reset(detachAfter)
-	}
+// newRun returns the run of ev's handlers.
+func (rn *Runner) newRun(ev stoatpb.Event, hs []*handler, h Hooks, manual bool) *eventRun {
+	return &eventRun{rn: rn, ev: ev, handlers: hs, hooks: h, manual: manual}
+}
+
+// runHandlers runs the run's handlers in order on the calling goroutine, which is the owner's,
+// until they are all done (false) or one detaches in its synchronous phase (true): the owner
+// then goes on elsewhere (resume) and this goroutine stays with the handler.
+func (r *eventRun) runHandlers() (moved bool) {
+	rn := r.rn
+	rn.cur.Store(r)
 	for {
-		select {
-		case <-rn.done:
+		r.mu.Lock()
+		if r.next >= len(r.handlers) {
+			r.sealed = true
+			r.mu.Unlock()
+			rn.cur.Store(nil)
 			rn.timer.Stop()
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			return r.canceled
-		case <-rn.timer.C:
-			r.autoDetach(detachAfter)
-			rn.timer.Reset(detachAfter)
+			return false
 		}
+		c := &r.first
+		if r.next > 0 {
+			c = new(Context)
+		}
+		*c = Context{run: r, h: r.handlers[r.next]}
+		r.next++
+		r.active, r.started = c, time.Now()
+		rn.armTimer() // under r.mu: the timer's goroutine locks it before it looks at rn.timer
+		r.mu.Unlock()
+
+		r.invoke(c)
+
+		r.mu.Lock()
+		c.returned = true
+		if c.detached {
+			r.mu.Unlock()
+			rn.detachedReturned()
+			return true
+		}
+		r.active = nil
+		r.mu.Unlock()
 	}
+}
+
+// finish ends the synchronous phase of a run whose handlers are all done.
+func (r *eventRun) finish() bool {
+	r.mu.Lock()
+	canceled := r.canceled
+	r.mu.Unlock()
+	return r.rn.complete(r.ev, r.hooks, canceled, r.manual)
+}
+
+// resume is the rest of an event whose handler detached, on the goroutine that took the owner
+// over: its other handlers, then its cache update.
+func (r *eventRun) resume() {
+	if r.runHandlers() {
+		return // moved on again
+	}
+	r.hooks.Resumed(r.finish())
+}
+
+// armTimer starts the wait after which a handler that neither returns nor detaches is detached.
+func (rn *Runner) armTimer() {
+	if rn.timer == nil {
+		rn.timer = time.AfterFunc(rn.p.detachAfter(), rn.checkBlocked)
+		return
+	}
+	rn.timer.Reset(rn.p.detachAfter())
+}
+
+// checkBlocked runs on the timer's goroutine: it detaches the handler in its synchronous phase
+// if it started DetachAfter ago (a timer that fired for an earlier handler re-arms).
+func (rn *Runner) checkBlocked() {
+	r := rn.cur.Load()
+	if r == nil {
+		return
+	}
+	after := rn.p.detachAfter()
+	r.mu.Lock()
+	c := r.active
+	if c == nil {
+		r.mu.Unlock()
+		return
+	}
+	if wait := after - time.Since(r.started); wait > 0 {
+		r.mu.Unlock()
+		rn.timer.Reset(wait)
+		return
+	}
+	r.detachLocked(c)
+	r.mu.Unlock()
+	p := rn.p
+	p.Stats.AutoDetached.Add(1)
+	p.faults.Log(p.Logger, slog.LevelWarn, "blocked/"+c.h.key,
+		"handler blocked its owner without detaching; detached it so the owner goes on (call ctx.Detach before waiting)", nil,
+		"handler", c.h.name, "event", r.ev.EventType().String(), "owner", rn.owner.String(), "after", after)
 }
 
 // startConcurrent runs ev's handlers on a goroutine the owner does not wait for.
 func (rn *Runner) startConcurrent(ev stoatpb.Event, hs []*handler) {
-	r := &eventRun{rn: rn, ev: ev, handlers: hs, async: true, sealed: true}
+	r := &eventRun{rn: rn, ev: ev, handlers: hs, sealed: true}
 	rn.p.Stats.Concurrent.Add(1)
 	rn.addDetached()
-	rn.p.start(r)
+	go r.runDetached()
 }
 
+// runDetached runs the handlers of a concurrent run, each detached from the start.
+func (r *eventRun) runDetached() {
+	for _, h := range r.handlers {
+		r.invoke(&Context{run: r, h: h, detached: true})
+	}
+	r.rn.detachedReturned()
+}
+
+// addDetached counts a handler that runs detached from now on.
 func (rn *Runner) addDetached() {
 	rn.detached.Add(1)
 	rn.p.Stats.Detached.Add(1)
+	rn.p.running.Add(1)
 }
 
 // detachedReturned is called by a detached handler's goroutine when it is done.
@@ -296,48 +390,16 @@ func (rn *Runner) detachedReturned() {
 	case rn.freed <- struct{}{}:
 	default:
 	}
-}
-
-// work runs handlers in order until they are all done or one detaches (then the detaching
-// Context hands the rest of the list to a new work goroutine).
-func (r *eventRun) work() {
-	for {
-		r.mu.Lock()
-		if r.next >= len(r.handlers) {
-			r.sealed = true
-			r.active = nil
-			r.mu.Unlock()
-			if r.async {
-				r.rn.detachedReturned()
-			} else {
-				r.rn.done <- struct{}{}
-			}
-			return
-		}
-		c := &Context{run: r, h: r.handlers[r.next], detached: r.async}
-		r.next++
-		if !r.async {
-			r.active = c
-		}
-		r.mu.Unlock()
-
-		r.invoke(c)
-
-		r.mu.Lock()
-		handedOff := c.detached && !r.async // the rest of the handlers went on elsewhere
-		if !handedOff {
-			r.active = nil
-			c.returned = true
-		}
-		r.mu.Unlock()
-		if handedOff {
-			r.rn.detachedReturned()
-			return
+	p := rn.p
+	if p.running.Add(-1) == 0 {
+		select {
+		case p.quietCh() <- struct{}{}:
+		default:
 		}
 	}
 }
 
-// detachLocked ends c's synchronous phase and lets the rest of the handlers go on elsewhere.
+// detachLocked ends c's synchronous phase. If the owner was running it, the owner moves on.
 func (r *eventRun) detachLocked(c *Context) {
 	if c.detached || c.returned {
 		return
@@ -346,25 +408,8 @@ func (r *eventRun) detachLocked(c *Context) {
 	if r.active == c {
 		r.active = nil
 		r.rn.addDetached()
-		r.rn.p.start(r)
+		r.hooks.MoveOn(r.resume)
 	}
-}
-
-func (r *eventRun) autoDetach(after time.Duration) {
-	r.mu.Lock()
-	c := r.active
-	if c != nil {
-		r.detachLocked(c)
-	}
-	r.mu.Unlock()
-	if c == nil {
-		return
-	}
-	p := r.rn.p
-	p.Stats.AutoDetached.Add(1)
-	p.faults.Log(p.Logger, slog.LevelWarn, "blocked/"+c.h.key,
-		"handler blocked its owner without detaching; detached it so the owner goes on (call ctx.Detach before waiting)", nil,
-		"handler", c.h.name, "event", r.ev.EventType().String(), "owner", r.rn.owner.String(), "after", after)
 }
 
 func (r *eventRun) invoke(c *Context) {

@@ -20,10 +20,11 @@
 //
 // # Handlers that wait
 //
-// Handlers run on a goroutine of their own while the owner waits for the synchronous phase of the
-// event to end. A handler ends its synchronous phase by returning, or by detaching
-// (Context.Detach, or any ermine call that waits, such as WaitFor called with the handler's
-// Context): from then on it runs on in the background, and the owner goes on with the remaining
+// Handlers run on the owner's own goroutine, one after the other: an event whose handlers return
+// without waiting costs no goroutine. A handler ends its synchronous phase by returning, or by
+// detaching (Context.Detach, or any ermine call that waits, such as WaitFor called with the
+// handler's Context): from then on it runs on in the background — it keeps the goroutine it runs
+// on, and the owner moves on to another one (actors.Context.MoveOn), which runs the remaining
 // handlers, process and the next events. A handler that blocks without detaching is detached
 // automatically after Pipeline.DetachAfter (counted and logged). Only the synchronous phase
 // can cancel the event; Cancel after detaching has no effect and says so.

@@ -1,0 +1,200 @@
+package actors
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// ownerMailbox is an owner actor's mailbox: protoactor's default mailbox (system messages
+// first, suspension, a yield every Throughput messages, scheduled on the dispatcher when it goes
+// from idle to busy) with two changes the owners need.
+//
+//   - The owner's own messages go straight to the owner (ownerActor.handle): they are the owner
+//     protocol's, and protoactor's context has nothing to do with them. protoactor's own user
+//     messages (PoisonPill and the like) still go through the actor context.
+//   - The owner can move on to another goroutine while a message is in hand (handOff): a handler
+//     that blocks keeps the goroutine it runs on, and a new goroutine becomes the mailbox's
+//     runner, finishing that message and going on with the next ones. Handlers can thus run on
+//     the owner's goroutine (no goroutine per event) and still never hold the owner up.
+//
+// At most one goroutine runs the mailbox at a time: the runner. A goroutine that handed the
+// mailbox off (it is running a detached handler) notices it when the message in hand returns
+// (runID changed) and leaves without touching the mailbox or the owner again.
+type ownerMailbox struct {
+	owner      *ownerActor
+	invoker    actor.MessageInvoker
+	dispatcher actor.Dispatcher
+
+	mu   sync.Mutex
+	user queue
+	sys  queue
+
+	status    atomic.Int32 // mailboxIdle or mailboxRunning
+	userN     atomic.Int32
+	sysN      atomic.Int32
+	suspended atomic.Bool
+	// runID names the current runner; handOff changes it.
+	runID atomic.Uint64
+}
+
+const (
+	mailboxIdle int32 = iota
+	mailboxRunning
+)
+
+// queue is a FIFO of messages; its zero value is empty. Guarded by the mailbox's mutex.
+type queue struct {
+	items []any
+	head  int
+}
+
+func (q *queue) push(m any) { q.items = append(q.items, m) }
+
+func (q *queue) pop() any {
+	if q.head == len(q.items) {
+		return nil
+	}
+	m := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+		if cap(q.items) > 4096 {
+			q.items = nil // a burst is over: do not keep its memory
+		}
+	}
+	return m
+}
+
+func newOwnerMailbox(o *ownerActor) actor.MailboxProducer {
+	return func() actor.Mailbox {
+		o.mb = &ownerMailbox{owner: o}
+		return o.mb
+	}
+}
+
+// PostUserMessage implements actor.Mailbox.
+func (m *ownerMailbox) PostUserMessage(msg any) {
+	m.mu.Lock()
+	m.user.push(msg)
+	m.mu.Unlock()
+	m.userN.Add(1)
+	m.schedule()
+}
+
+// PostSystemMessage implements actor.Mailbox.
+func (m *ownerMailbox) PostSystemMessage(msg any) {
+	m.mu.Lock()
+	m.sys.push(msg)
+	m.mu.Unlock()
+	m.sysN.Add(1)
+	m.schedule()
+}
+
+// RegisterHandlers implements actor.Mailbox.
+func (m *ownerMailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
+	m.invoker, m.dispatcher = invoker, dispatcher
+}
+
+// Start implements actor.Mailbox.
+func (m *ownerMailbox) Start() {}
+
+// UserMessageCount implements actor.Mailbox.
+func (m *ownerMailbox) UserMessageCount() int { return int(m.userN.Load()) }
+
+func (m *ownerMailbox) schedule() {
+	if m.status.CompareAndSwap(mailboxIdle, mailboxRunning) {
+		m.dispatcher.Schedule(m.process)
+	}
+}
+
+func (m *ownerMailbox) process() { m.processAs(m.runID.Load()) }
+
+// processAs runs the mailbox as runner id until it is empty (or suspended), unless it is handed
+// off meanwhile.
+func (m *ownerMailbox) processAs(id uint64) {
+	for {
+		if !m.run(id) {
+			return // handed off: the new runner owns the status
+		}
+		m.status.Store(mailboxIdle)
+		// Messages posted after the loop saw the queues empty but before the status was idle
+		// did not schedule: look again.
+		if m.sysN.Load() == 0 && (m.suspended.Load() || m.userN.Load() == 0) {
+			return
+		}
+		if !m.status.CompareAndSwap(mailboxIdle, mailboxRunning) {
+			return // another post scheduled a runner
+		}
+	}
+}
+
+// handOff makes a new goroutine the mailbox's runner, while the current runner is in a message
+// (called by the runner itself, or by a timer while the runner is blocked): the new runner calls
+// first — the rest of that message — then goes on with the next messages. It reports the new
+// runner's id to first, so that first can tell whether it was handed off in turn.
+func (m *ownerMailbox) handOff(first func(id uint64)) {
+	id := m.runID.Add(1)
+	m.dispatcher.Schedule(func() {
+		first(id)
+		if m.runID.Load() == id {
+			m.processAs(id)
+		}
+	})
+}
+
+// run handles messages until the mailbox is empty or suspended (true), or until it was handed
+// off to another runner (false).
+func (m *ownerMailbox) run(id uint64) (runner bool) {
+	var msg any
+	defer func() {
+		if r := recover(); r != nil {
+			// As protoactor's mailbox: the supervisor decides, and the mailbox goes on.
+			m.invoker.EscalateFailure(r, msg)
+			runner = m.runID.Load() == id
+		}
+	}()
+	for i, t := 0, m.dispatcher.Throughput(); ; i++ {
+		if i > t {
+			i = 0
+			runtime.Gosched()
+		}
+		if m.sysN.Load() > 0 {
+			m.mu.Lock()
+			msg = m.sys.pop()
+			m.mu.Unlock()
+			m.sysN.Add(-1)
+			switch msg.(type) {
+			case *actor.SuspendMailbox:
+				m.suspended.Store(true)
+			case *actor.ResumeMailbox:
+				m.suspended.Store(false)
+			default:
+				m.invoker.InvokeSystemMessage(msg)
+			}
+			if m.runID.Load() != id {
+				return false
+			}
+			continue
+		}
+		if m.suspended.Load() || m.userN.Load() == 0 {
+			return true
+		}
+		m.mu.Lock()
+		msg = m.user.pop()
+		m.mu.Unlock()
+		m.userN.Add(-1)
+		switch msg.(type) {
+		case actor.AutoReceiveMessage, actor.SystemMessage, *actor.MessageEnvelope:
+			m.invoker.InvokeUserMessage(msg)
+		default:
+			m.owner.handle(msg, id)
+		}
+		if m.runID.Load() != id {
+			return false
+		}
+	}
+}
