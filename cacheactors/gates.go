@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine/actors"
-	"github.com/ermine-rt/ermine/dispatch"
 )
 
 // The owner protocol: how an owner waits for what another owner does without ever blocking its
@@ -267,27 +266,27 @@ func (h *hold) acksOf(id seqID) int {
 }
 
 // receive handles the messages every owner gets: the protocol's at once, a Dispatch (runs the
-// pipeline with h's hooks), a gated patch or any other patch (for apply) in arrival order —
+// pipeline with the kind's hooks), a gated patch or any other patch in arrival order —
 // held back behind a message that waits. One type switch decides, so that an event or a patch
 // that waits for nothing (nearly all) costs no more than a nil check.
-func (o *ownerBase) receive(ctx actors.Context, msg any, h dispatch.Hooks, apply func(any)) {
+func (o *ownerBase) receive(ctx actors.Context, msg any) {
 	o.ctx = ctx
 	switch m := msg.(type) {
 	case *Dispatch:
 		if m.barrier == nil && !o.hold.holding() {
-			o.dispatch(m, h, apply)
+			o.dispatch(m)
 			return
 		}
 	case gated:
 		o.holdState().arrived(m.id)
 	case *seedServer, *seedChannel, *seedUsers, drop:
 		if !o.hold.holding() {
-			o.applyPatch(msg, apply)
+			o.applyPatch(msg)
 			return
 		}
 	case gateResolved:
 		o.holdState().resolved(m.id, m.apply)
-		o.resume(h, apply)
+		o.resume()
 		return
 	case barrierAck:
 		hd := o.holdState()
@@ -295,7 +294,7 @@ func (o *ownerBase) receive(ctx actors.Context, msg any, h dispatch.Hooks, apply
 			hd.acks = map[seqID]int{}
 		}
 		hd.acks[m.b.id]++
-		o.resume(h, apply)
+		o.resume()
 		return
 	case gateQuery:
 		o.answer(m)
@@ -305,54 +304,54 @@ func (o *ownerBase) receive(ctx actors.Context, msg any, h dispatch.Hooks, apply
 		return
 	case holdTimeout:
 		o.timedOut()
-		o.resume(h, apply)
+		o.resume()
 		return
 	case resumeHeld:
-		o.resume(h, apply)
+		o.resume()
 		return
 	default:
 		if !o.hold.holding() {
-			apply(msg)
+			o.kind.patch(msg)
 			return
 		}
 	}
 	// A message that may have to wait, or that comes after one that does.
 	if !o.hold.holding() && !o.blocked(msg) {
-		o.handle(msg, h, apply)
+		o.handle(msg)
 		return
 	}
 	hd := o.holdState()
 	hd.push(msg)
 	if hd.head+1 == len(hd.msgs) {
-		o.resume(h, apply) // the first one held: start its wait
+		o.resume() // the first one held: start its wait
 	}
 }
 
 // handle runs one message that does not (or no longer) wait. It reports whether the owner moved
 // on (see dispatch).
-func (o *ownerBase) handle(msg any, h dispatch.Hooks, apply func(any)) (moved bool) {
+func (o *ownerBase) handle(msg any) (moved bool) {
 	switch m := msg.(type) {
 	case *Dispatch:
-		return o.dispatch(m, h, apply)
+		return o.dispatch(m)
 	case gated:
 		ok := o.hold.outcomes[m.id]
 		delete(o.hold.outcomes, m.id)
 		if ok {
-			o.applyPatch(m.patch, apply)
+			o.applyPatch(m.patch)
 		}
 	default:
-		o.applyPatch(msg, apply)
+		o.applyPatch(msg)
 	}
 	return false
 }
 
 // applyPatch applies a patch; a seed or drop of a Ready is acked even if applying it panics, so
 // that the Ready does not wait for it forever.
-func (o *ownerBase) applyPatch(msg any, apply func(any)) {
+func (o *ownerBase) applyPatch(msg any) {
 	if b := barrierOf(msg); b != nil {
 		defer o.ack(o.ctx, b)
 	}
-	apply(msg)
+	o.kind.patch(msg)
 }
 
 func barrierOf(msg any) *barrier {
@@ -386,7 +385,7 @@ func (o *ownerBase) resolve(ctx actors.Context, g *gateOut, apply bool) {
 }
 
 // resume replays the held messages until one waits (or none is left).
-func (o *ownerBase) resume(h dispatch.Hooks, apply func(any)) {
+func (o *ownerBase) resume() {
 	hd := o.hold
 	if !hd.holding() {
 		return
@@ -405,7 +404,7 @@ func (o *ownerBase) resume(h dispatch.Hooks, apply func(any)) {
 			finished = true
 			return
 		}
-		if o.handle(hd.pop(), h, apply) {
+		if o.handle(hd.pop()) {
 			finished = true // the owner moved on: Resumed goes on with the rest
 			return
 		}

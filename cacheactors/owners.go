@@ -69,32 +69,44 @@ type Deps struct {
 func (d *Deps) NewOwner(key actors.Key, saved any) actors.Owner {
 	d.once.Do(func() { d.Store.configure(d.Policy) })
 	base := ownerBase{deps: d, key: key, run: d.Pipeline.NewRunner(key)}
+	var o ownerKind
 	switch key.Kind {
 	case actors.KindChannel:
-		if o, ok := saved.(*channelOwner); ok {
-			o.ownerBase = base.resumed(o.ownerBase)
-			return o
-		}
-		return &channelOwner{ownerBase: base}
+		o = resumedOr(saved, base, func() *channelOwner { return &channelOwner{} })
 	case actors.KindServer:
-		if o, ok := saved.(*serverOwner); ok {
-			o.ownerBase = base.resumed(o.ownerBase)
-			return o
-		}
-		return &serverOwner{ownerBase: base}
+		o = resumedOr(saved, base, func() *serverOwner { return &serverOwner{} })
 	case actors.KindUserDir:
-		if o, ok := saved.(*userDirOwner); ok {
-			o.ownerBase = base.resumed(o.ownerBase)
-			return o
-		}
-		return &userDirOwner{ownerBase: base}
+		o = resumedOr(saved, base, func() *userDirOwner { return &userDirOwner{} })
+	default:
+		o = resumedOr(saved, base, func() *shardOwner { return &shardOwner{} })
 	}
-	if o, ok := saved.(*shardOwner); ok {
-		o.ownerBase = base.resumed(o.ownerBase)
-		return o
-	}
-	return &shardOwner{ownerBase: base}
+	return o
 }
+
+// ownerKind is an owner of one kind: the pipeline's hooks, its patches, and the base every kind
+// shares.
+type ownerKind interface {
+	actors.Owner
+	dispatch.Hooks
+	patch(msg any)
+	base() *ownerBase
+}
+
+// resumedOr returns saved, the previous activation of the same owner, with base's runtime parts
+// and what it knew, or a new owner.
+func resumedOr[T ownerKind](saved any, base ownerBase, fresh func() T) T {
+	o, ok := saved.(T)
+	if ok {
+		base = base.resumed(*o.base())
+	} else {
+		o = fresh()
+	}
+	*o.base() = base
+	o.base().kind = o
+	return o
+}
+
+func (o *ownerBase) base() *ownerBase { return o }
 
 func (d *Deps) now() time.Time {
 	if d.Now != nil {
@@ -127,7 +139,8 @@ type ownerBase struct {
 	// current is the dispatch in hand, and apply the owner's patch function for its local
 	// patches, until it is finished (also on the goroutine that took the owner over).
 	current *Dispatch
-	apply   func(any)
+	// kind is the owner this is the base of (its hooks and patches).
+	kind ownerKind
 }
 
 // resumed is o for the next activation of prev's owner: what prev knew of the connected user and
@@ -153,21 +166,21 @@ func (o *ownerBase) myID() string {
 // finishes it (finish). It reports whether a handler moved the owner on: then the rest of d runs
 // on the goroutine that took the owner over, which finishes it in Resumed, and the caller must
 // return at once without touching the owner's state.
-func (o *ownerBase) dispatch(d *Dispatch, h dispatch.Hooks, apply func(any)) (moved bool) {
+func (o *ownerBase) dispatch(d *Dispatch) (moved bool) {
 	if d.me != "" {
 		o.me = d.me
 	}
 	if d.barrier != nil && o.hold != nil {
 		delete(o.hold.acks, d.barrier.id)
 	}
-	o.current, o.apply = d, apply
+	o.current = d
 	processed := false
 	defer func() {
 		if !moved {
 			o.finish(processed) // also if the pipeline panicked: nobody waits for d forever
 		}
 	}()
-	processed, moved = o.run.Dispatch(d.Event, h, d.Ticket.Backlog())
+	processed, moved = o.run.Dispatch(d.Event, o.kind, d.Ticket.Backlog())
 	return moved
 }
 
@@ -186,7 +199,7 @@ func (o *ownerBase) finish(processed bool) {
 	}()
 	if processed {
 		for _, p := range d.local {
-			o.apply(p)
+			o.kind.patch(p)
 		}
 	}
 }
@@ -208,12 +221,15 @@ func (o *ownerBase) MoveOn(rest func()) {
 	})
 }
 
-// finishMoved finishes a dispatch whose owner moved on (dispatch.Hooks.Resumed), then goes on with
-// what the owner holds, in case it was replaying held messages.
-func (o *ownerBase) finishMoved(processed bool, h dispatch.Hooks, apply func(any)) {
+// Resumed implements dispatch.Hooks: it finishes a dispatch whose owner moved on, then goes on
+// with what the owner holds, in case it was replaying held messages.
+func (o *ownerBase) Resumed(processed bool) {
 	o.finish(processed)
-	o.resume(h, apply)
+	o.resume()
 }
+
+// Receive implements actors.Owner.
+func (o *ownerBase) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg) }
 
 // Discard implements actors.Discarder: the runtime is stopping and msg will not be handled.
 // Whatever another owner or the reader waits for because of msg is let go: the event's gated
@@ -254,10 +270,6 @@ type channelOwner struct {
 	readState *stoatpb.ChannelUnread
 }
 
-func (o *channelOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, o.patch) }
-
-// Resumed implements dispatch.Hooks.
-func (o *channelOwner) Resumed(processed bool) { o.finishMoved(processed, o, o.patch) }
 
 func (o *channelOwner) patch(msg any) {
 	switch m := msg.(type) {

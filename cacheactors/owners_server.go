@@ -3,7 +3,6 @@ package cacheactors
 import (
 	"slices"
 
-	"github.com/ermine-rt/ermine/actors"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
@@ -15,10 +14,6 @@ type serverOwner struct {
 	emojis  []string
 }
 
-func (o *serverOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, o.patch) }
-
-// Resumed implements dispatch.Hooks.
-func (o *serverOwner) Resumed(processed bool) { o.finishMoved(processed, o, o.patch) }
 
 func (o *serverOwner) patch(msg any) {
 	switch m := msg.(type) {
@@ -318,10 +313,6 @@ type userEntry struct {
 // user returns the partition's user id, or nil.
 func (o *userDirOwner) user(id string) *stoatpb.User { return o.users[id].user }
 
-func (o *userDirOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, o.patch) }
-
-// Resumed implements dispatch.Hooks.
-func (o *userDirOwner) Resumed(processed bool) { o.finishMoved(processed, o, o.patch) }
 
 func (o *userDirOwner) patch(msg any) {
 	switch m := msg.(type) {
@@ -497,13 +488,8 @@ type shardOwner struct {
 	ownerBase
 }
 
-func (o *shardOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg, o, noPatch) }
-
-// Resumed implements dispatch.Hooks.
-func (o *shardOwner) Resumed(processed bool) { o.finishMoved(processed, o, noPatch) }
-
-// noPatch is the shard owner's patch function: it gets none.
-func noPatch(any) {}
+// patch: the shard owner gets no patches.
+func (o *shardOwner) patch(any) {}
 
 // BeforeDispatch implements dispatch.Hooks.
 func (o *shardOwner) BeforeDispatch(ev stoatpb.Event) {
