@@ -61,6 +61,22 @@
 //     wait for nothing if gated: the author (user) and member snapshots a Message carries, a new
 //     server channel joining its server's list.
 //
+// # The owner protocol
+//
+// Every message an owner gets or sends is a message of package ownerpb, listed by its
+// OwnerMessage: the Dispatch of an event (its event in a oneof of every event type), the seeds,
+// the patches, the messages of gates and barriers below, and the acknowledgement an owner sends
+// the connection's reader. In one process they travel as pointers, never encoded and never
+// changed once delivered; a patch that is one model object is that object (an upsert_user is
+// the *stoatpb.User the Message carried), so the hot path allocates no wrapper for it. An owner
+// that gets a message it does not handle drops it, logs it and counts it (GateStats.Unknown).
+//
+// The reader numbers the events it sends each owner (Dispatch.stream, seq; actors.Budget.Charge)
+// and the owner acknowledges each one processed, or discarded at shutdown, to Deps.Acker
+// (Processed: in one process a call of the in-flight budget, which releases the event's share;
+// across processes it would be a message). The acknowledgement is sent after the gate
+// resolutions and local patches of the event, even if the owner panicked.
+//
 // # Waiting without blocking: gates, barriers, holding
 //
 // No owner goroutine ever blocks on another owner; what one waits for from another arrives as a
@@ -70,9 +86,8 @@
 //     random id and a sequence number in wire order), sends the gated patches, and records on the
 //     event's Dispatch which owners got one. The primary owner, once the event is processed or
 //     cancelled — or its owner panicked, or the runtime discarded it at shutdown — sends each of
-//     them a resolution (gate id, apply), before the event's budget ticket is released (so Drain
-//     never sees a quiet runtime with a resolution in flight), and keeps the outcome of its last
-//     32 gates.
+//     them a resolution (gate id, apply), before it acknowledges the event (so Drain never sees
+//     a quiet runtime with a resolution in flight), and keeps the outcome of its last 32 gates.
 //   - Ready barriers. Each seed and drop of a Ready carries the Ready's barrier (its id, the shard
 //     owner's key and how many seeds and drops it has). The owner that applies one (or discards
 //     it, or panics applying it) acks it to the shard owner, which counts acks per barrier — they

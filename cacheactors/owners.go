@@ -1,6 +1,7 @@
 package cacheactors
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"github.com/ermine-rt/ermine/actors"
 	"github.com/ermine-rt/ermine/dispatch"
 	"github.com/ermine-rt/ermine/internal/ratelog"
+	"github.com/ermine-rt/ermine/proto/ownerpb"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
@@ -49,7 +51,11 @@ func (p Policy) messageLimit() int {
 type Deps struct {
 	Store    *Store
 	Pipeline *dispatch.Pipeline
-	Policy   Policy
+	// Acker receives the owners' acknowledgements of the events they processed (Processed), and
+	// tells an owner its backlog (for Pipeline.ConcurrentAbove): the in-flight budget of the
+	// reader. Nil: nothing is acknowledged (owners fed by hand).
+	Acker  actors.Acker
+	Policy Policy
 	// Now returns the time (for the joined_at ermine synthesises); default time.Now.
 	Now func() time.Time
 	// GateTimeout is how long an owner waits for a gated patch's outcome, or a Ready for its
@@ -59,9 +65,10 @@ type Deps struct {
 	// Logger receives the owner protocol's warnings (rate-limited); default Pipeline.Logger.
 	Logger *slog.Logger
 
-	once    sync.Once
-	gateLog ratelog.Limiter
-	gates   gateCounters
+	once       sync.Once
+	gateLog    ratelog.Limiter
+	gates      gateCounters
+	unknownLog ratelog.Limiter
 }
 
 // NewOwner is the actors.Factory of the cache owners. saved is what a passivated owner of the
@@ -147,32 +154,56 @@ func (o *ownerBase) myID() string {
 
 // dispatch runs d through the pipeline (a Ready's seeds are all acked: see receive), then applies
 // d's local cascade patches (if the event was processed) and tells the owners of its gated
-// patches the outcome. The outcome is sent, before the ticket is released, even if the owner
+// patches the outcome. The outcome is sent, before the event is acknowledged, even if the owner
 // panics, so that no other owner waits for it and Drain sees the resolutions in flight.
-func (o *ownerBase) dispatch(d *Dispatch, h dispatch.Hooks, apply func(any)) {
-	if d.me != "" {
-		o.me = d.me
+func (o *ownerBase) dispatch(d *ownerpb.Dispatch, h dispatch.Hooks, apply func(any)) {
+	if d.Me != "" {
+		o.me = d.Me
 	}
 	processed := false
 	defer func() {
-		if d.gate != nil {
-			o.resolve(o.ctx, d.gate, processed)
+		if d.Gate != nil {
+			o.resolve(o.ctx, d.Gate, processed)
 		}
-		d.Ticket.Release()
+		o.processed(d)
 	}()
-	if d.barrier != nil && o.hold != nil {
-		delete(o.hold.acks, d.barrier.id)
+	if d.Barrier != nil && o.hold != nil {
+		delete(o.hold.acks, barrierID(d.Barrier))
 	}
-	if processed = o.run.Dispatch(d.Event, h, d.Ticket.Backlog()); processed {
-		for _, p := range d.local {
-			apply(p)
+	if processed = o.run.Dispatch(d.GetStoatEvent(), h, o.backlog()); processed {
+		for _, p := range d.Local {
+			apply(unwrapPatch(p))
 		}
 	}
 }
 
+// processed acknowledges d (processed or discarded) to the reader.
+func (o *ownerBase) processed(d *ownerpb.Dispatch) {
+	if a := o.deps.Acker; a != nil {
+		a.Processed(o.key, d.Stream, d.Seq)
+	}
+}
+
+// backlog is the number of events for this owner in flight, the one in hand included; asked only
+// when the pipeline may use it (ConcurrentAbove).
+func (o *ownerBase) backlog() int {
+	if a := o.deps.Acker; a != nil && o.deps.Pipeline.ConcurrentAbove > 0 {
+		return a.Backlog(o.key)
+	}
+	return 0
+}
+
+// unknown reports a message the owner does not handle (a protocol mismatch: a bug, or a peer of
+// another version), rate-limited.
+func (o *ownerBase) unknown(msg any) {
+	o.deps.gates.unknown.Add(1)
+	o.deps.unknownLog.Log(o.deps.logger(), slog.LevelError, "unknown message", "cache: an owner got a message it does not handle; dropped",
+		nil, "owner", o.key.String(), "type", fmt.Sprintf("%T", msg))
+}
+
 // Discard implements actors.Discarder: the runtime is stopping and msg will not be handled.
 // Whatever another owner or the reader waits for because of msg is let go: the event's gated
-// patches are told it was not processed, its ticket is released, a seed or drop acks its Ready.
+// patches are told it was not processed, it is acknowledged, a seed or drop acks its Ready.
 // The messages the owner holds are discarded with the first message it discards (or when it
 // stops: actors.Holder).
 func (o *ownerBase) Discard(msg any) {
@@ -184,13 +215,13 @@ func (o *ownerBase) Discard(msg any) {
 
 func (o *ownerBase) discard(msg any) {
 	switch m := msg.(type) {
-	case *Dispatch:
-		if m.gate != nil {
-			o.resolve(o.ctx, m.gate, false)
+	case *ownerpb.Dispatch:
+		if m.Gate != nil {
+			o.resolve(o.ctx, m.Gate, false)
 		}
-		m.Ticket.Release()
+		o.processed(m)
 	default:
-		if b := barrierOf(msg); b != nil {
+		if b := seedBarrier(msg); b != nil {
 			o.ack(o.ctx, b)
 		}
 	}
@@ -213,37 +244,40 @@ func (o *channelOwner) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg
 
 func (o *channelOwner) patch(msg any) {
 	switch m := msg.(type) {
-	case *seedChannel:
+	case *ownerpb.SeedChannel:
 		// A seed is the whole truth about the channel's state (Ready, ServerCreate): what it
 		// does not list is gone. Messages stay: they are still true, only the gap is unknown.
-		o.setChannel(m.channel)
-		o.setVoice(m.voice)
-		if m.withReadState {
-			o.setReadState(m.readState)
+		o.setChannel(m.Channel)
+		o.setVoice(m.Voice)
+		if m.WithReadState {
+			o.setReadState(m.ReadState)
 		}
-	case drop:
+	case *ownerpb.Drop:
 		o.Reset()
-	case removeVoice:
-		o.removeParticipant(m.user)
-	case stripRole:
-		if o.channel != nil && slices.ContainsFunc(o.channel.RolePermissions, func(r *stoatpb.RoleOverride) bool { return r.RoleId == m.role }) {
+	case *ownerpb.RemoveVoice:
+		o.removeParticipant(m.User)
+	case *ownerpb.StripRole:
+		if o.channel != nil && slices.ContainsFunc(o.channel.RolePermissions, func(r *stoatpb.RoleOverride) bool { return r.RoleId == m.Role }) {
 			n := o.channel.ShallowClone()
-			n.RolePermissions = slices.DeleteFunc(slices.Clone(n.RolePermissions), func(r *stoatpb.RoleOverride) bool { return r.RoleId == m.role })
+			n.RolePermissions = slices.DeleteFunc(slices.Clone(n.RolePermissions), func(r *stoatpb.RoleOverride) bool { return r.RoleId == m.Role })
 			o.setChannel(n)
 		}
-	case adoptWebhook:
-		if !slices.Contains(o.webhooks, m.webhook) {
-			o.webhooks = append(o.webhooks, m.webhook)
+	case *ownerpb.AdoptWebhook:
+		if !slices.Contains(o.webhooks, m.Webhook) {
+			o.webhooks = append(o.webhooks, m.Webhook)
 		}
-	case wipeUser:
-		o.wipe(m.user)
-	case evictMessages:
-		k := min(m.n, o.window.Len())
+	case *ownerpb.WipeUser:
+		o.wipe(m.User)
+	case *ownerpb.EvictMessages:
+		n := int(m.N)
+		k := min(n, o.window.Len())
 		if k > 0 {
 			o.setWindow(o.window.dropOldest(k))
 		}
-		o.store().lru.evicted(m.n, k)
+		o.store().lru.evicted(n, k)
 		o.planEviction() // if this window had fewer than asked, the round fell short
+	default:
+		o.unknown(msg)
 	}
 }
 
@@ -323,7 +357,7 @@ func (o *channelOwner) setWindow(w *window) {
 // planEviction plans a round of the global message bound if it is exceeded (budget.go).
 func (o *channelOwner) planEviction() {
 	if o.ctx != nil {
-		o.store().planMessageEviction(func(ch string, n int) { o.ctx.Deliver(channelKey(ch), evictMessages{n: n}) })
+		o.store().planMessageEviction(func(ch string, n int) { o.ctx.Deliver(channelKey(ch), &ownerpb.EvictMessages{N: int64(n)}) })
 	}
 }
 
