@@ -142,7 +142,9 @@ type recordTB struct {
 	errors []string
 }
 
-func (r *recordTB) Errorf(format string, args ...any) { r.errors = append(r.errors, fmt.Sprintf(format, args...)) }
+func (r *recordTB) Errorf(format string, args ...any) {
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+}
 
 // Every message of the protocol is handled by some owner (none is dead): delivered to an owner
 // of each kind, at least one takes it without reporting it unknown. Processed goes the other
