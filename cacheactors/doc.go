@@ -71,11 +71,24 @@
 // the *stoatpb.User the Message carried), so the hot path allocates no wrapper for it. An owner
 // that gets a message it does not handle drops it, logs it and counts it (GateStats.Unknown).
 //
-// The reader numbers the events it sends each owner (Dispatch.stream, seq; actors.Budget.Charge)
-// and the owner acknowledges each one processed, or discarded at shutdown, to Deps.Acker
-// (Processed: in one process a call of the in-flight budget, which releases the event's share;
-// across processes it would be a message). The acknowledgement is sent after the gate
-// resolutions and local patches of the event, even if the owner panicked.
+// # Sequence numbers and acknowledgements
+//
+// The connection's reader numbers the events it sends each owner (actors.Budget.Charge):
+// Dispatch.seq is 1, 2, 3… within a Dispatch.stream, consecutive per destination owner, and a
+// new stream (a larger number) starts only once the owner has acknowledged every event of the
+// previous one (the budget forgets an idle owner). The owner applies each sequence number once
+// and in order (sequence.go): a repeat (below the next expected) is dropped and acknowledged
+// again; an event ahead of the next expected waits until the gap is filled — it is never applied
+// out of order — and the owner counts as holding meanwhile (not idle, see below). An owner that
+// knows no stream yet (a new one, or one passivated without its state) starts with the first
+// event it gets. Seeds and patches are not numbered: they come from the same reader, in order.
+//
+// The owner acknowledges each event processed (or discarded at shutdown) to Deps.Acker, after the
+// event's gate resolutions and local patches, even if the owner panicked: Processed{owner,
+// stream, seq} means every event of the stream up to seq is done with (cumulative). In one
+// process it is a call of the in-flight budget, which releases the events' shares; across
+// processes it would be a message, and the events not yet acknowledged are what a reader would
+// re-send to a new owner. Locally nothing is ever lost, repeated or reordered.
 //
 // # Waiting without blocking: gates, barriers, holding
 //

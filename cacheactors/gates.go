@@ -128,20 +128,21 @@ func (o *ownerBase) holdState() *hold {
 	return o.hold
 }
 
-// Holding implements actors.Holder: the owner holds messages back, waiting for another owner.
-func (o *ownerBase) Holding() bool { return o.hold.holding() }
+// Holding implements actors.Holder: the owner holds messages back, waiting for another owner
+// (or for the events missing before those it got early: sequence).
+func (o *ownerBase) Holding() bool { return o.hold.holding() || len(o.seq.early) > 0 }
 
 // Held implements actors.Holder: it takes the messages the owner holds (the directory discards
 // them: it is closing) and stops the owner's timer.
 func (o *ownerBase) Held() []any {
 	h := o.hold
 	if !h.holding() {
-		return nil
+		return o.seq.takeEarly()
 	}
 	msgs := slices.Clone(h.msgs[h.head:])
 	clear(h.open)
 	h.release()
-	return msgs
+	return append(msgs, o.seq.takeEarly()...)
 }
 
 // release forgets the held messages (replayed or taken) and the wait.
@@ -248,10 +249,13 @@ func (o *ownerBase) receive(ctx actors.Context, msg any, h dispatch.Hooks, apply
 	o.ctx = ctx
 	switch m := msg.(type) {
 	case *ownerpb.Dispatch:
-		if m.Barrier == nil && !o.hold.holding() {
-			o.dispatch(m, h, apply)
-			return
+		if o.accept(m) {
+			o.inOrder(m, h, apply)
+			if len(o.seq.early) > 0 {
+				o.replayEarly(h, apply)
+			}
 		}
+		return
 	case *ownerpb.Gated:
 		o.holdState().arrived(gatedID(m))
 	case *ownerpb.SeedServer, *ownerpb.SeedChannel, *ownerpb.SeedUsers, *ownerpb.Drop:
@@ -289,6 +293,16 @@ func (o *ownerBase) receive(ctx actors.Context, msg any, h dispatch.Hooks, apply
 			apply(msg)
 			return
 		}
+	}
+	o.inOrder(msg, h, apply)
+}
+
+// inOrder handles a message in arrival order (a Dispatch: in sequence order): at once, or held
+// behind a message that waits.
+func (o *ownerBase) inOrder(msg any, h dispatch.Hooks, apply func(any)) {
+	if d, ok := msg.(*ownerpb.Dispatch); ok && d.Barrier == nil && !o.hold.holding() {
+		o.dispatch(d, h, apply)
+		return
 	}
 	// A message that may have to wait, or that comes after one that does.
 	if !o.hold.holding() && !o.blocked(msg) {

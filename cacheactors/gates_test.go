@@ -60,6 +60,7 @@ func (c *fakeCtx) sent() []delivery {
 type manual struct {
 	actors.Owner
 	ctx *fakeCtx
+	seq uint64 // the last event numbered
 }
 
 func newManual(r *rig, key actors.Key) *manual {
@@ -85,8 +86,14 @@ func seededManual(t *testing.T, r *rig, key actors.Key) *manual {
 	return o
 }
 
+// get delivers msgs to the owner, numbering the events as the reader does (stream 1) unless
+// they are numbered already.
 func (m *manual) get(msgs ...any) {
 	for _, msg := range msgs {
+		if d, ok := msg.(*ownerpb.Dispatch); ok && d.Seq == 0 {
+			m.seq++
+			d.Stream, d.Seq = 1, m.seq
+		}
 		m.Receive(m.ctx, msg)
 	}
 }

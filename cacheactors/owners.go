@@ -131,12 +131,13 @@ type ownerBase struct {
 	ctx  actors.Context // the context of the message being handled
 	me   string         // the connected user's id, as the router last told this owner
 	hold *hold          // the owner protocol's state (gates.go); nil until needed
+	seq  sequence       // where the owner is in the reader's stream of events (sequence.go)
 }
 
 // resumed is o for the next activation of prev's owner: what prev knew of the connected user and
 // the protocol's state (messages it holds, gate outcomes) go on.
 func (o ownerBase) resumed(prev ownerBase) ownerBase {
-	o.me, o.hold = prev.me, prev.hold
+	o.me, o.hold, o.seq = prev.me, prev.hold, prev.seq
 	return o
 }
 
@@ -177,8 +178,12 @@ func (o *ownerBase) dispatch(d *ownerpb.Dispatch, h dispatch.Hooks, apply func(a
 	}
 }
 
-// processed acknowledges d (processed or discarded) to the reader.
+// processed acknowledges d (processed or discarded) to the reader: cumulatively, as every
+// event before it in its stream is done with.
 func (o *ownerBase) processed(d *ownerpb.Dispatch) {
+	if d.Stream == o.seq.stream {
+		o.seq.done = d.Seq
+	}
 	if a := o.deps.Acker; a != nil {
 		a.Processed(o.key, d.Stream, d.Seq)
 	}
