@@ -311,8 +311,8 @@ func (o *ownerBase) inOrder(msg any, h dispatch.Hooks, apply func(any)) {
 	}
 	hd := o.holdState()
 	hd.push(msg)
-	if hd.head+1 == len(hd.msgs) {
-		o.resume(h, apply) // the first one held: start its wait
+	if hd.waitAt != hd.head {
+		o.resume(h, apply) // the first one held (or the first since a passivation): start its wait
 	}
 }
 

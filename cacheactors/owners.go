@@ -72,35 +72,35 @@ type Deps struct {
 }
 
 // NewOwner is the actors.Factory of the cache owners. saved is what a passivated owner of the
-// same key returned from Passivate: its state comes back with it.
+// same key returned from Passivate (an ownerpb snapshot): the owner is rebuilt from it.
 func (d *Deps) NewOwner(key actors.Key, saved any) actors.Owner {
 	d.once.Do(func() { d.Store.configure(d.Policy) })
 	base := ownerBase{deps: d, key: key, run: d.Pipeline.NewRunner(key)}
 	switch key.Kind {
 	case actors.KindChannel:
-		if o, ok := saved.(*channelOwner); ok {
-			o.ownerBase = base.resumed(o.ownerBase)
-			return o
+		o := &channelOwner{ownerBase: base}
+		if snap, ok := saved.(*ownerpb.ChannelSnapshot); ok {
+			o.restore(snap)
 		}
-		return &channelOwner{ownerBase: base}
+		return o
 	case actors.KindServer:
-		if o, ok := saved.(*serverOwner); ok {
-			o.ownerBase = base.resumed(o.ownerBase)
-			return o
+		o := &serverOwner{ownerBase: base}
+		if snap, ok := saved.(*ownerpb.ServerSnapshot); ok {
+			o.restore(snap)
 		}
-		return &serverOwner{ownerBase: base}
+		return o
 	case actors.KindUserDir:
-		if o, ok := saved.(*userDirOwner); ok {
-			o.ownerBase = base.resumed(o.ownerBase)
-			return o
+		o := &userDirOwner{ownerBase: base}
+		if snap, ok := saved.(*ownerpb.UserDirSnapshot); ok {
+			o.restore(snap)
 		}
-		return &userDirOwner{ownerBase: base}
-	}
-	if o, ok := saved.(*shardOwner); ok {
-		o.ownerBase = base.resumed(o.ownerBase)
 		return o
 	}
-	return &shardOwner{ownerBase: base}
+	o := &shardOwner{ownerBase: base}
+	if snap, ok := saved.(*ownerpb.ShardSnapshot); ok {
+		o.ownerBase.restore(snap.State)
+	}
+	return o
 }
 
 func (d *Deps) now() time.Time {
@@ -110,20 +110,6 @@ func (d *Deps) now() time.Time {
 	return time.Now()
 }
 
-// Passivate keeps the channel's state for its next activation (the owner value itself: nothing
-// else holds it once the actor is gone).
-func (o *channelOwner) Passivate() any { return o }
-
-// Passivate keeps the server's state for its next activation.
-func (o *serverOwner) Passivate() any { return o }
-
-// Passivate keeps the partition's state for its next activation.
-func (o *userDirOwner) Passivate() any { return o }
-
-// Passivate keeps the connection owner's protocol state (acks counted for a Ready not arrived
-// yet, messages held) for its next activation.
-func (o *shardOwner) Passivate() any { return o }
-
 type ownerBase struct {
 	deps *Deps
 	key  actors.Key
@@ -132,13 +118,6 @@ type ownerBase struct {
 	me   string         // the connected user's id, as the router last told this owner
 	hold *hold          // the owner protocol's state (gates.go); nil until needed
 	seq  sequence       // where the owner is in the reader's stream of events (sequence.go)
-}
-
-// resumed is o for the next activation of prev's owner: what prev knew of the connected user and
-// the protocol's state (messages it holds, gate outcomes) go on.
-func (o ownerBase) resumed(prev ownerBase) ownerBase {
-	o.me, o.hold, o.seq = prev.me, prev.hold, prev.seq
-	return o
 }
 
 func (o *ownerBase) store() *Store { return o.deps.Store }

@@ -2,6 +2,7 @@ package cacheactors
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -147,10 +148,16 @@ func (r *recordTB) Errorf(format string, args ...any) {
 }
 
 // Every message of the protocol is handled by some owner (none is dead): delivered to an owner
-// of each kind, at least one takes it without reporting it unknown. Processed goes the other
-// way, to the reader (locally a call of Deps.Acker).
+// of each kind, at least one takes it without reporting it unknown. A snapshot is not delivered
+// but given to the factory: some kind passivates into it. Processed goes the other way, to the
+// reader (locally a call of Deps.Acker).
 func TestNoDeadProtocol(t *testing.T) {
 	toReader := map[protoreflect.FullName]bool{"ermine.owner.v1.Processed": true}
+	snapshots := map[protoreflect.FullName]bool{}
+	for _, key := range []actors.Key{ShardKey("s0"), serverKey(srv), channelKey(general), actors.UserDirKey(me)} {
+		snap := newRig(t, Policy{}).deps.NewOwner(key, nil).(actors.Passivator).Passivate()
+		snapshots[snap.(proto.Message).ProtoReflect().Descriptor().FullName()] = true
+	}
 	// What a message needs besides its zero value to be taken (a gated patch, its gate's outcome).
 	special := map[protoreflect.FullName][]any{
 		"ermine.owner.v1.Dispatch": {ownerpb.NewDispatch(&stoatpb.UserSettingsUpdateEvent{})},
@@ -162,6 +169,12 @@ func TestNoDeadProtocol(t *testing.T) {
 	for i := range fields.Len() {
 		name := fields.Get(i).Message().FullName()
 		if toReader[name] {
+			continue
+		}
+		if strings.HasSuffix(string(name), "Snapshot") {
+			if !snapshots[name] {
+				t.Errorf("%s: no owner passivates into it", name)
+			}
 			continue
 		}
 		msgs, ok := special[name]

@@ -112,6 +112,10 @@ type OwnerMessage struct {
 	//	*OwnerMessage_BarrierAck
 	//	*OwnerMessage_HoldTimeout
 	//	*OwnerMessage_ResumeHeld
+	//	*OwnerMessage_ChannelSnapshot
+	//	*OwnerMessage_ServerSnapshot
+	//	*OwnerMessage_UserDirSnapshot
+	//	*OwnerMessage_ShardSnapshot
 	//	*OwnerMessage_Processed
 	Message       isOwnerMessage_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
@@ -353,6 +357,42 @@ func (x *OwnerMessage) GetResumeHeld() *ResumeHeld {
 	return nil
 }
 
+func (x *OwnerMessage) GetChannelSnapshot() *ChannelSnapshot {
+	if x != nil {
+		if x, ok := x.Message.(*OwnerMessage_ChannelSnapshot); ok {
+			return x.ChannelSnapshot
+		}
+	}
+	return nil
+}
+
+func (x *OwnerMessage) GetServerSnapshot() *ServerSnapshot {
+	if x != nil {
+		if x, ok := x.Message.(*OwnerMessage_ServerSnapshot); ok {
+			return x.ServerSnapshot
+		}
+	}
+	return nil
+}
+
+func (x *OwnerMessage) GetUserDirSnapshot() *UserDirSnapshot {
+	if x != nil {
+		if x, ok := x.Message.(*OwnerMessage_UserDirSnapshot); ok {
+			return x.UserDirSnapshot
+		}
+	}
+	return nil
+}
+
+func (x *OwnerMessage) GetShardSnapshot() *ShardSnapshot {
+	if x != nil {
+		if x, ok := x.Message.(*OwnerMessage_ShardSnapshot); ok {
+			return x.ShardSnapshot
+		}
+	}
+	return nil
+}
+
 func (x *OwnerMessage) GetProcessed() *Processed {
 	if x != nil {
 		if x, ok := x.Message.(*OwnerMessage_Processed); ok {
@@ -458,6 +498,24 @@ type OwnerMessage_ResumeHeld struct {
 	ResumeHeld *ResumeHeld `protobuf:"bytes,22,opt,name=resume_held,json=resumeHeld,proto3,oneof"`
 }
 
+type OwnerMessage_ChannelSnapshot struct {
+	// Passivation: what an owner hands over to its next activation (given to the factory that
+	// rebuilds it, not delivered).
+	ChannelSnapshot *ChannelSnapshot `protobuf:"bytes,30,opt,name=channel_snapshot,json=channelSnapshot,proto3,oneof"`
+}
+
+type OwnerMessage_ServerSnapshot struct {
+	ServerSnapshot *ServerSnapshot `protobuf:"bytes,31,opt,name=server_snapshot,json=serverSnapshot,proto3,oneof"`
+}
+
+type OwnerMessage_UserDirSnapshot struct {
+	UserDirSnapshot *UserDirSnapshot `protobuf:"bytes,32,opt,name=user_dir_snapshot,json=userDirSnapshot,proto3,oneof"`
+}
+
+type OwnerMessage_ShardSnapshot struct {
+	ShardSnapshot *ShardSnapshot `protobuf:"bytes,33,opt,name=shard_snapshot,json=shardSnapshot,proto3,oneof"`
+}
+
 type OwnerMessage_Processed struct {
 	// Sent by owners to the connection's reader.
 	Processed *Processed `protobuf:"bytes,40,opt,name=processed,proto3,oneof"`
@@ -506,6 +564,14 @@ func (*OwnerMessage_BarrierAck) isOwnerMessage_Message() {}
 func (*OwnerMessage_HoldTimeout) isOwnerMessage_Message() {}
 
 func (*OwnerMessage_ResumeHeld) isOwnerMessage_Message() {}
+
+func (*OwnerMessage_ChannelSnapshot) isOwnerMessage_Message() {}
+
+func (*OwnerMessage_ServerSnapshot) isOwnerMessage_Message() {}
+
+func (*OwnerMessage_UserDirSnapshot) isOwnerMessage_Message() {}
+
+func (*OwnerMessage_ShardSnapshot) isOwnerMessage_Message() {}
 
 func (*OwnerMessage_Processed) isOwnerMessage_Message() {}
 
@@ -2922,6 +2988,653 @@ func (x *Processed) GetSeq() uint64 {
 	return 0
 }
 
+// OwnerState is what every kind of owner hands over: what it knows of the connected user, its
+// place in the reader's stream and in the protocol's waits.
+type OwnerState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Me    string                 `protobuf:"bytes,1,opt,name=me,proto3" json:"me,omitempty"`
+	// The stream of events (see Dispatch): the current stream, the next seq expected, the last
+	// acknowledged, and the events that came ahead of a gap.
+	Stream uint64      `protobuf:"varint,2,opt,name=stream,proto3" json:"stream,omitempty"`
+	Next   uint64      `protobuf:"varint,3,opt,name=next,proto3" json:"next,omitempty"`
+	Done   uint64      `protobuf:"varint,4,opt,name=done,proto3" json:"done,omitempty"`
+	Early  []*Dispatch `protobuf:"bytes,5,rep,name=early,proto3" json:"early,omitempty"`
+	// held are the messages held back behind a wait, in arrival order (the first one waits).
+	Held []*OwnerMessage `protobuf:"bytes,6,rep,name=held,proto3" json:"held,omitempty"`
+	// outcomes are the known outcomes of gates whose patch is still to be applied; last_gates,
+	// per router, the highest gate of a gated patch received; recent, the outcomes of the
+	// owner's own last gates, oldest first; acks, the acks counted per Ready barrier.
+	Outcomes      []*GateResolved `protobuf:"bytes,7,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	LastGates     []*GateMark     `protobuf:"bytes,8,rep,name=last_gates,json=lastGates,proto3" json:"last_gates,omitempty"`
+	Recent        []*GateResolved `protobuf:"bytes,9,rep,name=recent,proto3" json:"recent,omitempty"`
+	Acks          []*BarrierCount `protobuf:"bytes,10,rep,name=acks,proto3" json:"acks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OwnerState) Reset() {
+	*x = OwnerState{}
+	mi := &file_ownerpb_owner_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OwnerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OwnerState) ProtoMessage() {}
+
+func (x *OwnerState) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OwnerState.ProtoReflect.Descriptor instead.
+func (*OwnerState) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *OwnerState) GetMe() string {
+	if x != nil {
+		return x.Me
+	}
+	return ""
+}
+
+func (x *OwnerState) GetStream() uint64 {
+	if x != nil {
+		return x.Stream
+	}
+	return 0
+}
+
+func (x *OwnerState) GetNext() uint64 {
+	if x != nil {
+		return x.Next
+	}
+	return 0
+}
+
+func (x *OwnerState) GetDone() uint64 {
+	if x != nil {
+		return x.Done
+	}
+	return 0
+}
+
+func (x *OwnerState) GetEarly() []*Dispatch {
+	if x != nil {
+		return x.Early
+	}
+	return nil
+}
+
+func (x *OwnerState) GetHeld() []*OwnerMessage {
+	if x != nil {
+		return x.Held
+	}
+	return nil
+}
+
+func (x *OwnerState) GetOutcomes() []*GateResolved {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *OwnerState) GetLastGates() []*GateMark {
+	if x != nil {
+		return x.LastGates
+	}
+	return nil
+}
+
+func (x *OwnerState) GetRecent() []*GateResolved {
+	if x != nil {
+		return x.Recent
+	}
+	return nil
+}
+
+func (x *OwnerState) GetAcks() []*BarrierCount {
+	if x != nil {
+		return x.Acks
+	}
+	return nil
+}
+
+// GateMark is a gate id.
+type GateMark struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Router        uint64                 `protobuf:"varint,1,opt,name=router,proto3" json:"router,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GateMark) Reset() {
+	*x = GateMark{}
+	mi := &file_ownerpb_owner_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GateMark) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GateMark) ProtoMessage() {}
+
+func (x *GateMark) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GateMark.ProtoReflect.Descriptor instead.
+func (*GateMark) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GateMark) GetRouter() uint64 {
+	if x != nil {
+		return x.Router
+	}
+	return 0
+}
+
+func (x *GateMark) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// BarrierCount is how many acks of a Ready's barrier arrived.
+type BarrierCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Router        uint64                 `protobuf:"varint,1,opt,name=router,proto3" json:"router,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Acks          int64                  `protobuf:"varint,3,opt,name=acks,proto3" json:"acks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BarrierCount) Reset() {
+	*x = BarrierCount{}
+	mi := &file_ownerpb_owner_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BarrierCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BarrierCount) ProtoMessage() {}
+
+func (x *BarrierCount) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BarrierCount.ProtoReflect.Descriptor instead.
+func (*BarrierCount) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *BarrierCount) GetRouter() uint64 {
+	if x != nil {
+		return x.Router
+	}
+	return 0
+}
+
+func (x *BarrierCount) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *BarrierCount) GetAcks() int64 {
+	if x != nil {
+		return x.Acks
+	}
+	return 0
+}
+
+// ChannelSnapshot is a channel owner's state.
+type ChannelSnapshot struct {
+	state    protoimpl.MessageState     `protogen:"open.v1"`
+	State    *OwnerState                `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Channel  *stoatpb.Channel           `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	Messages *MessageWindow             `protobuf:"bytes,3,opt,name=messages,proto3" json:"messages,omitempty"`
+	Voice    *stoatpb.ChannelVoiceState `protobuf:"bytes,4,opt,name=voice,proto3" json:"voice,omitempty"`
+	// webhooks are the ids of the channel's webhooks.
+	Webhooks      []string               `protobuf:"bytes,5,rep,name=webhooks,proto3" json:"webhooks,omitempty"`
+	ReadState     *stoatpb.ChannelUnread `protobuf:"bytes,6,opt,name=read_state,json=readState,proto3" json:"read_state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelSnapshot) Reset() {
+	*x = ChannelSnapshot{}
+	mi := &file_ownerpb_owner_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelSnapshot) ProtoMessage() {}
+
+func (x *ChannelSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelSnapshot.ProtoReflect.Descriptor instead.
+func (*ChannelSnapshot) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ChannelSnapshot) GetState() *OwnerState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *ChannelSnapshot) GetChannel() *stoatpb.Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return nil
+}
+
+func (x *ChannelSnapshot) GetMessages() *MessageWindow {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ChannelSnapshot) GetVoice() *stoatpb.ChannelVoiceState {
+	if x != nil {
+		return x.Voice
+	}
+	return nil
+}
+
+func (x *ChannelSnapshot) GetWebhooks() []string {
+	if x != nil {
+		return x.Webhooks
+	}
+	return nil
+}
+
+func (x *ChannelSnapshot) GetReadState() *stoatpb.ChannelUnread {
+	if x != nil {
+		return x.ReadState
+	}
+	return nil
+}
+
+// MessageWindow is a channel's cached messages, oldest first, in the compact form the channel
+// keeps them in (cacheactors' window.go), one column per field: text is id + nonce + content +
+// the ids of replies, mentions and role mentions (of 26 bytes each), cut by the lengths and
+// counts. A message kept whole is full[i] for i in full_at; its text is its id.
+type MessageWindow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Text          []string               `protobuf:"bytes,1,rep,name=text,proto3" json:"text,omitempty"`
+	Author        []string               `protobuf:"bytes,2,rep,name=author,proto3" json:"author,omitempty"`
+	Edited        []int64                `protobuf:"varint,3,rep,packed,name=edited,proto3" json:"edited,omitempty"`
+	Flags         []uint32               `protobuf:"varint,4,rep,packed,name=flags,proto3" json:"flags,omitempty"`
+	IdLen         []uint32               `protobuf:"varint,5,rep,packed,name=id_len,json=idLen,proto3" json:"id_len,omitempty"`
+	NonceLen      []uint32               `protobuf:"varint,6,rep,packed,name=nonce_len,json=nonceLen,proto3" json:"nonce_len,omitempty"`
+	Pinned        []bool                 `protobuf:"varint,7,rep,packed,name=pinned,proto3" json:"pinned,omitempty"`
+	Replies       []uint32               `protobuf:"varint,8,rep,packed,name=replies,proto3" json:"replies,omitempty"`
+	Mentions      []uint32               `protobuf:"varint,9,rep,packed,name=mentions,proto3" json:"mentions,omitempty"`
+	RoleMentions  []uint32               `protobuf:"varint,10,rep,packed,name=role_mentions,json=roleMentions,proto3" json:"role_mentions,omitempty"`
+	FullAt        []uint32               `protobuf:"varint,11,rep,packed,name=full_at,json=fullAt,proto3" json:"full_at,omitempty"`
+	Full          []*stoatpb.Message     `protobuf:"bytes,12,rep,name=full,proto3" json:"full,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageWindow) Reset() {
+	*x = MessageWindow{}
+	mi := &file_ownerpb_owner_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageWindow) ProtoMessage() {}
+
+func (x *MessageWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageWindow.ProtoReflect.Descriptor instead.
+func (*MessageWindow) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *MessageWindow) GetText() []string {
+	if x != nil {
+		return x.Text
+	}
+	return nil
+}
+
+func (x *MessageWindow) GetAuthor() []string {
+	if x != nil {
+		return x.Author
+	}
+	return nil
+}
+
+func (x *MessageWindow) GetEdited() []int64 {
+	if x != nil {
+		return x.Edited
+	}
+	return nil
+}
+
+func (x *MessageWindow) GetFlags() []uint32 {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+func (x *MessageWindow) GetIdLen() []uint32 {
+	if x != nil {
+		return x.IdLen
+	}
+	return nil
+}
+
+func (x *MessageWindow) GetNonceLen() []uint32 {
+	if x != nil {
+		return x.NonceLen
+	}
+	return nil
+}
+
+func (x *MessageWindow) GetPinned() []bool {
+	if x != nil {
+		return x.Pinned
+	}
+	return nil
+}
+
+func (x *MessageWindow) GetReplies() []uint32 {
+	if x != nil {
+		return x.Replies
+	}
+	return nil
+}
+
+func (x *MessageWindow) GetMentions() []uint32 {
+	if x != nil {
+		return x.Mentions
+	}
+	return nil
+}
+
+func (x *MessageWindow) GetRoleMentions() []uint32 {
+	if x != nil {
+		return x.RoleMentions
+	}
+	return nil
+}
+
+func (x *MessageWindow) GetFullAt() []uint32 {
+	if x != nil {
+		return x.FullAt
+	}
+	return nil
+}
+
+func (x *MessageWindow) GetFull() []*stoatpb.Message {
+	if x != nil {
+		return x.Full
+	}
+	return nil
+}
+
+// ServerSnapshot is a server owner's state.
+type ServerSnapshot struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	State  *OwnerState            `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Server *stoatpb.Server        `protobuf:"bytes,2,opt,name=server,proto3" json:"server,omitempty"`
+	// members are the server's member table, if has_members (a server not cached has none).
+	Members    []*stoatpb.Member `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	HasMembers bool              `protobuf:"varint,4,opt,name=has_members,json=hasMembers,proto3" json:"has_members,omitempty"`
+	// emojis are the ids of the server's emojis.
+	Emojis        []string `protobuf:"bytes,5,rep,name=emojis,proto3" json:"emojis,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerSnapshot) Reset() {
+	*x = ServerSnapshot{}
+	mi := &file_ownerpb_owner_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerSnapshot) ProtoMessage() {}
+
+func (x *ServerSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerSnapshot.ProtoReflect.Descriptor instead.
+func (*ServerSnapshot) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ServerSnapshot) GetState() *OwnerState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *ServerSnapshot) GetServer() *stoatpb.Server {
+	if x != nil {
+		return x.Server
+	}
+	return nil
+}
+
+func (x *ServerSnapshot) GetMembers() []*stoatpb.Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *ServerSnapshot) GetHasMembers() bool {
+	if x != nil {
+		return x.HasMembers
+	}
+	return false
+}
+
+func (x *ServerSnapshot) GetEmojis() []string {
+	if x != nil {
+		return x.Emojis
+	}
+	return nil
+}
+
+// UserDirSnapshot is a user-directory partition's state: its users, each with the LRU epoch of
+// its last write.
+type UserDirSnapshot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         *OwnerState            `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Users         []*stoatpb.User        `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	Epochs        []uint32               `protobuf:"varint,3,rep,packed,name=epochs,proto3" json:"epochs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserDirSnapshot) Reset() {
+	*x = UserDirSnapshot{}
+	mi := &file_ownerpb_owner_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserDirSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserDirSnapshot) ProtoMessage() {}
+
+func (x *UserDirSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserDirSnapshot.ProtoReflect.Descriptor instead.
+func (*UserDirSnapshot) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *UserDirSnapshot) GetState() *OwnerState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *UserDirSnapshot) GetUsers() []*stoatpb.User {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *UserDirSnapshot) GetEpochs() []uint32 {
+	if x != nil {
+		return x.Epochs
+	}
+	return nil
+}
+
+// ShardSnapshot is a connection owner's state: the protocol's (acks counted for a Ready not
+// arrived yet, messages held).
+type ShardSnapshot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         *OwnerState            `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardSnapshot) Reset() {
+	*x = ShardSnapshot{}
+	mi := &file_ownerpb_owner_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardSnapshot) ProtoMessage() {}
+
+func (x *ShardSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardSnapshot.ProtoReflect.Descriptor instead.
+func (*ShardSnapshot) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ShardSnapshot) GetState() *OwnerState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 // IdleCheck is sent to an owner's actor by its idle timer.
 type IdleCheck struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2931,7 +3644,7 @@ type IdleCheck struct {
 
 func (x *IdleCheck) Reset() {
 	*x = IdleCheck{}
-	mi := &file_ownerpb_owner_proto_msgTypes[25]
+	mi := &file_ownerpb_owner_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3656,7 @@ func (x *IdleCheck) String() string {
 func (*IdleCheck) ProtoMessage() {}
 
 func (x *IdleCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[25]
+	mi := &file_ownerpb_owner_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3669,7 @@ func (x *IdleCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdleCheck.ProtoReflect.Descriptor instead.
 func (*IdleCheck) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{25}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{33}
 }
 
 // PassivateRequest asks an owner's partition to passivate it (it was idle).
@@ -2968,7 +3681,7 @@ type PassivateRequest struct {
 
 func (x *PassivateRequest) Reset() {
 	*x = PassivateRequest{}
-	mi := &file_ownerpb_owner_proto_msgTypes[26]
+	mi := &file_ownerpb_owner_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2980,7 +3693,7 @@ func (x *PassivateRequest) String() string {
 func (*PassivateRequest) ProtoMessage() {}
 
 func (x *PassivateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[26]
+	mi := &file_ownerpb_owner_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2993,7 +3706,7 @@ func (x *PassivateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PassivateRequest.ProtoReflect.Descriptor instead.
 func (*PassivateRequest) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{26}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{34}
 }
 
 // CloseRequest asks a partition to stop its owners; it answers CloseDone when they have.
@@ -3005,7 +3718,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_ownerpb_owner_proto_msgTypes[27]
+	mi := &file_ownerpb_owner_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3017,7 +3730,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[27]
+	mi := &file_ownerpb_owner_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3030,7 +3743,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{27}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{35}
 }
 
 // CloseDone answers a CloseRequest.
@@ -3042,7 +3755,7 @@ type CloseDone struct {
 
 func (x *CloseDone) Reset() {
 	*x = CloseDone{}
-	mi := &file_ownerpb_owner_proto_msgTypes[28]
+	mi := &file_ownerpb_owner_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3054,7 +3767,7 @@ func (x *CloseDone) String() string {
 func (*CloseDone) ProtoMessage() {}
 
 func (x *CloseDone) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[28]
+	mi := &file_ownerpb_owner_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3067,14 +3780,14 @@ func (x *CloseDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseDone.ProtoReflect.Descriptor instead.
 func (*CloseDone) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{28}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{36}
 }
 
 var File_ownerpb_owner_proto protoreflect.FileDescriptor
 
 const file_ownerpb_owner_proto_rawDesc = "" +
 	"\n" +
-	"\x13ownerpb/owner.proto\x12\x0fermine.owner.v1\x1a\x14stoatpb/events.proto\x1a\x13stoatpb/model.proto\"\xc3\v\n" +
+	"\x13ownerpb/owner.proto\x12\x0fermine.owner.v1\x1a\x14stoatpb/events.proto\x1a\x13stoatpb/model.proto\"\xf7\r\n" +
 	"\fOwnerMessage\x127\n" +
 	"\bdispatch\x18\x01 \x01(\v2\x19.ermine.owner.v1.DispatchH\x00R\bdispatch\x12>\n" +
 	"\vseed_server\x18\x02 \x01(\v2\x1b.ermine.owner.v1.SeedServerH\x00R\n" +
@@ -3106,7 +3819,11 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"barrierAck\x12A\n" +
 	"\fhold_timeout\x18\x15 \x01(\v2\x1c.ermine.owner.v1.HoldTimeoutH\x00R\vholdTimeout\x12>\n" +
 	"\vresume_held\x18\x16 \x01(\v2\x1b.ermine.owner.v1.ResumeHeldH\x00R\n" +
-	"resumeHeld\x12:\n" +
+	"resumeHeld\x12M\n" +
+	"\x10channel_snapshot\x18\x1e \x01(\v2 .ermine.owner.v1.ChannelSnapshotH\x00R\x0fchannelSnapshot\x12J\n" +
+	"\x0fserver_snapshot\x18\x1f \x01(\v2\x1f.ermine.owner.v1.ServerSnapshotH\x00R\x0eserverSnapshot\x12N\n" +
+	"\x11user_dir_snapshot\x18  \x01(\v2 .ermine.owner.v1.UserDirSnapshotH\x00R\x0fuserDirSnapshot\x12G\n" +
+	"\x0eshard_snapshot\x18! \x01(\v2\x1e.ermine.owner.v1.ShardSnapshotH\x00R\rshardSnapshot\x12:\n" +
 	"\tprocessed\x18( \x01(\v2\x1a.ermine.owner.v1.ProcessedH\x00R\tprocessedB\t\n" +
 	"\amessage\"J\n" +
 	"\bOwnerKey\x12.\n" +
@@ -3261,7 +3978,63 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\tProcessed\x12/\n" +
 	"\x05owner\x18\x01 \x01(\v2\x19.ermine.owner.v1.OwnerKeyR\x05owner\x12\x16\n" +
 	"\x06stream\x18\x02 \x01(\x04R\x06stream\x12\x10\n" +
-	"\x03seq\x18\x03 \x01(\x04R\x03seq\"\v\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\"\x9f\x03\n" +
+	"\n" +
+	"OwnerState\x12\x0e\n" +
+	"\x02me\x18\x01 \x01(\tR\x02me\x12\x16\n" +
+	"\x06stream\x18\x02 \x01(\x04R\x06stream\x12\x12\n" +
+	"\x04next\x18\x03 \x01(\x04R\x04next\x12\x12\n" +
+	"\x04done\x18\x04 \x01(\x04R\x04done\x12/\n" +
+	"\x05early\x18\x05 \x03(\v2\x19.ermine.owner.v1.DispatchR\x05early\x121\n" +
+	"\x04held\x18\x06 \x03(\v2\x1d.ermine.owner.v1.OwnerMessageR\x04held\x129\n" +
+	"\boutcomes\x18\a \x03(\v2\x1d.ermine.owner.v1.GateResolvedR\boutcomes\x128\n" +
+	"\n" +
+	"last_gates\x18\b \x03(\v2\x19.ermine.owner.v1.GateMarkR\tlastGates\x125\n" +
+	"\x06recent\x18\t \x03(\v2\x1d.ermine.owner.v1.GateResolvedR\x06recent\x121\n" +
+	"\x04acks\x18\n" +
+	" \x03(\v2\x1d.ermine.owner.v1.BarrierCountR\x04acks\"4\n" +
+	"\bGateMark\x12\x16\n" +
+	"\x06router\x18\x01 \x01(\x04R\x06router\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\"L\n" +
+	"\fBarrierCount\x12\x16\n" +
+	"\x06router\x18\x01 \x01(\x04R\x06router\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04acks\x18\x03 \x01(\x03R\x04acks\"\xc9\x02\n" +
+	"\x0fChannelSnapshot\x121\n" +
+	"\x05state\x18\x01 \x01(\v2\x1b.ermine.owner.v1.OwnerStateR\x05state\x122\n" +
+	"\achannel\x18\x02 \x01(\v2\x18.ermine.stoat.v1.ChannelR\achannel\x12:\n" +
+	"\bmessages\x18\x03 \x01(\v2\x1e.ermine.owner.v1.MessageWindowR\bmessages\x128\n" +
+	"\x05voice\x18\x04 \x01(\v2\".ermine.stoat.v1.ChannelVoiceStateR\x05voice\x12\x1a\n" +
+	"\bwebhooks\x18\x05 \x03(\tR\bwebhooks\x12=\n" +
+	"\n" +
+	"read_state\x18\x06 \x01(\v2\x1e.ermine.stoat.v1.ChannelUnreadR\treadState\"\xd7\x02\n" +
+	"\rMessageWindow\x12\x12\n" +
+	"\x04text\x18\x01 \x03(\tR\x04text\x12\x16\n" +
+	"\x06author\x18\x02 \x03(\tR\x06author\x12\x16\n" +
+	"\x06edited\x18\x03 \x03(\x03R\x06edited\x12\x14\n" +
+	"\x05flags\x18\x04 \x03(\rR\x05flags\x12\x15\n" +
+	"\x06id_len\x18\x05 \x03(\rR\x05idLen\x12\x1b\n" +
+	"\tnonce_len\x18\x06 \x03(\rR\bnonceLen\x12\x16\n" +
+	"\x06pinned\x18\a \x03(\bR\x06pinned\x12\x18\n" +
+	"\areplies\x18\b \x03(\rR\areplies\x12\x1a\n" +
+	"\bmentions\x18\t \x03(\rR\bmentions\x12#\n" +
+	"\rrole_mentions\x18\n" +
+	" \x03(\rR\froleMentions\x12\x17\n" +
+	"\afull_at\x18\v \x03(\rR\x06fullAt\x12,\n" +
+	"\x04full\x18\f \x03(\v2\x18.ermine.stoat.v1.MessageR\x04full\"\xe0\x01\n" +
+	"\x0eServerSnapshot\x121\n" +
+	"\x05state\x18\x01 \x01(\v2\x1b.ermine.owner.v1.OwnerStateR\x05state\x12/\n" +
+	"\x06server\x18\x02 \x01(\v2\x17.ermine.stoat.v1.ServerR\x06server\x121\n" +
+	"\amembers\x18\x03 \x03(\v2\x17.ermine.stoat.v1.MemberR\amembers\x12\x1f\n" +
+	"\vhas_members\x18\x04 \x01(\bR\n" +
+	"hasMembers\x12\x16\n" +
+	"\x06emojis\x18\x05 \x03(\tR\x06emojis\"\x89\x01\n" +
+	"\x0fUserDirSnapshot\x121\n" +
+	"\x05state\x18\x01 \x01(\v2\x1b.ermine.owner.v1.OwnerStateR\x05state\x12+\n" +
+	"\x05users\x18\x02 \x03(\v2\x15.ermine.stoat.v1.UserR\x05users\x12\x16\n" +
+	"\x06epochs\x18\x03 \x03(\rR\x06epochs\"B\n" +
+	"\rShardSnapshot\x121\n" +
+	"\x05state\x18\x01 \x01(\v2\x1b.ermine.owner.v1.OwnerStateR\x05state\"\v\n" +
 	"\tIdleCheck\"\x12\n" +
 	"\x10PassivateRequest\"\x0e\n" +
 	"\fCloseRequest\"\v\n" +
@@ -3286,7 +4059,7 @@ func file_ownerpb_owner_proto_rawDescGZIP() []byte {
 }
 
 var file_ownerpb_owner_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ownerpb_owner_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_ownerpb_owner_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_ownerpb_owner_proto_goTypes = []any{
 	(OwnerKind)(0),                              // 0: ermine.owner.v1.OwnerKind
 	(*OwnerMessage)(nil),                        // 1: ermine.owner.v1.OwnerMessage
@@ -3314,76 +4087,85 @@ var file_ownerpb_owner_proto_goTypes = []any{
 	(*HoldTimeout)(nil),                         // 23: ermine.owner.v1.HoldTimeout
 	(*ResumeHeld)(nil),                          // 24: ermine.owner.v1.ResumeHeld
 	(*Processed)(nil),                           // 25: ermine.owner.v1.Processed
-	(*IdleCheck)(nil),                           // 26: ermine.owner.v1.IdleCheck
-	(*PassivateRequest)(nil),                    // 27: ermine.owner.v1.PassivateRequest
-	(*CloseRequest)(nil),                        // 28: ermine.owner.v1.CloseRequest
-	(*CloseDone)(nil),                           // 29: ermine.owner.v1.CloseDone
-	(*stoatpb.User)(nil),                        // 30: ermine.stoat.v1.User
-	(*stoatpb.Member)(nil),                      // 31: ermine.stoat.v1.Member
-	(*stoatpb.ReadyEvent)(nil),                  // 32: ermine.stoat.v1.ReadyEvent
-	(*stoatpb.AuthenticatedEvent)(nil),          // 33: ermine.stoat.v1.AuthenticatedEvent
-	(*stoatpb.LogoutEvent)(nil),                 // 34: ermine.stoat.v1.LogoutEvent
-	(*stoatpb.PongEvent)(nil),                   // 35: ermine.stoat.v1.PongEvent
-	(*stoatpb.ErrorEvent)(nil),                  // 36: ermine.stoat.v1.ErrorEvent
-	(*stoatpb.BeforeConnectEvent)(nil),          // 37: ermine.stoat.v1.BeforeConnectEvent
-	(*stoatpb.AfterConnectEvent)(nil),           // 38: ermine.stoat.v1.AfterConnectEvent
-	(*stoatpb.BeesEvent)(nil),                   // 39: ermine.stoat.v1.BeesEvent
-	(*stoatpb.UnknownEvent)(nil),                // 40: ermine.stoat.v1.UnknownEvent
-	(*stoatpb.SessionCreateEvent)(nil),          // 41: ermine.stoat.v1.SessionCreateEvent
-	(*stoatpb.SessionDeleteEvent)(nil),          // 42: ermine.stoat.v1.SessionDeleteEvent
-	(*stoatpb.SessionDeleteAllEvent)(nil),       // 43: ermine.stoat.v1.SessionDeleteAllEvent
-	(*stoatpb.PrivateChannelCreateEvent)(nil),   // 44: ermine.stoat.v1.PrivateChannelCreateEvent
-	(*stoatpb.ServerChannelCreateEvent)(nil),    // 45: ermine.stoat.v1.ServerChannelCreateEvent
-	(*stoatpb.ChannelUpdateEvent)(nil),          // 46: ermine.stoat.v1.ChannelUpdateEvent
-	(*stoatpb.ChannelDeleteEvent)(nil),          // 47: ermine.stoat.v1.ChannelDeleteEvent
-	(*stoatpb.GroupRecipientAddEvent)(nil),      // 48: ermine.stoat.v1.GroupRecipientAddEvent
-	(*stoatpb.GroupRecipientRemoveEvent)(nil),   // 49: ermine.stoat.v1.GroupRecipientRemoveEvent
-	(*stoatpb.ChannelStartTypingEvent)(nil),     // 50: ermine.stoat.v1.ChannelStartTypingEvent
-	(*stoatpb.ChannelStopTypingEvent)(nil),      // 51: ermine.stoat.v1.ChannelStopTypingEvent
-	(*stoatpb.MessageStartEditingEvent)(nil),    // 52: ermine.stoat.v1.MessageStartEditingEvent
-	(*stoatpb.MessageStopEditingEvent)(nil),     // 53: ermine.stoat.v1.MessageStopEditingEvent
-	(*stoatpb.MessageAckEvent)(nil),             // 54: ermine.stoat.v1.MessageAckEvent
-	(*stoatpb.MessageCreateEvent)(nil),          // 55: ermine.stoat.v1.MessageCreateEvent
-	(*stoatpb.MessageUpdateEvent)(nil),          // 56: ermine.stoat.v1.MessageUpdateEvent
-	(*stoatpb.MessageAppendEvent)(nil),          // 57: ermine.stoat.v1.MessageAppendEvent
-	(*stoatpb.MessageDeleteEvent)(nil),          // 58: ermine.stoat.v1.MessageDeleteEvent
-	(*stoatpb.MessageDeleteBulkEvent)(nil),      // 59: ermine.stoat.v1.MessageDeleteBulkEvent
-	(*stoatpb.MessageReactEvent)(nil),           // 60: ermine.stoat.v1.MessageReactEvent
-	(*stoatpb.MessageUnreactEvent)(nil),         // 61: ermine.stoat.v1.MessageUnreactEvent
-	(*stoatpb.MessageClearReactionEvent)(nil),   // 62: ermine.stoat.v1.MessageClearReactionEvent
-	(*stoatpb.ServerCreateEvent)(nil),           // 63: ermine.stoat.v1.ServerCreateEvent
-	(*stoatpb.ServerUpdateEvent)(nil),           // 64: ermine.stoat.v1.ServerUpdateEvent
-	(*stoatpb.ServerDeleteEvent)(nil),           // 65: ermine.stoat.v1.ServerDeleteEvent
-	(*stoatpb.ServerEmojiCreateEvent)(nil),      // 66: ermine.stoat.v1.ServerEmojiCreateEvent
-	(*stoatpb.ServerEmojiUpdateEvent)(nil),      // 67: ermine.stoat.v1.ServerEmojiUpdateEvent
-	(*stoatpb.ServerEmojiDeleteEvent)(nil),      // 68: ermine.stoat.v1.ServerEmojiDeleteEvent
-	(*stoatpb.ServerMemberJoinEvent)(nil),       // 69: ermine.stoat.v1.ServerMemberJoinEvent
-	(*stoatpb.ServerMemberUpdateEvent)(nil),     // 70: ermine.stoat.v1.ServerMemberUpdateEvent
-	(*stoatpb.ServerMemberRemoveEvent)(nil),     // 71: ermine.stoat.v1.ServerMemberRemoveEvent
-	(*stoatpb.RawServerRoleUpdateEvent)(nil),    // 72: ermine.stoat.v1.RawServerRoleUpdateEvent
-	(*stoatpb.ServerRoleDeleteEvent)(nil),       // 73: ermine.stoat.v1.ServerRoleDeleteEvent
-	(*stoatpb.ServerRoleRanksUpdateEvent)(nil),  // 74: ermine.stoat.v1.ServerRoleRanksUpdateEvent
-	(*stoatpb.ReportCreateEvent)(nil),           // 75: ermine.stoat.v1.ReportCreateEvent
-	(*stoatpb.UserUpdateEvent)(nil),             // 76: ermine.stoat.v1.UserUpdateEvent
-	(*stoatpb.UserRelationshipUpdateEvent)(nil), // 77: ermine.stoat.v1.UserRelationshipUpdateEvent
-	(*stoatpb.UserSettingsUpdateEvent)(nil),     // 78: ermine.stoat.v1.UserSettingsUpdateEvent
-	(*stoatpb.UserPlatformWipeEvent)(nil),       // 79: ermine.stoat.v1.UserPlatformWipeEvent
-	(*stoatpb.WebhookCreateEvent)(nil),          // 80: ermine.stoat.v1.WebhookCreateEvent
-	(*stoatpb.WebhookUpdateEvent)(nil),          // 81: ermine.stoat.v1.WebhookUpdateEvent
-	(*stoatpb.WebhookDeleteEvent)(nil),          // 82: ermine.stoat.v1.WebhookDeleteEvent
-	(*stoatpb.VoiceChannelJoinEvent)(nil),       // 83: ermine.stoat.v1.VoiceChannelJoinEvent
-	(*stoatpb.VoiceChannelLeaveEvent)(nil),      // 84: ermine.stoat.v1.VoiceChannelLeaveEvent
-	(*stoatpb.VoiceChannelMoveEvent)(nil),       // 85: ermine.stoat.v1.VoiceChannelMoveEvent
-	(*stoatpb.UserVoiceStateUpdateEvent)(nil),   // 86: ermine.stoat.v1.UserVoiceStateUpdateEvent
-	(*stoatpb.UserMoveVoiceChannelEvent)(nil),   // 87: ermine.stoat.v1.UserMoveVoiceChannelEvent
-	(*stoatpb.VoiceCallUpdateEvent)(nil),        // 88: ermine.stoat.v1.VoiceCallUpdateEvent
-	(*stoatpb.UserSlowmodesEvent)(nil),          // 89: ermine.stoat.v1.UserSlowmodesEvent
-	(*stoatpb.Server)(nil),                      // 90: ermine.stoat.v1.Server
-	(*stoatpb.Emoji)(nil),                       // 91: ermine.stoat.v1.Emoji
-	(*stoatpb.Channel)(nil),                     // 92: ermine.stoat.v1.Channel
-	(*stoatpb.ChannelVoiceState)(nil),           // 93: ermine.stoat.v1.ChannelVoiceState
-	(*stoatpb.ChannelUnread)(nil),               // 94: ermine.stoat.v1.ChannelUnread
-	(stoatpb.RelationshipStatus)(0),             // 95: ermine.stoat.v1.RelationshipStatus
+	(*OwnerState)(nil),                          // 26: ermine.owner.v1.OwnerState
+	(*GateMark)(nil),                            // 27: ermine.owner.v1.GateMark
+	(*BarrierCount)(nil),                        // 28: ermine.owner.v1.BarrierCount
+	(*ChannelSnapshot)(nil),                     // 29: ermine.owner.v1.ChannelSnapshot
+	(*MessageWindow)(nil),                       // 30: ermine.owner.v1.MessageWindow
+	(*ServerSnapshot)(nil),                      // 31: ermine.owner.v1.ServerSnapshot
+	(*UserDirSnapshot)(nil),                     // 32: ermine.owner.v1.UserDirSnapshot
+	(*ShardSnapshot)(nil),                       // 33: ermine.owner.v1.ShardSnapshot
+	(*IdleCheck)(nil),                           // 34: ermine.owner.v1.IdleCheck
+	(*PassivateRequest)(nil),                    // 35: ermine.owner.v1.PassivateRequest
+	(*CloseRequest)(nil),                        // 36: ermine.owner.v1.CloseRequest
+	(*CloseDone)(nil),                           // 37: ermine.owner.v1.CloseDone
+	(*stoatpb.User)(nil),                        // 38: ermine.stoat.v1.User
+	(*stoatpb.Member)(nil),                      // 39: ermine.stoat.v1.Member
+	(*stoatpb.ReadyEvent)(nil),                  // 40: ermine.stoat.v1.ReadyEvent
+	(*stoatpb.AuthenticatedEvent)(nil),          // 41: ermine.stoat.v1.AuthenticatedEvent
+	(*stoatpb.LogoutEvent)(nil),                 // 42: ermine.stoat.v1.LogoutEvent
+	(*stoatpb.PongEvent)(nil),                   // 43: ermine.stoat.v1.PongEvent
+	(*stoatpb.ErrorEvent)(nil),                  // 44: ermine.stoat.v1.ErrorEvent
+	(*stoatpb.BeforeConnectEvent)(nil),          // 45: ermine.stoat.v1.BeforeConnectEvent
+	(*stoatpb.AfterConnectEvent)(nil),           // 46: ermine.stoat.v1.AfterConnectEvent
+	(*stoatpb.BeesEvent)(nil),                   // 47: ermine.stoat.v1.BeesEvent
+	(*stoatpb.UnknownEvent)(nil),                // 48: ermine.stoat.v1.UnknownEvent
+	(*stoatpb.SessionCreateEvent)(nil),          // 49: ermine.stoat.v1.SessionCreateEvent
+	(*stoatpb.SessionDeleteEvent)(nil),          // 50: ermine.stoat.v1.SessionDeleteEvent
+	(*stoatpb.SessionDeleteAllEvent)(nil),       // 51: ermine.stoat.v1.SessionDeleteAllEvent
+	(*stoatpb.PrivateChannelCreateEvent)(nil),   // 52: ermine.stoat.v1.PrivateChannelCreateEvent
+	(*stoatpb.ServerChannelCreateEvent)(nil),    // 53: ermine.stoat.v1.ServerChannelCreateEvent
+	(*stoatpb.ChannelUpdateEvent)(nil),          // 54: ermine.stoat.v1.ChannelUpdateEvent
+	(*stoatpb.ChannelDeleteEvent)(nil),          // 55: ermine.stoat.v1.ChannelDeleteEvent
+	(*stoatpb.GroupRecipientAddEvent)(nil),      // 56: ermine.stoat.v1.GroupRecipientAddEvent
+	(*stoatpb.GroupRecipientRemoveEvent)(nil),   // 57: ermine.stoat.v1.GroupRecipientRemoveEvent
+	(*stoatpb.ChannelStartTypingEvent)(nil),     // 58: ermine.stoat.v1.ChannelStartTypingEvent
+	(*stoatpb.ChannelStopTypingEvent)(nil),      // 59: ermine.stoat.v1.ChannelStopTypingEvent
+	(*stoatpb.MessageStartEditingEvent)(nil),    // 60: ermine.stoat.v1.MessageStartEditingEvent
+	(*stoatpb.MessageStopEditingEvent)(nil),     // 61: ermine.stoat.v1.MessageStopEditingEvent
+	(*stoatpb.MessageAckEvent)(nil),             // 62: ermine.stoat.v1.MessageAckEvent
+	(*stoatpb.MessageCreateEvent)(nil),          // 63: ermine.stoat.v1.MessageCreateEvent
+	(*stoatpb.MessageUpdateEvent)(nil),          // 64: ermine.stoat.v1.MessageUpdateEvent
+	(*stoatpb.MessageAppendEvent)(nil),          // 65: ermine.stoat.v1.MessageAppendEvent
+	(*stoatpb.MessageDeleteEvent)(nil),          // 66: ermine.stoat.v1.MessageDeleteEvent
+	(*stoatpb.MessageDeleteBulkEvent)(nil),      // 67: ermine.stoat.v1.MessageDeleteBulkEvent
+	(*stoatpb.MessageReactEvent)(nil),           // 68: ermine.stoat.v1.MessageReactEvent
+	(*stoatpb.MessageUnreactEvent)(nil),         // 69: ermine.stoat.v1.MessageUnreactEvent
+	(*stoatpb.MessageClearReactionEvent)(nil),   // 70: ermine.stoat.v1.MessageClearReactionEvent
+	(*stoatpb.ServerCreateEvent)(nil),           // 71: ermine.stoat.v1.ServerCreateEvent
+	(*stoatpb.ServerUpdateEvent)(nil),           // 72: ermine.stoat.v1.ServerUpdateEvent
+	(*stoatpb.ServerDeleteEvent)(nil),           // 73: ermine.stoat.v1.ServerDeleteEvent
+	(*stoatpb.ServerEmojiCreateEvent)(nil),      // 74: ermine.stoat.v1.ServerEmojiCreateEvent
+	(*stoatpb.ServerEmojiUpdateEvent)(nil),      // 75: ermine.stoat.v1.ServerEmojiUpdateEvent
+	(*stoatpb.ServerEmojiDeleteEvent)(nil),      // 76: ermine.stoat.v1.ServerEmojiDeleteEvent
+	(*stoatpb.ServerMemberJoinEvent)(nil),       // 77: ermine.stoat.v1.ServerMemberJoinEvent
+	(*stoatpb.ServerMemberUpdateEvent)(nil),     // 78: ermine.stoat.v1.ServerMemberUpdateEvent
+	(*stoatpb.ServerMemberRemoveEvent)(nil),     // 79: ermine.stoat.v1.ServerMemberRemoveEvent
+	(*stoatpb.RawServerRoleUpdateEvent)(nil),    // 80: ermine.stoat.v1.RawServerRoleUpdateEvent
+	(*stoatpb.ServerRoleDeleteEvent)(nil),       // 81: ermine.stoat.v1.ServerRoleDeleteEvent
+	(*stoatpb.ServerRoleRanksUpdateEvent)(nil),  // 82: ermine.stoat.v1.ServerRoleRanksUpdateEvent
+	(*stoatpb.ReportCreateEvent)(nil),           // 83: ermine.stoat.v1.ReportCreateEvent
+	(*stoatpb.UserUpdateEvent)(nil),             // 84: ermine.stoat.v1.UserUpdateEvent
+	(*stoatpb.UserRelationshipUpdateEvent)(nil), // 85: ermine.stoat.v1.UserRelationshipUpdateEvent
+	(*stoatpb.UserSettingsUpdateEvent)(nil),     // 86: ermine.stoat.v1.UserSettingsUpdateEvent
+	(*stoatpb.UserPlatformWipeEvent)(nil),       // 87: ermine.stoat.v1.UserPlatformWipeEvent
+	(*stoatpb.WebhookCreateEvent)(nil),          // 88: ermine.stoat.v1.WebhookCreateEvent
+	(*stoatpb.WebhookUpdateEvent)(nil),          // 89: ermine.stoat.v1.WebhookUpdateEvent
+	(*stoatpb.WebhookDeleteEvent)(nil),          // 90: ermine.stoat.v1.WebhookDeleteEvent
+	(*stoatpb.VoiceChannelJoinEvent)(nil),       // 91: ermine.stoat.v1.VoiceChannelJoinEvent
+	(*stoatpb.VoiceChannelLeaveEvent)(nil),      // 92: ermine.stoat.v1.VoiceChannelLeaveEvent
+	(*stoatpb.VoiceChannelMoveEvent)(nil),       // 93: ermine.stoat.v1.VoiceChannelMoveEvent
+	(*stoatpb.UserVoiceStateUpdateEvent)(nil),   // 94: ermine.stoat.v1.UserVoiceStateUpdateEvent
+	(*stoatpb.UserMoveVoiceChannelEvent)(nil),   // 95: ermine.stoat.v1.UserMoveVoiceChannelEvent
+	(*stoatpb.VoiceCallUpdateEvent)(nil),        // 96: ermine.stoat.v1.VoiceCallUpdateEvent
+	(*stoatpb.UserSlowmodesEvent)(nil),          // 97: ermine.stoat.v1.UserSlowmodesEvent
+	(*stoatpb.Server)(nil),                      // 98: ermine.stoat.v1.Server
+	(*stoatpb.Emoji)(nil),                       // 99: ermine.stoat.v1.Emoji
+	(*stoatpb.Channel)(nil),                     // 100: ermine.stoat.v1.Channel
+	(*stoatpb.ChannelVoiceState)(nil),           // 101: ermine.stoat.v1.ChannelVoiceState
+	(*stoatpb.ChannelUnread)(nil),               // 102: ermine.stoat.v1.ChannelUnread
+	(stoatpb.RelationshipStatus)(0),             // 103: ermine.stoat.v1.RelationshipStatus
+	(*stoatpb.Message)(nil),                     // 104: ermine.stoat.v1.Message
 }
 var file_ownerpb_owner_proto_depIdxs = []int32{
 	3,   // 0: ermine.owner.v1.OwnerMessage.dispatch:type_name -> ermine.owner.v1.Dispatch
@@ -3391,8 +4173,8 @@ var file_ownerpb_owner_proto_depIdxs = []int32{
 	6,   // 2: ermine.owner.v1.OwnerMessage.seed_channel:type_name -> ermine.owner.v1.SeedChannel
 	7,   // 3: ermine.owner.v1.OwnerMessage.seed_users:type_name -> ermine.owner.v1.SeedUsers
 	8,   // 4: ermine.owner.v1.OwnerMessage.drop:type_name -> ermine.owner.v1.Drop
-	30,  // 5: ermine.owner.v1.OwnerMessage.upsert_user:type_name -> ermine.stoat.v1.User
-	31,  // 6: ermine.owner.v1.OwnerMessage.upsert_member:type_name -> ermine.stoat.v1.Member
+	38,  // 5: ermine.owner.v1.OwnerMessage.upsert_user:type_name -> ermine.stoat.v1.User
+	39,  // 6: ermine.owner.v1.OwnerMessage.upsert_member:type_name -> ermine.stoat.v1.Member
 	9,   // 7: ermine.owner.v1.OwnerMessage.add_channel:type_name -> ermine.owner.v1.AddChannel
 	10,  // 8: ermine.owner.v1.OwnerMessage.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
 	11,  // 9: ermine.owner.v1.OwnerMessage.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
@@ -3408,99 +4190,121 @@ var file_ownerpb_owner_proto_depIdxs = []int32{
 	22,  // 19: ermine.owner.v1.OwnerMessage.barrier_ack:type_name -> ermine.owner.v1.BarrierAck
 	23,  // 20: ermine.owner.v1.OwnerMessage.hold_timeout:type_name -> ermine.owner.v1.HoldTimeout
 	24,  // 21: ermine.owner.v1.OwnerMessage.resume_held:type_name -> ermine.owner.v1.ResumeHeld
-	25,  // 22: ermine.owner.v1.OwnerMessage.processed:type_name -> ermine.owner.v1.Processed
-	0,   // 23: ermine.owner.v1.OwnerKey.kind:type_name -> ermine.owner.v1.OwnerKind
-	22,  // 24: ermine.owner.v1.Dispatch.barrier:type_name -> ermine.owner.v1.BarrierAck
-	4,   // 25: ermine.owner.v1.Dispatch.gate:type_name -> ermine.owner.v1.Gate
-	17,  // 26: ermine.owner.v1.Dispatch.local:type_name -> ermine.owner.v1.Patch
-	32,  // 27: ermine.owner.v1.Dispatch.ready:type_name -> ermine.stoat.v1.ReadyEvent
-	33,  // 28: ermine.owner.v1.Dispatch.authenticated:type_name -> ermine.stoat.v1.AuthenticatedEvent
-	34,  // 29: ermine.owner.v1.Dispatch.logout:type_name -> ermine.stoat.v1.LogoutEvent
-	35,  // 30: ermine.owner.v1.Dispatch.pong:type_name -> ermine.stoat.v1.PongEvent
-	36,  // 31: ermine.owner.v1.Dispatch.error:type_name -> ermine.stoat.v1.ErrorEvent
-	37,  // 32: ermine.owner.v1.Dispatch.before_connect:type_name -> ermine.stoat.v1.BeforeConnectEvent
-	38,  // 33: ermine.owner.v1.Dispatch.after_connect:type_name -> ermine.stoat.v1.AfterConnectEvent
-	39,  // 34: ermine.owner.v1.Dispatch.bees:type_name -> ermine.stoat.v1.BeesEvent
-	40,  // 35: ermine.owner.v1.Dispatch.unknown:type_name -> ermine.stoat.v1.UnknownEvent
-	41,  // 36: ermine.owner.v1.Dispatch.session_create:type_name -> ermine.stoat.v1.SessionCreateEvent
-	42,  // 37: ermine.owner.v1.Dispatch.session_delete:type_name -> ermine.stoat.v1.SessionDeleteEvent
-	43,  // 38: ermine.owner.v1.Dispatch.session_delete_all:type_name -> ermine.stoat.v1.SessionDeleteAllEvent
-	44,  // 39: ermine.owner.v1.Dispatch.private_channel_create:type_name -> ermine.stoat.v1.PrivateChannelCreateEvent
-	45,  // 40: ermine.owner.v1.Dispatch.server_channel_create:type_name -> ermine.stoat.v1.ServerChannelCreateEvent
-	46,  // 41: ermine.owner.v1.Dispatch.channel_update:type_name -> ermine.stoat.v1.ChannelUpdateEvent
-	47,  // 42: ermine.owner.v1.Dispatch.channel_delete:type_name -> ermine.stoat.v1.ChannelDeleteEvent
-	48,  // 43: ermine.owner.v1.Dispatch.group_recipient_add:type_name -> ermine.stoat.v1.GroupRecipientAddEvent
-	49,  // 44: ermine.owner.v1.Dispatch.group_recipient_remove:type_name -> ermine.stoat.v1.GroupRecipientRemoveEvent
-	50,  // 45: ermine.owner.v1.Dispatch.channel_start_typing:type_name -> ermine.stoat.v1.ChannelStartTypingEvent
-	51,  // 46: ermine.owner.v1.Dispatch.channel_stop_typing:type_name -> ermine.stoat.v1.ChannelStopTypingEvent
-	52,  // 47: ermine.owner.v1.Dispatch.message_start_editing:type_name -> ermine.stoat.v1.MessageStartEditingEvent
-	53,  // 48: ermine.owner.v1.Dispatch.message_stop_editing:type_name -> ermine.stoat.v1.MessageStopEditingEvent
-	54,  // 49: ermine.owner.v1.Dispatch.message_ack:type_name -> ermine.stoat.v1.MessageAckEvent
-	55,  // 50: ermine.owner.v1.Dispatch.message_create:type_name -> ermine.stoat.v1.MessageCreateEvent
-	56,  // 51: ermine.owner.v1.Dispatch.message_update:type_name -> ermine.stoat.v1.MessageUpdateEvent
-	57,  // 52: ermine.owner.v1.Dispatch.message_append:type_name -> ermine.stoat.v1.MessageAppendEvent
-	58,  // 53: ermine.owner.v1.Dispatch.message_delete:type_name -> ermine.stoat.v1.MessageDeleteEvent
-	59,  // 54: ermine.owner.v1.Dispatch.message_delete_bulk:type_name -> ermine.stoat.v1.MessageDeleteBulkEvent
-	60,  // 55: ermine.owner.v1.Dispatch.message_react:type_name -> ermine.stoat.v1.MessageReactEvent
-	61,  // 56: ermine.owner.v1.Dispatch.message_unreact:type_name -> ermine.stoat.v1.MessageUnreactEvent
-	62,  // 57: ermine.owner.v1.Dispatch.message_clear_reaction:type_name -> ermine.stoat.v1.MessageClearReactionEvent
-	63,  // 58: ermine.owner.v1.Dispatch.server_create:type_name -> ermine.stoat.v1.ServerCreateEvent
-	64,  // 59: ermine.owner.v1.Dispatch.server_update:type_name -> ermine.stoat.v1.ServerUpdateEvent
-	65,  // 60: ermine.owner.v1.Dispatch.server_delete:type_name -> ermine.stoat.v1.ServerDeleteEvent
-	66,  // 61: ermine.owner.v1.Dispatch.server_emoji_create:type_name -> ermine.stoat.v1.ServerEmojiCreateEvent
-	67,  // 62: ermine.owner.v1.Dispatch.server_emoji_update:type_name -> ermine.stoat.v1.ServerEmojiUpdateEvent
-	68,  // 63: ermine.owner.v1.Dispatch.server_emoji_delete:type_name -> ermine.stoat.v1.ServerEmojiDeleteEvent
-	69,  // 64: ermine.owner.v1.Dispatch.server_member_join:type_name -> ermine.stoat.v1.ServerMemberJoinEvent
-	70,  // 65: ermine.owner.v1.Dispatch.server_member_update:type_name -> ermine.stoat.v1.ServerMemberUpdateEvent
-	71,  // 66: ermine.owner.v1.Dispatch.server_member_remove:type_name -> ermine.stoat.v1.ServerMemberRemoveEvent
-	72,  // 67: ermine.owner.v1.Dispatch.raw_server_role_update:type_name -> ermine.stoat.v1.RawServerRoleUpdateEvent
-	73,  // 68: ermine.owner.v1.Dispatch.server_role_delete:type_name -> ermine.stoat.v1.ServerRoleDeleteEvent
-	74,  // 69: ermine.owner.v1.Dispatch.server_role_ranks_update:type_name -> ermine.stoat.v1.ServerRoleRanksUpdateEvent
-	75,  // 70: ermine.owner.v1.Dispatch.report_create:type_name -> ermine.stoat.v1.ReportCreateEvent
-	76,  // 71: ermine.owner.v1.Dispatch.user_update:type_name -> ermine.stoat.v1.UserUpdateEvent
-	77,  // 72: ermine.owner.v1.Dispatch.user_relationship_update:type_name -> ermine.stoat.v1.UserRelationshipUpdateEvent
-	78,  // 73: ermine.owner.v1.Dispatch.user_settings_update:type_name -> ermine.stoat.v1.UserSettingsUpdateEvent
-	79,  // 74: ermine.owner.v1.Dispatch.user_platform_wipe:type_name -> ermine.stoat.v1.UserPlatformWipeEvent
-	80,  // 75: ermine.owner.v1.Dispatch.webhook_create:type_name -> ermine.stoat.v1.WebhookCreateEvent
-	81,  // 76: ermine.owner.v1.Dispatch.webhook_update:type_name -> ermine.stoat.v1.WebhookUpdateEvent
-	82,  // 77: ermine.owner.v1.Dispatch.webhook_delete:type_name -> ermine.stoat.v1.WebhookDeleteEvent
-	83,  // 78: ermine.owner.v1.Dispatch.voice_channel_join:type_name -> ermine.stoat.v1.VoiceChannelJoinEvent
-	84,  // 79: ermine.owner.v1.Dispatch.voice_channel_leave:type_name -> ermine.stoat.v1.VoiceChannelLeaveEvent
-	85,  // 80: ermine.owner.v1.Dispatch.voice_channel_move:type_name -> ermine.stoat.v1.VoiceChannelMoveEvent
-	86,  // 81: ermine.owner.v1.Dispatch.user_voice_state_update:type_name -> ermine.stoat.v1.UserVoiceStateUpdateEvent
-	87,  // 82: ermine.owner.v1.Dispatch.user_move_voice_channel:type_name -> ermine.stoat.v1.UserMoveVoiceChannelEvent
-	88,  // 83: ermine.owner.v1.Dispatch.voice_call_update:type_name -> ermine.stoat.v1.VoiceCallUpdateEvent
-	89,  // 84: ermine.owner.v1.Dispatch.user_slowmodes:type_name -> ermine.stoat.v1.UserSlowmodesEvent
-	2,   // 85: ermine.owner.v1.Gate.targets:type_name -> ermine.owner.v1.OwnerKey
-	90,  // 86: ermine.owner.v1.SeedServer.server:type_name -> ermine.stoat.v1.Server
-	31,  // 87: ermine.owner.v1.SeedServer.members:type_name -> ermine.stoat.v1.Member
-	91,  // 88: ermine.owner.v1.SeedServer.emojis:type_name -> ermine.stoat.v1.Emoji
-	22,  // 89: ermine.owner.v1.SeedServer.barrier:type_name -> ermine.owner.v1.BarrierAck
-	92,  // 90: ermine.owner.v1.SeedChannel.channel:type_name -> ermine.stoat.v1.Channel
-	93,  // 91: ermine.owner.v1.SeedChannel.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
-	94,  // 92: ermine.owner.v1.SeedChannel.read_state:type_name -> ermine.stoat.v1.ChannelUnread
-	22,  // 93: ermine.owner.v1.SeedChannel.barrier:type_name -> ermine.owner.v1.BarrierAck
-	30,  // 94: ermine.owner.v1.SeedUsers.users:type_name -> ermine.stoat.v1.User
-	22,  // 95: ermine.owner.v1.SeedUsers.barrier:type_name -> ermine.owner.v1.BarrierAck
-	22,  // 96: ermine.owner.v1.Drop.barrier:type_name -> ermine.owner.v1.BarrierAck
-	95,  // 97: ermine.owner.v1.SetRelation.status:type_name -> ermine.stoat.v1.RelationshipStatus
-	8,   // 98: ermine.owner.v1.Patch.drop:type_name -> ermine.owner.v1.Drop
-	10,  // 99: ermine.owner.v1.Patch.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
-	11,  // 100: ermine.owner.v1.Patch.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
-	12,  // 101: ermine.owner.v1.Patch.strip_role:type_name -> ermine.owner.v1.StripRole
-	13,  // 102: ermine.owner.v1.Patch.adopt_webhook:type_name -> ermine.owner.v1.AdoptWebhook
-	14,  // 103: ermine.owner.v1.Patch.set_relation:type_name -> ermine.owner.v1.SetRelation
-	15,  // 104: ermine.owner.v1.Patch.wipe_user:type_name -> ermine.owner.v1.WipeUser
-	2,   // 105: ermine.owner.v1.Gated.primary:type_name -> ermine.owner.v1.OwnerKey
-	17,  // 106: ermine.owner.v1.Gated.patch:type_name -> ermine.owner.v1.Patch
-	2,   // 107: ermine.owner.v1.GateQuery.from:type_name -> ermine.owner.v1.OwnerKey
-	2,   // 108: ermine.owner.v1.BarrierAck.shard:type_name -> ermine.owner.v1.OwnerKey
-	2,   // 109: ermine.owner.v1.Processed.owner:type_name -> ermine.owner.v1.OwnerKey
-	110, // [110:110] is the sub-list for method output_type
-	110, // [110:110] is the sub-list for method input_type
-	110, // [110:110] is the sub-list for extension type_name
-	110, // [110:110] is the sub-list for extension extendee
-	0,   // [0:110] is the sub-list for field type_name
+	29,  // 22: ermine.owner.v1.OwnerMessage.channel_snapshot:type_name -> ermine.owner.v1.ChannelSnapshot
+	31,  // 23: ermine.owner.v1.OwnerMessage.server_snapshot:type_name -> ermine.owner.v1.ServerSnapshot
+	32,  // 24: ermine.owner.v1.OwnerMessage.user_dir_snapshot:type_name -> ermine.owner.v1.UserDirSnapshot
+	33,  // 25: ermine.owner.v1.OwnerMessage.shard_snapshot:type_name -> ermine.owner.v1.ShardSnapshot
+	25,  // 26: ermine.owner.v1.OwnerMessage.processed:type_name -> ermine.owner.v1.Processed
+	0,   // 27: ermine.owner.v1.OwnerKey.kind:type_name -> ermine.owner.v1.OwnerKind
+	22,  // 28: ermine.owner.v1.Dispatch.barrier:type_name -> ermine.owner.v1.BarrierAck
+	4,   // 29: ermine.owner.v1.Dispatch.gate:type_name -> ermine.owner.v1.Gate
+	17,  // 30: ermine.owner.v1.Dispatch.local:type_name -> ermine.owner.v1.Patch
+	40,  // 31: ermine.owner.v1.Dispatch.ready:type_name -> ermine.stoat.v1.ReadyEvent
+	41,  // 32: ermine.owner.v1.Dispatch.authenticated:type_name -> ermine.stoat.v1.AuthenticatedEvent
+	42,  // 33: ermine.owner.v1.Dispatch.logout:type_name -> ermine.stoat.v1.LogoutEvent
+	43,  // 34: ermine.owner.v1.Dispatch.pong:type_name -> ermine.stoat.v1.PongEvent
+	44,  // 35: ermine.owner.v1.Dispatch.error:type_name -> ermine.stoat.v1.ErrorEvent
+	45,  // 36: ermine.owner.v1.Dispatch.before_connect:type_name -> ermine.stoat.v1.BeforeConnectEvent
+	46,  // 37: ermine.owner.v1.Dispatch.after_connect:type_name -> ermine.stoat.v1.AfterConnectEvent
+	47,  // 38: ermine.owner.v1.Dispatch.bees:type_name -> ermine.stoat.v1.BeesEvent
+	48,  // 39: ermine.owner.v1.Dispatch.unknown:type_name -> ermine.stoat.v1.UnknownEvent
+	49,  // 40: ermine.owner.v1.Dispatch.session_create:type_name -> ermine.stoat.v1.SessionCreateEvent
+	50,  // 41: ermine.owner.v1.Dispatch.session_delete:type_name -> ermine.stoat.v1.SessionDeleteEvent
+	51,  // 42: ermine.owner.v1.Dispatch.session_delete_all:type_name -> ermine.stoat.v1.SessionDeleteAllEvent
+	52,  // 43: ermine.owner.v1.Dispatch.private_channel_create:type_name -> ermine.stoat.v1.PrivateChannelCreateEvent
+	53,  // 44: ermine.owner.v1.Dispatch.server_channel_create:type_name -> ermine.stoat.v1.ServerChannelCreateEvent
+	54,  // 45: ermine.owner.v1.Dispatch.channel_update:type_name -> ermine.stoat.v1.ChannelUpdateEvent
+	55,  // 46: ermine.owner.v1.Dispatch.channel_delete:type_name -> ermine.stoat.v1.ChannelDeleteEvent
+	56,  // 47: ermine.owner.v1.Dispatch.group_recipient_add:type_name -> ermine.stoat.v1.GroupRecipientAddEvent
+	57,  // 48: ermine.owner.v1.Dispatch.group_recipient_remove:type_name -> ermine.stoat.v1.GroupRecipientRemoveEvent
+	58,  // 49: ermine.owner.v1.Dispatch.channel_start_typing:type_name -> ermine.stoat.v1.ChannelStartTypingEvent
+	59,  // 50: ermine.owner.v1.Dispatch.channel_stop_typing:type_name -> ermine.stoat.v1.ChannelStopTypingEvent
+	60,  // 51: ermine.owner.v1.Dispatch.message_start_editing:type_name -> ermine.stoat.v1.MessageStartEditingEvent
+	61,  // 52: ermine.owner.v1.Dispatch.message_stop_editing:type_name -> ermine.stoat.v1.MessageStopEditingEvent
+	62,  // 53: ermine.owner.v1.Dispatch.message_ack:type_name -> ermine.stoat.v1.MessageAckEvent
+	63,  // 54: ermine.owner.v1.Dispatch.message_create:type_name -> ermine.stoat.v1.MessageCreateEvent
+	64,  // 55: ermine.owner.v1.Dispatch.message_update:type_name -> ermine.stoat.v1.MessageUpdateEvent
+	65,  // 56: ermine.owner.v1.Dispatch.message_append:type_name -> ermine.stoat.v1.MessageAppendEvent
+	66,  // 57: ermine.owner.v1.Dispatch.message_delete:type_name -> ermine.stoat.v1.MessageDeleteEvent
+	67,  // 58: ermine.owner.v1.Dispatch.message_delete_bulk:type_name -> ermine.stoat.v1.MessageDeleteBulkEvent
+	68,  // 59: ermine.owner.v1.Dispatch.message_react:type_name -> ermine.stoat.v1.MessageReactEvent
+	69,  // 60: ermine.owner.v1.Dispatch.message_unreact:type_name -> ermine.stoat.v1.MessageUnreactEvent
+	70,  // 61: ermine.owner.v1.Dispatch.message_clear_reaction:type_name -> ermine.stoat.v1.MessageClearReactionEvent
+	71,  // 62: ermine.owner.v1.Dispatch.server_create:type_name -> ermine.stoat.v1.ServerCreateEvent
+	72,  // 63: ermine.owner.v1.Dispatch.server_update:type_name -> ermine.stoat.v1.ServerUpdateEvent
+	73,  // 64: ermine.owner.v1.Dispatch.server_delete:type_name -> ermine.stoat.v1.ServerDeleteEvent
+	74,  // 65: ermine.owner.v1.Dispatch.server_emoji_create:type_name -> ermine.stoat.v1.ServerEmojiCreateEvent
+	75,  // 66: ermine.owner.v1.Dispatch.server_emoji_update:type_name -> ermine.stoat.v1.ServerEmojiUpdateEvent
+	76,  // 67: ermine.owner.v1.Dispatch.server_emoji_delete:type_name -> ermine.stoat.v1.ServerEmojiDeleteEvent
+	77,  // 68: ermine.owner.v1.Dispatch.server_member_join:type_name -> ermine.stoat.v1.ServerMemberJoinEvent
+	78,  // 69: ermine.owner.v1.Dispatch.server_member_update:type_name -> ermine.stoat.v1.ServerMemberUpdateEvent
+	79,  // 70: ermine.owner.v1.Dispatch.server_member_remove:type_name -> ermine.stoat.v1.ServerMemberRemoveEvent
+	80,  // 71: ermine.owner.v1.Dispatch.raw_server_role_update:type_name -> ermine.stoat.v1.RawServerRoleUpdateEvent
+	81,  // 72: ermine.owner.v1.Dispatch.server_role_delete:type_name -> ermine.stoat.v1.ServerRoleDeleteEvent
+	82,  // 73: ermine.owner.v1.Dispatch.server_role_ranks_update:type_name -> ermine.stoat.v1.ServerRoleRanksUpdateEvent
+	83,  // 74: ermine.owner.v1.Dispatch.report_create:type_name -> ermine.stoat.v1.ReportCreateEvent
+	84,  // 75: ermine.owner.v1.Dispatch.user_update:type_name -> ermine.stoat.v1.UserUpdateEvent
+	85,  // 76: ermine.owner.v1.Dispatch.user_relationship_update:type_name -> ermine.stoat.v1.UserRelationshipUpdateEvent
+	86,  // 77: ermine.owner.v1.Dispatch.user_settings_update:type_name -> ermine.stoat.v1.UserSettingsUpdateEvent
+	87,  // 78: ermine.owner.v1.Dispatch.user_platform_wipe:type_name -> ermine.stoat.v1.UserPlatformWipeEvent
+	88,  // 79: ermine.owner.v1.Dispatch.webhook_create:type_name -> ermine.stoat.v1.WebhookCreateEvent
+	89,  // 80: ermine.owner.v1.Dispatch.webhook_update:type_name -> ermine.stoat.v1.WebhookUpdateEvent
+	90,  // 81: ermine.owner.v1.Dispatch.webhook_delete:type_name -> ermine.stoat.v1.WebhookDeleteEvent
+	91,  // 82: ermine.owner.v1.Dispatch.voice_channel_join:type_name -> ermine.stoat.v1.VoiceChannelJoinEvent
+	92,  // 83: ermine.owner.v1.Dispatch.voice_channel_leave:type_name -> ermine.stoat.v1.VoiceChannelLeaveEvent
+	93,  // 84: ermine.owner.v1.Dispatch.voice_channel_move:type_name -> ermine.stoat.v1.VoiceChannelMoveEvent
+	94,  // 85: ermine.owner.v1.Dispatch.user_voice_state_update:type_name -> ermine.stoat.v1.UserVoiceStateUpdateEvent
+	95,  // 86: ermine.owner.v1.Dispatch.user_move_voice_channel:type_name -> ermine.stoat.v1.UserMoveVoiceChannelEvent
+	96,  // 87: ermine.owner.v1.Dispatch.voice_call_update:type_name -> ermine.stoat.v1.VoiceCallUpdateEvent
+	97,  // 88: ermine.owner.v1.Dispatch.user_slowmodes:type_name -> ermine.stoat.v1.UserSlowmodesEvent
+	2,   // 89: ermine.owner.v1.Gate.targets:type_name -> ermine.owner.v1.OwnerKey
+	98,  // 90: ermine.owner.v1.SeedServer.server:type_name -> ermine.stoat.v1.Server
+	39,  // 91: ermine.owner.v1.SeedServer.members:type_name -> ermine.stoat.v1.Member
+	99,  // 92: ermine.owner.v1.SeedServer.emojis:type_name -> ermine.stoat.v1.Emoji
+	22,  // 93: ermine.owner.v1.SeedServer.barrier:type_name -> ermine.owner.v1.BarrierAck
+	100, // 94: ermine.owner.v1.SeedChannel.channel:type_name -> ermine.stoat.v1.Channel
+	101, // 95: ermine.owner.v1.SeedChannel.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
+	102, // 96: ermine.owner.v1.SeedChannel.read_state:type_name -> ermine.stoat.v1.ChannelUnread
+	22,  // 97: ermine.owner.v1.SeedChannel.barrier:type_name -> ermine.owner.v1.BarrierAck
+	38,  // 98: ermine.owner.v1.SeedUsers.users:type_name -> ermine.stoat.v1.User
+	22,  // 99: ermine.owner.v1.SeedUsers.barrier:type_name -> ermine.owner.v1.BarrierAck
+	22,  // 100: ermine.owner.v1.Drop.barrier:type_name -> ermine.owner.v1.BarrierAck
+	103, // 101: ermine.owner.v1.SetRelation.status:type_name -> ermine.stoat.v1.RelationshipStatus
+	8,   // 102: ermine.owner.v1.Patch.drop:type_name -> ermine.owner.v1.Drop
+	10,  // 103: ermine.owner.v1.Patch.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
+	11,  // 104: ermine.owner.v1.Patch.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
+	12,  // 105: ermine.owner.v1.Patch.strip_role:type_name -> ermine.owner.v1.StripRole
+	13,  // 106: ermine.owner.v1.Patch.adopt_webhook:type_name -> ermine.owner.v1.AdoptWebhook
+	14,  // 107: ermine.owner.v1.Patch.set_relation:type_name -> ermine.owner.v1.SetRelation
+	15,  // 108: ermine.owner.v1.Patch.wipe_user:type_name -> ermine.owner.v1.WipeUser
+	2,   // 109: ermine.owner.v1.Gated.primary:type_name -> ermine.owner.v1.OwnerKey
+	17,  // 110: ermine.owner.v1.Gated.patch:type_name -> ermine.owner.v1.Patch
+	2,   // 111: ermine.owner.v1.GateQuery.from:type_name -> ermine.owner.v1.OwnerKey
+	2,   // 112: ermine.owner.v1.BarrierAck.shard:type_name -> ermine.owner.v1.OwnerKey
+	2,   // 113: ermine.owner.v1.Processed.owner:type_name -> ermine.owner.v1.OwnerKey
+	3,   // 114: ermine.owner.v1.OwnerState.early:type_name -> ermine.owner.v1.Dispatch
+	1,   // 115: ermine.owner.v1.OwnerState.held:type_name -> ermine.owner.v1.OwnerMessage
+	19,  // 116: ermine.owner.v1.OwnerState.outcomes:type_name -> ermine.owner.v1.GateResolved
+	27,  // 117: ermine.owner.v1.OwnerState.last_gates:type_name -> ermine.owner.v1.GateMark
+	19,  // 118: ermine.owner.v1.OwnerState.recent:type_name -> ermine.owner.v1.GateResolved
+	28,  // 119: ermine.owner.v1.OwnerState.acks:type_name -> ermine.owner.v1.BarrierCount
+	26,  // 120: ermine.owner.v1.ChannelSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	100, // 121: ermine.owner.v1.ChannelSnapshot.channel:type_name -> ermine.stoat.v1.Channel
+	30,  // 122: ermine.owner.v1.ChannelSnapshot.messages:type_name -> ermine.owner.v1.MessageWindow
+	101, // 123: ermine.owner.v1.ChannelSnapshot.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
+	102, // 124: ermine.owner.v1.ChannelSnapshot.read_state:type_name -> ermine.stoat.v1.ChannelUnread
+	104, // 125: ermine.owner.v1.MessageWindow.full:type_name -> ermine.stoat.v1.Message
+	26,  // 126: ermine.owner.v1.ServerSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	98,  // 127: ermine.owner.v1.ServerSnapshot.server:type_name -> ermine.stoat.v1.Server
+	39,  // 128: ermine.owner.v1.ServerSnapshot.members:type_name -> ermine.stoat.v1.Member
+	26,  // 129: ermine.owner.v1.UserDirSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	38,  // 130: ermine.owner.v1.UserDirSnapshot.users:type_name -> ermine.stoat.v1.User
+	26,  // 131: ermine.owner.v1.ShardSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	132, // [132:132] is the sub-list for method output_type
+	132, // [132:132] is the sub-list for method input_type
+	132, // [132:132] is the sub-list for extension type_name
+	132, // [132:132] is the sub-list for extension extendee
+	0,   // [0:132] is the sub-list for field type_name
 }
 
 func init() { file_ownerpb_owner_proto_init() }
@@ -3531,6 +4335,10 @@ func file_ownerpb_owner_proto_init() {
 		(*OwnerMessage_BarrierAck)(nil),
 		(*OwnerMessage_HoldTimeout)(nil),
 		(*OwnerMessage_ResumeHeld)(nil),
+		(*OwnerMessage_ChannelSnapshot)(nil),
+		(*OwnerMessage_ServerSnapshot)(nil),
+		(*OwnerMessage_UserDirSnapshot)(nil),
+		(*OwnerMessage_ShardSnapshot)(nil),
 		(*OwnerMessage_Processed)(nil),
 	}
 	file_ownerpb_owner_proto_msgTypes[2].OneofWrappers = []any{
@@ -3608,7 +4416,7 @@ func file_ownerpb_owner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ownerpb_owner_proto_rawDesc), len(file_ownerpb_owner_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
