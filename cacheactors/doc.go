@@ -70,6 +70,8 @@
 // changed once delivered; a patch that is one model object is that object (an upsert_user is
 // the *stoatpb.User the Message carried), so the hot path allocates no wrapper for it. An owner
 // that gets a message it does not handle drops it, logs it and counts it (GateStats.Unknown).
+// Passivation hands the owner's state to its next activation as a snapshot of its kind
+// (ownerpb.ChannelSnapshot and the others, passivate.go), from which NewOwner rebuilds it.
 //
 // # Sequence numbers and acknowledgements
 //
