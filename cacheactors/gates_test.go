@@ -376,7 +376,7 @@ func TestReplayGoesOnAfterAPanic(t *testing.T) {
 }
 
 // Close does not wait for a gate that will never resolve: what the owner holds is discarded
-// when it stops, tickets released.
+// when it stops, its events acknowledged.
 func TestCloseDiscardsHeldMessages(t *testing.T) {
 	r, _ := gateRig(t, time.Minute)
 	r.run(worldReady())
@@ -395,7 +395,7 @@ func TestCloseDiscardsHeldMessages(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("Close took %s", took)
 	}
-	expect(t, "tickets in use", r.inflight.InUse(), 0)
+	expect(t, "events in flight", r.inflight.InUse(), 0)
 	if n := dir.Stats().Discarded; n < 2 {
 		t.Errorf("discarded %d messages, want the gated patch and the event", n)
 	}
