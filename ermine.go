@@ -188,7 +188,7 @@ func New(cfg Config) (*Bot, error) {
 		ConcurrentAbove: cfg.ConcurrentHandlersAbove,
 		Values:          map[any]any{botKey{}: b},
 	}
-	deps := &cacheactors.Deps{Store: b.store, Pipeline: b.pipeline, Policy: cfg.Cache}
+	deps := &cacheactors.Deps{Store: b.store, Pipeline: b.pipeline, Acker: b.budget, Policy: cfg.Cache}
 	b.deps = deps
 	b.system = actors.NewSystem(logger)
 	// When Close runs out of time the owners halt; cancelling the handlers' context then makes
@@ -341,7 +341,8 @@ func (s *Source) IngestSized(ctx context.Context, ev stoatpb.Event, size int) er
 		return err
 	}
 	key, d := s.router.Route(ev, s.emit)
-	d.Ticket = b.budget.Charge(key, int64(size))
+	d.Stream, d.Seq = b.budget.Charge(key, int64(size))
+	d.Size = int64(size)
 	b.ingested.Add(1)
 	b.dir.Deliver(key, d)
 	return nil

@@ -23,9 +23,9 @@ const (
 
 // Budget bounds the events that have been delivered to owners but not yet processed, across
 // every owner, both in number and in bytes (their size on the wire). The connection reader
-// acquires before it delivers an event and the owner releases when the event is done, so when
-// owners fall behind the reader slows down instead of queues growing without bound. Only the
-// reader waits on it; owners never do, so it cannot deadlock.
+// acquires before it delivers an event and the owner acknowledges it when it is done (Acker),
+// so when owners fall behind the reader slows down instead of queues growing without bound.
+// Only the reader waits on it; owners never do, so it cannot deadlock.
 //
 // The budget also tracks each owner's backlog (what it holds of the budget), so that a stall
 // says who causes it: when the reader has waited StallAfter, the budget logs the owners with the
@@ -42,8 +42,9 @@ type Budget struct {
 	waiting       atomic.Int32
 	wake          chan struct{}
 
-	seed   maphash.Seed
-	shards [64]loadShard
+	seed    maphash.Seed
+	shards  [64]loadShard
+	streams atomic.Uint64 // the last stream number given
 
 	stalls    atomic.Uint64
 	stalledNs atomic.Int64
@@ -68,14 +69,22 @@ type loadShard struct {
 	loads map[Key]*ownerLoad
 }
 
-// ownerLoad is one owner's share of the budget. The counts are atomic so that the owner can read
-// its backlog without a lock; the entry is created under its shard's lock and kept when it
-// drops to zero (re-creating it for every event of a quiet owner would allocate per event);
-// Heaviest prunes the idle ones, under the same lock.
+// ownerLoad is one owner's share of the budget: the sizes of its events charged and not yet
+// acknowledged, in sequence order, guarded by its shard's lock. The entry is kept when it drops
+// to zero (re-creating it for every event of a quiet owner would allocate per event); Heaviest
+// prunes the idle ones, and the owner's next event starts a new stream.
 type ownerLoad struct {
-	key           Key
-	events, bytes atomic.Int64
+	stream uint64
+	// acked is the last sequence number acknowledged; sizes[head+i] is the size of event
+	// acked+1+i.
+	acked uint64
+	sizes []int64
+	head  int
+	bytes int64
 }
+
+// inFlight is the number of the owner's events charged and not acknowledged.
+func (l *ownerLoad) inFlight() int { return len(l.sizes) - l.head }
 
 // NewBudget returns a budget.
 func NewBudget(cfg BudgetConfig) *Budget {
@@ -107,7 +116,8 @@ func NewBudget(cfg BudgetConfig) *Budget {
 }
 
 // Acquire takes room for one event of size bytes, waiting while the budget is exhausted, until
-// ctx ends. Then Charge says which owner the event is for.
+// ctx ends. Then Charge says which owner the event is for, and the owner's acknowledgement
+// (Processed) gives the room back.
 func (b *Budget) Acquire(ctx context.Context, size int64) error {
 	if b.tryAcquire(size) {
 		return nil
@@ -142,7 +152,7 @@ func (b *Budget) acquireSlow(ctx context.Context, size int64) error {
 	b.waiting.Add(1)
 	defer b.waiting.Add(-1)
 	for {
-		// Registered as waiting before this check, so a Release after it wakes us.
+		// Registered as waiting before this check, so a Processed after it wakes us.
 		if b.tryAcquire(size) {
 			return nil
 		}
@@ -177,40 +187,66 @@ func (b *Budget) logStall(waited time.Duration, size int64) {
 		nil, attrs...)
 }
 
-// Ticket is one event's share of the budget; Release returns it. The zero Ticket releases
-// nothing.
-type Ticket struct {
-	b    *Budget
-	load *ownerLoad
-	size int64
+// Acker is where owners acknowledge the events they processed: the in-flight budget of the
+// reader that sent them. In one process it is the Budget itself, called directly; across
+// processes an owner would send it a Processed message with the same fields.
+type Acker interface {
+	// Processed acknowledges every event of owner's stream up to seq (processed, or discarded by
+	// a runtime that stops), releasing their share of the budget. Repeats are harmless.
+	Processed(owner Key, stream, seq uint64)
+	// Backlog is the number of events for owner in flight now (charged, not acknowledged).
+	Backlog(owner Key) int
 }
 
-// Charge records that the event just acquired (of size bytes) is for owner.
-func (b *Budget) Charge(owner Key, size int64) Ticket {
-	s := &b.shards[maphash.String(b.seed, owner.ID)%uint64(len(b.shards))]
+// Charge records that the event just acquired (of size bytes) is for owner, and numbers it in
+// the owner's stream: seq is 1, 2, 3… within a stream, and a stream ends only when every event
+// of it is acknowledged, so that the owner can tell a gap and a repeat.
+func (b *Budget) Charge(owner Key, size int64) (stream, seq uint64) {
+	s := b.shard(owner)
 	s.mu.Lock()
 	l := s.loads[owner]
 	if l == nil {
-		l = &ownerLoad{key: owner}
+		l = &ownerLoad{stream: b.streams.Add(1)}
 		s.loads[owner] = l
 	}
-	l.events.Add(1)
-	l.bytes.Add(size)
+	l.sizes = append(l.sizes, size)
+	l.bytes += size
+	stream, seq = l.stream, l.acked+uint64(l.inFlight())
 	s.mu.Unlock()
-	return Ticket{b: b, load: l, size: size}
+	return stream, seq
 }
 
-// Release returns the event's share of the budget.
-func (t Ticket) Release() {
-	b := t.b
-	if b == nil {
-		return
+func (b *Budget) shard(owner Key) *loadShard {
+	return &b.shards[maphash.String(b.seed, owner.ID)%uint64(len(b.shards))]
+}
+
+// Processed implements Acker.
+func (b *Budget) Processed(owner Key, stream, seq uint64) {
+	s := b.shard(owner)
+	s.mu.Lock()
+	l := s.loads[owner]
+	if l == nil || l.stream != stream || seq <= l.acked {
+		s.mu.Unlock()
+		return // an earlier stream's, or a repeat
 	}
-	// No lock: an entry is only pruned at zero events, when no ticket refers to it any more.
-	t.load.bytes.Add(-t.size)
-	t.load.events.Add(-1)
-	b.bytes.Add(-t.size)
-	b.events.Add(-1)
+	n := min(seq-l.acked, uint64(l.inFlight()))
+	var size int64
+	for _, sz := range l.sizes[l.head : l.head+int(n)] {
+		size += sz
+	}
+	l.acked += n
+	l.bytes -= size
+	l.head += int(n)
+	switch {
+	case l.head == len(l.sizes):
+		l.sizes, l.head = l.sizes[:0], 0
+	case l.head > 64 && l.head > len(l.sizes)/2:
+		// A backlog that never drains: move it to the front now and then (amortised O(1)).
+		l.sizes, l.head = l.sizes[:copy(l.sizes, l.sizes[l.head:])], 0
+	}
+	s.mu.Unlock()
+	b.bytes.Add(-size)
+	b.events.Add(-int64(n))
 	if b.waiting.Load() > 0 {
 		select {
 		case b.wake <- struct{}{}:
@@ -219,12 +255,15 @@ func (t Ticket) Release() {
 	}
 }
 
-// Backlog is the number of events of the ticket's owner in flight, its own included.
-func (t Ticket) Backlog() int {
-	if t.load == nil {
-		return 0
+// Backlog implements Acker.
+func (b *Budget) Backlog(owner Key) int {
+	s := b.shard(owner)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l := s.loads[owner]; l != nil {
+		return l.inFlight()
 	}
-	return int(t.load.events.Load())
+	return 0
 }
 
 // OwnerBacklog is what one owner holds of the budget.
@@ -241,10 +280,10 @@ func (b *Budget) Heaviest(n int) []OwnerBacklog {
 		s := &b.shards[i]
 		s.mu.Lock()
 		for k, l := range s.loads {
-			if e := l.events.Load(); e > 0 {
-				all = append(all, OwnerBacklog{Owner: k, Events: e, Bytes: l.bytes.Load()})
+			if e := l.inFlight(); e > 0 {
+				all = append(all, OwnerBacklog{Owner: k, Events: int64(e), Bytes: l.bytes})
 			} else {
-				delete(s.loads, k) // idle: no ticket refers to it
+				delete(s.loads, k) // idle: its next event starts a new stream
 			}
 		}
 		s.mu.Unlock()

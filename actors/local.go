@@ -426,21 +426,26 @@ func (p *partition) kept(saved any) any {
 }
 
 // releaseDormant discards what passivated owners still hold (an owner asked to passivate just
-// before it began to hold keeps its held messages in its saved state): no activation will come
-// to handle them once the directory closes.
+// before it began to hold keeps its held messages in its saved state, which then says Holding):
+// no activation will come to handle them once the directory closes, so the owner is rebuilt
+// from its state to let go of them.
 func (p *partition) releaseDormant() {
 	for key, saved := range p.dormant {
-		h, ok := saved.(Holder)
-		if !ok || !h.Holding() {
+		if s, ok := saved.(interface{ Holding() bool }); !ok || !s.Holding() {
 			continue
 		}
-		ds, _ := saved.(Discarder)
 		func() {
 			defer func() {
 				if r := recover(); r != nil {
 					p.dir.logger.Error("discarding a passivated owner's held messages panicked", "owner", key.String(), "panic", fmt.Sprint(r))
 				}
 			}()
+			owner := p.dir.factory(key, saved)
+			h, ok := owner.(Holder)
+			if !ok {
+				return
+			}
+			ds, _ := owner.(Discarder)
 			for _, m := range h.Held() {
 				p.dir.discarded.Add(1)
 				if ds != nil {

@@ -21,10 +21,10 @@ import (
 // difference in the budget. When the count passes the bound, that owner (one at a time, by an
 // atomic flag) plans an eviction round: it reads every channel's message count and epoch from
 // the Store, takes the least recently used channels first, and sends each of them an
-// evictMessages{n} request for its n oldest messages; the channels evict when they process the
-// request (the requests are counted as pending, so a round is not planned twice). Recency is per
-// channel, eviction within a channel is oldest first. The count may overshoot the bound by what
-// arrives before the victims process their requests.
+// ownerpb.EvictMessages{n} request for its n oldest messages; the channels evict when they
+// process the request (the requests are counted as pending, so a round is not planned twice).
+// Recency is per channel, eviction within a channel is oldest first. The count may overshoot the
+// bound by what arrives before the victims process their requests.
 //
 // Users: ids hash uniformly over the 16 user-directory partitions, so each partition gets an
 // even share of the bound and evicts its own least recently used users (never the connected
@@ -52,9 +52,6 @@ type msgBudget struct {
 	used, pending atomic.Int64
 	planning      atomic.Bool
 }
-
-// evictMessages asks a channel owner to evict its n oldest messages (global bound).
-type evictMessages struct{ n int }
 
 func (s *Store) configure(p Policy) {
 	if p.MaxUsers > 0 {

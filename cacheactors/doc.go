@@ -61,6 +61,37 @@
 //     wait for nothing if gated: the author (user) and member snapshots a Message carries, a new
 //     server channel joining its server's list.
 //
+// # The owner protocol
+//
+// Every message an owner gets or sends is a message of package ownerpb, listed by its
+// OwnerMessage: the Dispatch of an event (its event in a oneof of every event type), the seeds,
+// the patches, the messages of gates and barriers below, and the acknowledgement an owner sends
+// the connection's reader. In one process they travel as pointers, never encoded and never
+// changed once delivered; a patch that is one model object is that object (an upsert_user is
+// the *stoatpb.User the Message carried), so the hot path allocates no wrapper for it. An owner
+// that gets a message it does not handle drops it, logs it and counts it (GateStats.Unknown).
+// Passivation hands the owner's state to its next activation as a snapshot of its kind
+// (ownerpb.ChannelSnapshot and the others, passivate.go), from which NewOwner rebuilds it.
+//
+// # Sequence numbers and acknowledgements
+//
+// The connection's reader numbers the events it sends each owner (actors.Budget.Charge):
+// Dispatch.seq is 1, 2, 3… within a Dispatch.stream, consecutive per destination owner, and a
+// new stream (a larger number) starts only once the owner has acknowledged every event of the
+// previous one (the budget forgets an idle owner). The owner applies each sequence number once
+// and in order (sequence.go): a repeat (below the next expected) is dropped and acknowledged
+// again; an event ahead of the next expected waits until the gap is filled — it is never applied
+// out of order — and the owner counts as holding meanwhile (not idle, see below). An owner that
+// knows no stream yet (a new one, or one passivated without its state) starts with the first
+// event it gets. Seeds and patches are not numbered: they come from the same reader, in order.
+//
+// The owner acknowledges each event processed (or discarded at shutdown) to Deps.Acker, after the
+// event's gate resolutions and local patches, even if the owner panicked: Processed{owner,
+// stream, seq} means every event of the stream up to seq is done with (cumulative). In one
+// process it is a call of the in-flight budget, which releases the events' shares; across
+// processes it would be a message, and the events not yet acknowledged are what a reader would
+// re-send to a new owner. Locally nothing is ever lost, repeated or reordered.
+//
 // # Waiting without blocking: gates, barriers, holding
 //
 // No owner goroutine ever blocks on another owner; what one waits for from another arrives as a
@@ -70,9 +101,8 @@
 //     random id and a sequence number in wire order), sends the gated patches, and records on the
 //     event's Dispatch which owners got one. The primary owner, once the event is processed or
 //     cancelled — or its owner panicked, or the runtime discarded it at shutdown — sends each of
-//     them a resolution (gate id, apply), before the event's budget ticket is released (so Drain
-//     never sees a quiet runtime with a resolution in flight), and keeps the outcome of its last
-//     32 gates.
+//     them a resolution (gate id, apply), before it acknowledges the event (so Drain never sees
+//     a quiet runtime with a resolution in flight), and keeps the outcome of its last 32 gates.
 //   - Ready barriers. Each seed and drop of a Ready carries the Ready's barrier (its id, the shard
 //     owner's key and how many seeds and drops it has). The owner that applies one (or discards
 //     it, or panics applying it) acks it to the shard owner, which counts acks per barrier — they

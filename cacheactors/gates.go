@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine/actors"
+	"github.com/ermine-rt/ermine/proto/ownerpb"
 )
 
 // The owner protocol: how an owner waits for what another owner does without ever blocking its
@@ -22,54 +23,15 @@ import (
 // routers' ids cannot be confused) and its number in that router's wire order.
 type seqID struct{ router, seq uint64 }
 
-// barrier is a Ready's barrier, as the Ready and its seeds and drops carry it: whoever applies
-// (or discards) a seed or drop acks it to the shard owner, which runs the Ready once n acks have
-// arrived. It is immutable; a pointer so that an ack is a pointer-shaped message (no allocation
-// for the ~110k acks of a big Ready). Across processes it would travel as its fields.
-type barrier struct {
-	shard actors.Key
-	id    seqID
-	n     int
-}
+func gatedID(m *ownerpb.Gated) seqID        { return seqID{router: m.Router, seq: m.Seq} }
+func barrierID(b *ownerpb.BarrierAck) seqID { return seqID{router: b.Router, seq: b.Seq} }
+func gateID(g *ownerpb.Gate) seqID          { return seqID{router: g.Router, seq: g.Seq} }
 
-// gateOut is what a Dispatch with gated cascades carries: its gate, and the owners the router
-// sent a gated patch to, which the primary owner tells the outcome.
-type gateOut struct {
-	id      seqID
-	targets []actors.Key
-}
-
-// The messages of the protocol. Only gated is held back in wire order; the others are handled
-// as soon as they arrive, whatever the owner holds.
-type (
-	// gated is a cascade patch that applies only if its event is processed (not cancelled).
-	gated struct {
-		id      seqID
-		primary actors.Key // asked for the outcome after a timeout
-		patch   any
-	}
-	// gateResolved tells a gate's outcome: apply is false if the event was cancelled, its owner
-	// panicked, or the runtime discarded it.
-	gateResolved struct {
-		id    seqID
-		apply bool
-	}
-	// gateQuery asks a primary owner for the outcome of one of its gates (re-drive).
-	gateQuery struct {
-		id   seqID
-		from actors.Key
-	}
-	// gatePending answers a gateQuery: the event is held by its owner, still to be run.
-	gatePending struct{ id seqID }
-	// barrierAck says that one seed or drop of a Ready was applied or discarded.
-	barrierAck struct{ b *barrier }
-	// holdTimeout is sent by an owner's timer to the owner itself (protoactor's ReceiveTimeout
-	// touches the actor from the timer goroutine); it decides on its own goroutine.
-	holdTimeout struct{}
-	// resumeHeld makes an owner go on replaying what it holds after one of those messages
-	// panicked in the middle of a replay.
-	resumeHeld struct{}
-)
+// The messages of the protocol (ownerpb): only Gated is held back in wire order; GateResolved,
+// GateQuery, GatePending, BarrierAck, HoldTimeout (sent by an owner's timer to the owner itself:
+// protoactor's ReceiveTimeout touches the actor from the timer goroutine) and ResumeHeld (an
+// owner goes on replaying what it holds after one of those messages panicked in the middle of a
+// replay) are handled as soon as they arrive, whatever the owner holds.
 
 // DefaultGateTimeout is Deps.GateTimeout's default.
 const DefaultGateTimeout = 30 * time.Second
@@ -78,7 +40,8 @@ const DefaultGateTimeout = 30 * time.Second
 // gateQuery that crossed the resolution.
 const recentGates = 32
 
-// GateStats counts the waits of the owner protocol that took longer than Deps.GateTimeout.
+// GateStats counts what went wrong in the owner protocol: waits that took longer than
+// Deps.GateTimeout, and messages an owner does not handle.
 type GateStats struct {
 	// Timeouts counts gated patches whose outcome had not arrived within the timeout: the owner
 	// asked the event's owner for it.
@@ -89,15 +52,19 @@ type GateStats struct {
 	// BarrierTimeouts counts the timeouts of a Ready waiting for its seeds and drops (it goes on
 	// waiting: a seed is never given up).
 	BarrierTimeouts uint64
+	// Unknown counts messages dropped by an owner that does not handle them (a bug, or a peer
+	// of another version of the protocol); each is logged, rate-limited.
+	Unknown uint64
 }
 
 type gateCounters struct {
-	timeouts, givenUp, barrierTimeouts atomic.Uint64
+	timeouts, givenUp, barrierTimeouts, unknown atomic.Uint64
 }
 
 // GateStats returns the counters of the owner protocol.
 func (d *Deps) GateStats() GateStats {
-	return GateStats{Timeouts: d.gates.timeouts.Load(), GivenUp: d.gates.givenUp.Load(), BarrierTimeouts: d.gates.barrierTimeouts.Load()}
+	return GateStats{Timeouts: d.gates.timeouts.Load(), GivenUp: d.gates.givenUp.Load(), BarrierTimeouts: d.gates.barrierTimeouts.Load(),
+		Unknown: d.gates.unknown.Load()}
 }
 
 func (d *Deps) gateTimeout() time.Duration {
@@ -137,12 +104,18 @@ type hold struct {
 	outcomes map[seqID]bool
 	open     map[seqID]int
 	lastSeq  map[uint64]uint64
-	// recent: the outcomes of this owner's own last gates, as their primary (for gateQuery).
-	recent *[recentGates]gateResolved
+	// recent: the outcomes of this owner's own last gates, as their primary (for GateQuery).
+	recent *[recentGates]outcome
 	next   int
 
 	// acks counts the acks per barrier (shard owner); they may arrive before the Ready.
 	acks map[seqID]int
+}
+
+// outcome is a gate's outcome, as its primary owner remembers it.
+type outcome struct {
+	id    seqID
+	apply bool
 }
 
 func (h *hold) holding() bool { return h != nil && h.head < len(h.msgs) }
@@ -154,20 +127,21 @@ func (o *ownerBase) holdState() *hold {
 	return o.hold
 }
 
-// Holding implements actors.Holder: the owner holds messages back, waiting for another owner.
-func (o *ownerBase) Holding() bool { return o.hold.holding() }
+// Holding implements actors.Holder: the owner holds messages back, waiting for another owner
+// (or for the events missing before those it got early: sequence).
+func (o *ownerBase) Holding() bool { return o.hold.holding() || len(o.seq.early) > 0 }
 
 // Held implements actors.Holder: it takes the messages the owner holds (the directory discards
 // them: it is closing) and stops the owner's timer.
 func (o *ownerBase) Held() []any {
 	h := o.hold
 	if !h.holding() {
-		return nil
+		return o.seq.takeEarly()
 	}
 	msgs := slices.Clone(h.msgs[h.head:])
 	clear(h.open)
 	h.release()
-	return msgs
+	return append(msgs, o.seq.takeEarly()...)
 }
 
 // release forgets the held messages (replayed or taken) and the wait.
@@ -183,11 +157,11 @@ func (h *hold) release() {
 }
 
 func (h *hold) push(msg any) {
-	if g, ok := msg.(gated); ok {
+	if g, ok := msg.(*ownerpb.Gated); ok {
 		if h.open == nil {
 			h.open = map[seqID]int{}
 		}
-		h.open[g.id]++
+		h.open[gatedID(g)]++
 	}
 	h.msgs = append(h.msgs, msg)
 }
@@ -196,9 +170,10 @@ func (h *hold) pop() any {
 	msg := h.msgs[h.head]
 	h.msgs[h.head] = nil
 	h.head++
-	if g, ok := msg.(gated); ok {
-		if h.open[g.id]--; h.open[g.id] <= 0 {
-			delete(h.open, g.id)
+	if g, ok := msg.(*ownerpb.Gated); ok {
+		id := gatedID(g)
+		if h.open[id]--; h.open[id] <= 0 {
+			delete(h.open, id)
 		}
 	}
 	return msg
@@ -238,9 +213,9 @@ func (h *hold) resolved(id seqID, apply bool) {
 // remember keeps the outcome of one of the owner's own gates, for a gateQuery.
 func (h *hold) remember(id seqID, apply bool) {
 	if h.recent == nil {
-		h.recent = new([recentGates]gateResolved)
+		h.recent = new([recentGates]outcome)
 	}
-	h.recent[h.next] = gateResolved{id: id, apply: apply}
+	h.recent[h.next] = outcome{id: id, apply: apply}
 	h.next = (h.next + 1) % recentGates
 }
 
@@ -249,10 +224,10 @@ func (h *hold) remember(id seqID, apply bool) {
 // a barrier, a patch) besides holding.
 func (o *ownerBase) blocked(msg any) bool {
 	switch m := msg.(type) {
-	case *Dispatch:
-		return m.barrier != nil && o.hold.acksOf(m.barrier.id) < m.barrier.n
-	case gated:
-		_, known := o.hold.outcomes[m.id]
+	case *ownerpb.Dispatch:
+		return m.Barrier != nil && int64(o.hold.acksOf(barrierID(m.Barrier))) < m.Barrier.N
+	case *ownerpb.Gated:
+		_, known := o.hold.outcomes[gatedID(m)]
 		return !known
 	}
 	return false
@@ -272,41 +247,41 @@ func (h *hold) acksOf(id seqID) int {
 func (o *ownerBase) receive(ctx actors.Context, msg any) {
 	o.ctx = ctx
 	switch m := msg.(type) {
-	case *Dispatch:
-		if m.barrier == nil && !o.hold.holding() {
-			o.dispatch(m)
-			return
+	case *ownerpb.Dispatch:
+		if o.accept(m) && !o.inOrder(m) {
+			o.replayEarly()
 		}
-	case gated:
-		o.holdState().arrived(m.id)
-	case *seedServer, *seedChannel, *seedUsers, drop:
+		return
+	case *ownerpb.Gated:
+		o.holdState().arrived(gatedID(m))
+	case *ownerpb.SeedServer, *ownerpb.SeedChannel, *ownerpb.SeedUsers, *ownerpb.Drop:
 		if !o.hold.holding() {
 			o.applyPatch(msg)
 			return
 		}
-	case gateResolved:
-		o.holdState().resolved(m.id, m.apply)
+	case *ownerpb.GateResolved:
+		o.holdState().resolved(seqID{router: m.Router, seq: m.Seq}, m.Apply)
 		o.resume()
 		return
-	case barrierAck:
+	case *ownerpb.BarrierAck:
 		hd := o.holdState()
 		if hd.acks == nil {
 			hd.acks = map[seqID]int{}
 		}
-		hd.acks[m.b.id]++
+		hd.acks[barrierID(m)]++
 		o.resume()
 		return
-	case gateQuery:
+	case *ownerpb.GateQuery:
 		o.answer(m)
 		return
-	case gatePending:
+	case *ownerpb.GatePending:
 		o.stillPending(m)
 		return
-	case holdTimeout:
+	case *ownerpb.HoldTimeout:
 		o.timedOut()
 		o.resume()
 		return
-	case resumeHeld:
+	case *ownerpb.ResumeHeld:
 		o.resume()
 		return
 	default:
@@ -315,29 +290,39 @@ func (o *ownerBase) receive(ctx actors.Context, msg any) {
 			return
 		}
 	}
+	o.inOrder(msg)
+}
+
+// inOrder handles a message in arrival order (a Dispatch: in sequence order): at once, or held
+// behind a message that waits. It reports whether the owner moved on (see dispatch).
+func (o *ownerBase) inOrder(msg any) (moved bool) {
+	if d, ok := msg.(*ownerpb.Dispatch); ok && d.Barrier == nil && !o.hold.holding() {
+		return o.dispatch(d)
+	}
 	// A message that may have to wait, or that comes after one that does.
 	if !o.hold.holding() && !o.blocked(msg) {
-		o.handle(msg)
-		return
+		return o.handle(msg)
 	}
 	hd := o.holdState()
 	hd.push(msg)
-	if hd.head+1 == len(hd.msgs) {
-		o.resume() // the first one held: start its wait
+	if hd.waitAt != hd.head {
+		return o.resume() // the first one held (or the first since a passivation): start its wait
 	}
+	return false
 }
 
 // handle runs one message that does not (or no longer) wait. It reports whether the owner moved
 // on (see dispatch).
 func (o *ownerBase) handle(msg any) (moved bool) {
 	switch m := msg.(type) {
-	case *Dispatch:
+	case *ownerpb.Dispatch:
 		return o.dispatch(m)
-	case gated:
-		ok := o.hold.outcomes[m.id]
-		delete(o.hold.outcomes, m.id)
+	case *ownerpb.Gated:
+		id := gatedID(m)
+		ok := o.hold.outcomes[id]
+		delete(o.hold.outcomes, id)
 		if ok {
-			o.applyPatch(m.patch)
+			o.applyPatch(unwrapPatch(m.Patch))
 		}
 	default:
 		o.applyPatch(msg)
@@ -348,69 +333,75 @@ func (o *ownerBase) handle(msg any) (moved bool) {
 // applyPatch applies a patch; a seed or drop of a Ready is acked even if applying it panics, so
 // that the Ready does not wait for it forever.
 func (o *ownerBase) applyPatch(msg any) {
-	if b := barrierOf(msg); b != nil {
+	if b := seedBarrier(msg); b != nil {
 		defer o.ack(o.ctx, b)
 	}
 	o.kind.patch(msg)
 }
 
-func barrierOf(msg any) *barrier {
+// seedBarrier is the Ready barrier a seed or drop carries, or nil.
+func seedBarrier(msg any) *ownerpb.BarrierAck {
 	switch m := msg.(type) {
-	case *seedServer:
-		return m.barrier
-	case *seedChannel:
-		return m.barrier
-	case *seedUsers:
-		return m.barrier
-	case drop:
-		return m.barrier
+	case *ownerpb.SeedServer:
+		return m.Barrier
+	case *ownerpb.SeedChannel:
+		return m.Barrier
+	case *ownerpb.SeedUsers:
+		return m.Barrier
+	case *ownerpb.Drop:
+		return m.Barrier
 	}
 	return nil
 }
 
-func (o *ownerBase) ack(ctx actors.Context, b *barrier) {
+// ack sends a Ready's barrier back to its shard owner: the same message for every seed, so that
+// an ack allocates nothing.
+func (o *ownerBase) ack(ctx actors.Context, b *ownerpb.BarrierAck) {
 	if ctx != nil {
-		ctx.Deliver(b.shard, barrierAck{b: b})
+		ctx.Deliver(keyOf(b.Shard), b)
 	}
 }
 
 // resolve tells the owners that got gated patches for an event its outcome, and remembers it.
-func (o *ownerBase) resolve(ctx actors.Context, g *gateOut, apply bool) {
-	if ctx != nil {
-		for _, k := range g.targets {
-			ctx.Deliver(k, gateResolved{id: g.id, apply: apply})
+func (o *ownerBase) resolve(ctx actors.Context, g *ownerpb.Gate, apply bool) {
+	if ctx != nil && len(g.Targets) > 0 {
+		res := &ownerpb.GateResolved{Router: g.Router, Seq: g.Seq, Apply: apply}
+		for _, k := range g.Targets {
+			ctx.Deliver(keyOf(k), res)
 		}
 	}
-	o.holdState().remember(g.id, apply)
+	o.holdState().remember(gateID(g), apply)
 }
 
-// resume replays the held messages until one waits (or none is left).
-func (o *ownerBase) resume() {
+// resume replays the held messages until one waits (or none is left). It reports whether the
+// owner moved on (see dispatch): Resumed then goes on with the rest.
+func (o *ownerBase) resume() (moved bool) {
 	hd := o.hold
 	if !hd.holding() {
-		return
+		return false
 	}
 	finished := false
 	defer func() {
 		// A replayed message panicked: the directory resets the owner, and the rest of what it
 		// held goes on in the next message, so that nothing waits for it forever.
 		if !finished && hd.holding() {
-			o.ctx.Deliver(o.key, resumeHeld{})
+			o.ctx.Deliver(o.key, resumeHeld)
 		}
 	}()
 	for hd.holding() {
 		if o.blocked(hd.msgs[hd.head]) {
 			o.wait()
 			finished = true
-			return
+			return false
 		}
 		if o.handle(hd.pop()) {
-			finished = true // the owner moved on: Resumed goes on with the rest
-			return
+			finished = true
+			return true
 		}
 	}
 	hd.release()
 	finished = true
+	return false
 }
 
 // wait starts the wait for the first held message, unless it is under way.
@@ -430,7 +421,7 @@ func (o *ownerBase) armHold(now time.Time) {
 	hd.deadline = now.Add(d)
 	if hd.timer == nil {
 		ctx, key := o.ctx, o.key // Deliver is safe from any goroutine; it routes by key
-		hd.timer = time.AfterFunc(d, func() { ctx.Deliver(key, holdTimeout{}) })
+		hd.timer = time.AfterFunc(d, func() { ctx.Deliver(key, holdTimeout) })
 		return
 	}
 	hd.timer.Reset(d)
@@ -453,24 +444,25 @@ func (o *ownerBase) timedOut() {
 	d, log := o.deps, o.deps.logger()
 	waited := now.Sub(hd.since).Round(time.Millisecond)
 	switch m := hd.msgs[hd.head].(type) {
-	case gated:
+	case *ownerpb.Gated:
+		primary := keyOf(m.Primary)
 		if !hd.asked {
 			hd.asked = true
 			d.gates.timeouts.Add(1)
 			d.gateLog.Log(log, slog.LevelWarn, "gate timeout", "cache: a cascade patch still waits for its event's outcome; asking the event's owner",
-				nil, "owner", o.key.String(), "event_owner", m.primary.String(), "gate", m.id.seq, "waited", waited, "held", len(hd.msgs)-hd.head)
-			o.ctx.Deliver(m.primary, gateQuery{id: m.id, from: o.key})
+				nil, "owner", o.key.String(), "event_owner", primary.String(), "gate", m.Seq, "waited", waited, "held", len(hd.msgs)-hd.head)
+			o.ctx.Deliver(primary, &ownerpb.GateQuery{Router: m.Router, Seq: m.Seq, From: pbKey(o.key)})
 			o.armHold(now)
 			return
 		}
 		d.gates.givenUp.Add(1)
 		d.gateLog.Log(log, slog.LevelWarn, "gate given up", "cache: no outcome for a cascade patch's event; applying the patch",
-			nil, "owner", o.key.String(), "event_owner", m.primary.String(), "gate", m.id.seq, "waited", waited)
-		hd.resolved(m.id, true)
-	case *Dispatch:
+			nil, "owner", o.key.String(), "event_owner", primary.String(), "gate", m.Seq, "waited", waited)
+		hd.resolved(gatedID(m), true)
+	case *ownerpb.Dispatch:
 		d.gates.barrierTimeouts.Add(1)
 		d.gateLog.Log(log, slog.LevelWarn, "barrier timeout", "cache: a Ready still waits for its seeds",
-			nil, "owner", o.key.String(), "acked", hd.acksOf(m.barrier.id), "seeds", m.barrier.n, "waited", waited, "held", len(hd.msgs)-hd.head)
+			nil, "owner", o.key.String(), "acked", hd.acksOf(barrierID(m.Barrier)), "seeds", m.Barrier.N, "waited", waited, "held", len(hd.msgs)-hd.head)
 		o.armHold(now)
 	}
 }
@@ -478,34 +470,35 @@ func (o *ownerBase) timedOut() {
 // answer answers a gateQuery about one of this owner's gates: the outcome if it is recent, "pending"
 // if the event is held here (it waits for an earlier gate itself), nothing if it is unknown (the
 // asker then applies its patch after its second timeout).
-func (o *ownerBase) answer(q gateQuery) {
+func (o *ownerBase) answer(q *ownerpb.GateQuery) {
 	hd := o.hold
 	if hd == nil {
 		return
 	}
+	id := seqID{router: q.Router, seq: q.Seq}
 	if hd.recent != nil {
 		for _, r := range hd.recent {
-			if r.id == q.id {
-				o.ctx.Deliver(q.from, r)
+			if r.id == id {
+				o.ctx.Deliver(keyOf(q.From), &ownerpb.GateResolved{Router: id.router, Seq: id.seq, Apply: r.apply})
 				return
 			}
 		}
 	}
 	for _, msg := range hd.msgs[hd.head:] {
-		if d, ok := msg.(*Dispatch); ok && d.gate != nil && d.gate.id == q.id {
-			o.ctx.Deliver(q.from, gatePending{id: q.id})
+		if d, ok := msg.(*ownerpb.Dispatch); ok && d.Gate != nil && gateID(d.Gate) == id {
+			o.ctx.Deliver(keyOf(q.From), &ownerpb.GatePending{Router: id.router, Seq: id.seq})
 			return
 		}
 	}
 }
 
 // stillPending restarts the wait of a gated patch whose event's owner says it still holds it.
-func (o *ownerBase) stillPending(p gatePending) {
+func (o *ownerBase) stillPending(p *ownerpb.GatePending) {
 	hd := o.hold
 	if !hd.holding() || hd.waitAt != hd.head {
 		return
 	}
-	if g, ok := hd.msgs[hd.head].(gated); ok && g.id == p.id && hd.asked {
+	if g, ok := hd.msgs[hd.head].(*ownerpb.Gated); ok && g.Router == p.Router && g.Seq == p.Seq && hd.asked {
 		hd.asked = false
 		o.armHold(time.Now())
 	}

@@ -12,7 +12,9 @@ import (
 	"github.com/ermine-rt/ermine/actors"
 	"github.com/ermine-rt/ermine/dispatch"
 	"github.com/ermine-rt/ermine/internal/testlog"
+	"github.com/ermine-rt/ermine/proto/ownerpb"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // fakeCtx is the actors.Context of an owner driven by hand: it records what the owner delivers.
@@ -20,6 +22,8 @@ type fakeCtx struct {
 	key actors.Key
 	mu  sync.Mutex
 	out []delivery
+	// protocol checks what the owner delivers (protocol_test.go).
+	protocol *protocolLog
 }
 
 type delivery struct {
@@ -30,6 +34,7 @@ type delivery struct {
 func (c *fakeCtx) Key() actors.Key { return c.key }
 
 func (c *fakeCtx) Deliver(to actors.Key, msg any) {
+	c.protocol.check(to, msg)
 	c.mu.Lock()
 	c.out = append(c.out, delivery{to, msg})
 	c.mu.Unlock()
@@ -45,7 +50,7 @@ func (c *fakeCtx) sent() []delivery {
 	defer c.mu.Unlock()
 	var out []delivery
 	for _, d := range c.out {
-		if _, timer := d.msg.(holdTimeout); !timer {
+		if _, timer := d.msg.(*ownerpb.HoldTimeout); !timer {
 			out = append(out, d)
 		}
 	}
@@ -58,10 +63,11 @@ func (c *fakeCtx) sent() []delivery {
 type manual struct {
 	actors.Owner
 	ctx *fakeCtx
+	seq uint64 // the last event numbered
 }
 
 func newManual(r *rig, key actors.Key) *manual {
-	return &manual{Owner: r.deps.NewOwner(key, nil), ctx: &fakeCtx{key: key}}
+	return &manual{Owner: protocolFactory(r.deps, r.protocol)(key, nil), ctx: &fakeCtx{key: key, protocol: r.protocol}}
 }
 
 // seededManual is newManual with the owner's seed from the world's Ready applied (its ack
@@ -83,14 +89,20 @@ func seededManual(t *testing.T, r *rig, key actors.Key) *manual {
 	return o
 }
 
+// get delivers msgs to the owner, numbering the events as the reader does (stream 1) unless
+// they are numbered already.
 func (m *manual) get(msgs ...any) {
 	for _, msg := range msgs {
+		if d, ok := msg.(*ownerpb.Dispatch); ok && d.Seq == 0 {
+			m.seq++
+			d.Stream, d.Seq = 1, m.seq
+		}
 		m.Receive(m.ctx, msg)
 	}
 }
 
 func (m *manual) base() *ownerBase {
-	switch o := m.Owner.(type) {
+	switch o := m.Owner.(*protocolOwner).Owner.(type) {
 	case *channelOwner:
 		return &o.ownerBase
 	case *serverOwner:
@@ -101,6 +113,19 @@ func (m *manual) base() *ownerBase {
 		return &o.ownerBase
 	}
 	panic("not a cache owner")
+}
+
+// gated is patch gated by the gate id of primary's event.
+func gated(id seqID, primary actors.Key, patch proto.Message) *ownerpb.Gated {
+	return &ownerpb.Gated{Router: id.router, Seq: id.seq, Primary: pbKey(primary), Patch: wrapPatch(patch)}
+}
+
+// sentOne fails the test unless sent is one message, equal to want, to to.
+func sentOne(t *testing.T, what string, sent []delivery, to actors.Key, want proto.Message) {
+	t.Helper()
+	if len(sent) != 1 || sent[0].to != to || !proto.Equal(sent[0].msg.(proto.Message), want) {
+		t.Fatalf("%s: sent %v, want %v to %s", what, sent, want, to)
+	}
 }
 
 func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
@@ -133,7 +158,7 @@ func TestGateNeverResolved(t *testing.T) {
 	r, logs := gateRig(t, timeout)
 	r.run(worldReady(), msg(lounge, 1, carol, "before the wipe"))
 
-	lost := gated{id: seqID{router: 1, seq: 1}, primary: channelKey("01NOBODY"), patch: wipeUser{user: carol}}
+	lost := gated(seqID{router: 1, seq: 1}, channelKey("01NOBODY"), &ownerpb.WipeUser{User: carol})
 	start := time.Now()
 	r.dir.Deliver(channelKey(lounge), lost)
 	r.ingest(
@@ -180,7 +205,7 @@ func TestGateTimeoutAsksThePrimary(t *testing.T) {
 	r.run(&stoatpb.VoiceChannelMoveEvent{UserId: alice, From: lounge, To: general, State: &stoatpb.UserVoiceState{Id: alice}})
 	g := seqID{router: r.router.id, seq: r.router.seq} // the move's gate, resolved "not applied"
 
-	r.dir.Deliver(channelKey(lounge), gated{id: g, primary: channelKey(general), patch: removeVoice{user: alice}})
+	r.dir.Deliver(channelKey(lounge), gated(g, channelKey(general), &ownerpb.RemoveVoice{User: alice}))
 	r.run(msg(lounge, 1, bob, "behind"))
 	expectList(t, "lounge's voice", participants(r.store.VoiceStates(lounge)), []string{alice})
 	expectList(t, "lounge's messages", messageIDs(r.store.Messages(lounge)), []string{msgID(1)})
@@ -195,12 +220,12 @@ func TestGateResolvedBeforeItsPatch(t *testing.T) {
 		r.run(worldReady())
 		lounge := channelKey(lounge)
 		kept, applied := seqID{router: 9, seq: 1}, seqID{router: 9, seq: 2}
-		r.dir.Deliver(lounge, gateResolved{id: kept, apply: false})
-		r.dir.Deliver(lounge, gated{id: kept, primary: channelKey(general), patch: removeVoice{user: alice}})
+		r.dir.Deliver(lounge, &ownerpb.GateResolved{Router: kept.router, Seq: kept.seq, Apply: false})
+		r.dir.Deliver(lounge, gated(kept, channelKey(general), &ownerpb.RemoveVoice{User: alice}))
 		r.run(msg(lounge.ID, 1, bob, "x"))
 		expectList(t, "voice after a cancelled gate", participants(r.store.VoiceStates(lounge.ID)), []string{alice})
-		r.dir.Deliver(lounge, gateResolved{id: applied, apply: true})
-		r.dir.Deliver(lounge, gated{id: applied, primary: channelKey(general), patch: removeVoice{user: alice}})
+		r.dir.Deliver(lounge, &ownerpb.GateResolved{Router: applied.router, Seq: applied.seq, Apply: true})
+		r.dir.Deliver(lounge, gated(applied, channelKey(general), &ownerpb.RemoveVoice{User: alice}))
 		r.drain()
 		expect(t, "voice after an applied gate", len(participants(r.store.VoiceStates(lounge.ID))), 0)
 		expectList(t, "messages", messageIDs(r.store.Messages(lounge.ID)), []string{msgID(1)})
@@ -210,11 +235,11 @@ func TestGateResolvedBeforeItsPatch(t *testing.T) {
 		r, _ := gateRig(t, time.Minute)
 		o := seededManual(t, r, channelKey(lounge))
 		id := seqID{router: 9, seq: 5}
-		o.get(gateResolved{id: id, apply: true})
+		o.get(&ownerpb.GateResolved{Router: id.router, Seq: id.seq, Apply: true})
 		expect(t, "outcome kept", len(o.base().hold.outcomes), 1)
-		o.get(gated{id: id, primary: channelKey(general), patch: removeVoice{user: alice}})
+		o.get(gated(id, channelKey(general), &ownerpb.RemoveVoice{User: alice}))
 		expect(t, "voice", len(participants(r.store.VoiceStates(lounge))), 0)
-		o.get(gateResolved{id: id, apply: true}) // a repeat (an answer to a re-drive)
+		o.get(&ownerpb.GateResolved{Router: id.router, Seq: id.seq, Apply: true}) // a repeat (an answer to a re-drive)
 		h := o.base().hold
 		expect(t, "outcomes left", len(h.outcomes), 0)
 		expect(t, "open gates left", len(h.open), 0)
@@ -225,7 +250,7 @@ func TestGateResolvedBeforeItsPatch(t *testing.T) {
 // A Ready runs once every seed and drop is acked, whichever arrives first; the shard owner holds
 // what comes after the Ready meanwhile, and an ack costs it no allocation.
 func TestReadyBarrierAcks(t *testing.T) {
-	setup := func(t *testing.T) (r *rig, shard *manual, ready *Dispatch, acks []any, order func() []string) {
+	setup := func(t *testing.T) (r *rig, shard *manual, ready *ownerpb.Dispatch, acks []any, order func() []string) {
 		r = newRig(t, Policy{})
 		var mu sync.Mutex
 		var seen []string
@@ -249,8 +274,8 @@ func TestReadyBarrierAcks(t *testing.T) {
 				acks = append(acks, out.msg)
 			}
 		}
-		if len(acks) != len(seeds) || d.barrier.n != len(seeds) {
-			t.Fatalf("%d acks for %d seeds, the barrier waits for %d", len(acks), len(seeds), d.barrier.n)
+		if len(acks) != len(seeds) || d.Barrier.N != int64(len(seeds)) {
+			t.Fatalf("%d acks for %d seeds, the barrier waits for %d", len(acks), len(seeds), d.Barrier.N)
 		}
 		return r, shard, d, acks, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(seen) }
 	}
@@ -266,7 +291,7 @@ func TestReadyBarrierAcks(t *testing.T) {
 	})
 	t.Run("Ready first, an event behind it", func(t *testing.T) {
 		_, shard, ready, acks, order := setup(t)
-		shard.get(ready, &Dispatch{Event: &stoatpb.UserSettingsUpdateEvent{}})
+		shard.get(ready, ownerpb.NewDispatch(&stoatpb.UserSettingsUpdateEvent{}))
 		shard.get(acks[:len(acks)-1]...)
 		expectList(t, "one ack missing", order(), nil)
 		expect(t, "holding", shard.base().Holding(), true)
@@ -278,7 +303,7 @@ func TestReadyBarrierAcks(t *testing.T) {
 	t.Run("an ack allocates nothing", func(t *testing.T) {
 		_, shard, ready, _, _ := setup(t)
 		shard.get(ready) // held: each ack also checks whether the Ready may go
-		other := barrierAck{b: &barrier{shard: shard.ctx.key, id: seqID{router: 5, seq: 5}, n: 1 << 30}}
+		other := &ownerpb.BarrierAck{Shard: pbKey(shard.ctx.key), Router: 5, Seq: 5, N: 1 << 30}
 		if n := testing.AllocsPerRun(1000, func() { shard.get(other) }); n != 0 {
 			t.Errorf("%v allocations per ack", n)
 		}
@@ -292,40 +317,33 @@ func TestGateQueryAnsweredPending(t *testing.T) {
 	primary, target := seededManual(t, r, channelKey(general)), seededManual(t, r, channelKey(lounge))
 
 	// The primary holds its event behind a gate of its own.
-	first := seqID{router: 3, seq: 1}
-	g := &gateOut{id: seqID{router: 3, seq: 2}, targets: []actors.Key{target.ctx.key}}
-	primary.get(gated{id: first, primary: channelKey(dm), patch: removeVoice{user: bob}},
-		&Dispatch{Event: &stoatpb.VoiceChannelMoveEvent{UserId: alice, From: lounge, To: general, State: &stoatpb.UserVoiceState{Id: alice}}, gate: g})
-	target.get(gated{id: g.id, primary: primary.ctx.key, patch: removeVoice{user: alice}})
+	first, g := seqID{router: 3, seq: 1}, seqID{router: 3, seq: 2}
+	move := ownerpb.NewDispatch(&stoatpb.VoiceChannelMoveEvent{UserId: alice, From: lounge, To: general, State: &stoatpb.UserVoiceState{Id: alice}})
+	move.Gate = &ownerpb.Gate{Router: g.router, Seq: g.seq, Targets: []*ownerpb.OwnerKey{pbKey(target.ctx.key)}}
+	primary.get(gated(first, channelKey(dm), &ownerpb.RemoveVoice{User: bob}), move)
+	target.get(gated(g, primary.ctx.key, &ownerpb.RemoveVoice{User: alice}))
 
 	timeout := func(o *manual) {
 		time.Sleep(2 * time.Millisecond)
-		o.get(holdTimeout{})
+		o.get(holdTimeout)
 	}
 	timeout(target)
+	query := &ownerpb.GateQuery{Router: g.router, Seq: g.seq, From: pbKey(target.ctx.key)}
 	asked := target.ctx.sent()
-	if len(asked) != 1 || asked[0].to != primary.ctx.key || asked[0].msg != (gateQuery{id: g.id, from: target.ctx.key}) {
-		t.Fatalf("after a timeout the target sent %v, want a gateQuery to the primary", asked)
-	}
+	sentOne(t, "after a timeout the target", asked, primary.ctx.key, query)
 	primary.get(asked[0].msg)
 	answer := primary.ctx.sent()
-	if len(answer) != 1 || answer[0].msg != (gatePending{id: g.id}) {
-		t.Fatalf("the primary answered %v, want gatePending", answer)
-	}
+	sentOne(t, "the primary", answer, target.ctx.key, &ownerpb.GatePending{Router: g.router, Seq: g.seq})
 	target.get(answer[0].msg)
 	timeout(target)
-	if again := target.ctx.sent(); len(again) != 1 || again[0].msg != (gateQuery{id: g.id, from: target.ctx.key}) {
-		t.Fatalf("after pending and a timeout the target sent %v, want another question", again)
-	}
+	sentOne(t, "after pending and a timeout the target", target.ctx.sent(), primary.ctx.key, query)
 	expect(t, "gate stats", r.deps.GateStats(), GateStats{Timeouts: 2})
 	expectList(t, "lounge's voice, still held", participants(r.store.VoiceStates(lounge)), []string{alice})
 
 	// The primary's own gate opens: it runs its event and resolves the target's.
-	primary.get(gateResolved{id: first, apply: true})
+	primary.get(&ownerpb.GateResolved{Router: first.router, Seq: first.seq, Apply: true})
 	res := primary.ctx.sent()
-	if len(res) != 1 || res[0].to != target.ctx.key || res[0].msg != (gateResolved{id: g.id, apply: true}) {
-		t.Fatalf("the primary sent %v, want the resolution", res)
-	}
+	sentOne(t, "the primary, its own gate open", res, target.ctx.key, &ownerpb.GateResolved{Router: g.router, Seq: g.seq, Apply: true})
 	target.get(res[0].msg)
 	expect(t, "lounge's voice", len(participants(r.store.VoiceStates(lounge))), 0)
 	expectList(t, "general's voice", participants(r.store.VoiceStates(general)), []string{alice})
@@ -338,19 +356,19 @@ func TestReplayGoesOnAfterAPanic(t *testing.T) {
 	r, _ := gateRig(t, time.Minute)
 	o := seededManual(t, r, channelKey(lounge))
 	id := seqID{router: 4, seq: 1}
-	o.get(gated{id: id, primary: channelKey(general), patch: removeVoice{user: alice}},
-		(*seedChannel)(nil), // panics when applied
-		&Dispatch{Event: msg(lounge, 1, bob, "after the panic")})
+	o.get(gated(id, channelKey(general), &ownerpb.RemoveVoice{User: alice}),
+		(*ownerpb.SeedChannel)(nil), // panics when applied
+		ownerpb.NewDispatch(msg(lounge, 1, bob, "after the panic")))
 	func() {
 		defer func() {
 			if recover() == nil {
 				t.Fatal("the bad patch did not panic")
 			}
 		}()
-		o.get(gateResolved{id: id, apply: true})
+		o.get(&ownerpb.GateResolved{Router: id.router, Seq: id.seq, Apply: true})
 	}()
 	sent := o.ctx.sent()
-	if len(sent) != 1 || sent[0].to != o.ctx.key || sent[0].msg != (resumeHeld{}) {
+	if len(sent) != 1 || sent[0].to != o.ctx.key || sent[0].msg != any(resumeHeld) {
 		t.Fatalf("after the panic the owner sent %v, want resumeHeld to itself", sent)
 	}
 	expect(t, "voice (before the panic)", len(participants(r.store.VoiceStates(lounge))), 0)
@@ -361,11 +379,11 @@ func TestReplayGoesOnAfterAPanic(t *testing.T) {
 }
 
 // Close does not wait for a gate that will never resolve: what the owner holds is discarded
-// when it stops, tickets released.
+// when it stops, its events acknowledged.
 func TestCloseDiscardsHeldMessages(t *testing.T) {
 	r, _ := gateRig(t, time.Minute)
 	r.run(worldReady())
-	r.dir.Deliver(channelKey(lounge), gated{id: seqID{router: 1, seq: 1}, primary: channelKey("01NOBODY"), patch: removeVoice{user: alice}})
+	r.dir.Deliver(channelKey(lounge), gated(seqID{router: 1, seq: 1}, channelKey("01NOBODY"), &ownerpb.RemoveVoice{User: alice}))
 	r.ingest(msg(lounge, 1, bob, "never"))
 	eventually(t, "the message held", 5*time.Second, func() bool { return r.dir.Pending() == 0 && r.inflight.InUse() == 1 })
 
@@ -380,7 +398,7 @@ func TestCloseDiscardsHeldMessages(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("Close took %s", took)
 	}
-	expect(t, "tickets in use", r.inflight.InUse(), 0)
+	expect(t, "events in flight", r.inflight.InUse(), 0)
 	if n := dir.Stats().Discarded; n < 2 {
 		t.Errorf("discarded %d messages, want the gated patch and the event", n)
 	}
@@ -397,10 +415,10 @@ func TestHoldingOwnerIsNotPassivated(t *testing.T) {
 	if err := r.dir.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r.dir = actors.NewLocal(r.deps.NewOwner, actors.WithIdlePassivation(actors.KindChannel, 5*time.Millisecond),
+	r.dir = actors.NewLocal(protocolFactory(r.deps, r.protocol), actors.WithIdlePassivation(actors.KindChannel, 5*time.Millisecond),
 		actors.WithStateKeptOnPassivation(false))
 	r.run(worldReady())
-	r.dir.Deliver(channelKey(lounge), gated{id: seqID{router: 1, seq: 1}, primary: channelKey("01NOBODY"), patch: removeVoice{user: bob}})
+	r.dir.Deliver(channelKey(lounge), gated(seqID{router: 1, seq: 1}, channelKey("01NOBODY"), &ownerpb.RemoveVoice{User: bob}))
 	r.run(msg(lounge, 1, bob, "held for two timeouts"))
 	expectList(t, "lounge's messages", messageIDs(r.store.Messages(lounge)), []string{msgID(1)})
 	expect(t, "gate stats", r.deps.GateStats(), GateStats{Timeouts: 1, GivenUp: 1})

@@ -1,6 +1,7 @@
 package cacheactors
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"github.com/ermine-rt/ermine/actors"
 	"github.com/ermine-rt/ermine/dispatch"
 	"github.com/ermine-rt/ermine/internal/ratelog"
+	"github.com/ermine-rt/ermine/proto/ownerpb"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
@@ -49,7 +51,11 @@ func (p Policy) messageLimit() int {
 type Deps struct {
 	Store    *Store
 	Pipeline *dispatch.Pipeline
-	Policy   Policy
+	// Acker receives the owners' acknowledgements of the events they processed (Processed), and
+	// tells an owner its backlog (for Pipeline.ConcurrentAbove): the in-flight budget of the
+	// reader. Nil: nothing is acknowledged (owners fed by hand).
+	Acker  actors.Acker
+	Policy Policy
 	// Now returns the time (for the joined_at ermine synthesises); default time.Now.
 	Now func() time.Time
 	// GateTimeout is how long an owner waits for a gated patch's outcome, or a Ready for its
@@ -59,51 +65,55 @@ type Deps struct {
 	// Logger receives the owner protocol's warnings (rate-limited); default Pipeline.Logger.
 	Logger *slog.Logger
 
-	once    sync.Once
-	gateLog ratelog.Limiter
-	gates   gateCounters
+	once       sync.Once
+	gateLog    ratelog.Limiter
+	gates      gateCounters
+	unknownLog ratelog.Limiter
 }
 
 // NewOwner is the actors.Factory of the cache owners. saved is what a passivated owner of the
-// same key returned from Passivate: its state comes back with it.
+// same key returned from Passivate (an ownerpb snapshot): the owner is rebuilt from it.
 func (d *Deps) NewOwner(key actors.Key, saved any) actors.Owner {
 	d.once.Do(func() { d.Store.configure(d.Policy) })
 	base := ownerBase{deps: d, key: key, run: d.Pipeline.NewRunner(key)}
 	var o ownerKind
 	switch key.Kind {
 	case actors.KindChannel:
-		o = resumedOr(saved, base, func() *channelOwner { return &channelOwner{} })
+		c := &channelOwner{ownerBase: base}
+		if snap, ok := saved.(*ownerpb.ChannelSnapshot); ok {
+			c.restore(snap)
+		}
+		o = c
 	case actors.KindServer:
-		o = resumedOr(saved, base, func() *serverOwner { return &serverOwner{} })
+		s := &serverOwner{ownerBase: base}
+		if snap, ok := saved.(*ownerpb.ServerSnapshot); ok {
+			s.restore(snap)
+		}
+		o = s
 	case actors.KindUserDir:
-		o = resumedOr(saved, base, func() *userDirOwner { return &userDirOwner{} })
+		u := &userDirOwner{ownerBase: base}
+		if snap, ok := saved.(*ownerpb.UserDirSnapshot); ok {
+			u.restore(snap)
+		}
+		o = u
 	default:
-		o = resumedOr(saved, base, func() *shardOwner { return &shardOwner{} })
+		sh := &shardOwner{ownerBase: base}
+		if snap, ok := saved.(*ownerpb.ShardSnapshot); ok {
+			sh.ownerBase.restore(snap.State)
+		}
+		o = sh
 	}
+	o.base().kind = o
 	return o
 }
 
-// ownerKind is an owner of one kind: the pipeline's hooks, its patches, and the base every kind
-// shares.
+// ownerKind is an owner of one kind: the pipeline's hooks and its patches over the base every
+// kind shares.
 type ownerKind interface {
 	actors.Owner
 	dispatch.Hooks
 	patch(msg any)
 	base() *ownerBase
-}
-
-// resumedOr returns saved, the previous activation of the same owner, with base's runtime parts
-// and what it knew, or a new owner.
-func resumedOr[T ownerKind](saved any, base ownerBase, fresh func() T) T {
-	o, ok := saved.(T)
-	if ok {
-		base = base.resumed(*o.base())
-	} else {
-		o = fresh()
-	}
-	*o.base() = base
-	o.base().kind = o
-	return o
 }
 
 func (o *ownerBase) base() *ownerBase { return o }
@@ -115,20 +125,6 @@ func (d *Deps) now() time.Time {
 	return time.Now()
 }
 
-// Passivate keeps the channel's state for its next activation (the owner value itself: nothing
-// else holds it once the actor is gone).
-func (o *channelOwner) Passivate() any { return o }
-
-// Passivate keeps the server's state for its next activation.
-func (o *serverOwner) Passivate() any { return o }
-
-// Passivate keeps the partition's state for its next activation.
-func (o *userDirOwner) Passivate() any { return o }
-
-// Passivate keeps the connection owner's protocol state (acks counted for a Ready not arrived
-// yet, messages held) for its next activation.
-func (o *shardOwner) Passivate() any { return o }
-
 type ownerBase struct {
 	deps *Deps
 	key  actors.Key
@@ -136,18 +132,12 @@ type ownerBase struct {
 	ctx  actors.Context // the context of the message being handled
 	me   string         // the connected user's id, as the router last told this owner
 	hold *hold          // the owner protocol's state (gates.go); nil until needed
-	// current is the dispatch in hand, and apply the owner's patch function for its local
-	// patches, until it is finished (also on the goroutine that took the owner over).
-	current *Dispatch
+	seq  sequence       // where the owner is in the reader's stream of events (sequence.go)
+	// current is the dispatch in hand until it is finished (also on the goroutine that took the
+	// owner over, see MoveOn).
+	current *ownerpb.Dispatch
 	// kind is the owner this is the base of (its hooks and patches).
 	kind ownerKind
-}
-
-// resumed is o for the next activation of prev's owner: what prev knew of the connected user and
-// the protocol's state (messages it holds, gate outcomes) go on.
-func (o ownerBase) resumed(prev ownerBase) ownerBase {
-	o.me, o.hold = prev.me, prev.hold
-	return o
 }
 
 func (o *ownerBase) store() *Store { return o.deps.Store }
@@ -166,12 +156,12 @@ func (o *ownerBase) myID() string {
 // finishes it (finish). It reports whether a handler moved the owner on: then the rest of d runs
 // on the goroutine that took the owner over, which finishes it in Resumed, and the caller must
 // return at once without touching the owner's state.
-func (o *ownerBase) dispatch(d *Dispatch) (moved bool) {
-	if d.me != "" {
-		o.me = d.me
+func (o *ownerBase) dispatch(d *ownerpb.Dispatch) (moved bool) {
+	if d.Me != "" {
+		o.me = d.Me
 	}
-	if d.barrier != nil && o.hold != nil {
-		delete(o.hold.acks, d.barrier.id)
+	if d.Barrier != nil && o.hold != nil {
+		delete(o.hold.acks, barrierID(d.Barrier))
 	}
 	o.current = d
 	processed := false
@@ -180,26 +170,26 @@ func (o *ownerBase) dispatch(d *Dispatch) (moved bool) {
 			o.finish(processed) // also if the pipeline panicked: nobody waits for d forever
 		}
 	}()
-	processed, moved = o.run.Dispatch(d.Event, o.kind, d.Ticket.Backlog())
+	processed, moved = o.run.Dispatch(d.GetStoatEvent(), o.kind, o.backlog())
 	return moved
 }
 
 // finish ends the dispatch in hand: it applies its local cascade patches (if the event was
 // processed) and tells the owners of its gated patches the outcome. The outcome is sent, before
-// the ticket is released, even if a patch panics, so that no other owner waits for it and Drain
-// sees the resolutions in flight.
+// the event is acknowledged, even if a patch panics, so that no other owner waits for it and
+// Drain sees the resolutions in flight.
 func (o *ownerBase) finish(processed bool) {
 	d := o.current
 	o.current = nil
 	defer func() {
-		if d.gate != nil {
-			o.resolve(o.ctx, d.gate, processed)
+		if d.Gate != nil {
+			o.resolve(o.ctx, d.Gate, processed)
 		}
-		d.Ticket.Release()
+		o.processed(d)
 	}()
 	if processed {
-		for _, p := range d.local {
-			o.kind.patch(p)
+		for _, p := range d.Local {
+			o.kind.patch(unwrapPatch(p))
 		}
 	}
 }
@@ -222,18 +212,49 @@ func (o *ownerBase) MoveOn(rest func()) {
 }
 
 // Resumed implements dispatch.Hooks: it finishes a dispatch whose owner moved on, then goes on
-// with what the owner holds, in case it was replaying held messages.
+// with what came after it: what the owner holds (it may have been replaying it), then the
+// events that arrived ahead of a gap.
 func (o *ownerBase) Resumed(processed bool) {
 	o.finish(processed)
-	o.resume()
+	if !o.resume() {
+		o.replayEarly()
+	}
 }
 
 // Receive implements actors.Owner.
 func (o *ownerBase) Receive(ctx actors.Context, msg any) { o.receive(ctx, msg) }
 
+// processed acknowledges d (processed or discarded) to the reader: cumulatively, as every
+// event before it in its stream is done with.
+func (o *ownerBase) processed(d *ownerpb.Dispatch) {
+	if d.Stream == o.seq.stream {
+		o.seq.done = d.Seq
+	}
+	if a := o.deps.Acker; a != nil {
+		a.Processed(o.key, d.Stream, d.Seq)
+	}
+}
+
+// backlog is the number of events for this owner in flight, the one in hand included; asked only
+// when the pipeline may use it (ConcurrentAbove).
+func (o *ownerBase) backlog() int {
+	if a := o.deps.Acker; a != nil && o.deps.Pipeline.ConcurrentAbove > 0 {
+		return a.Backlog(o.key)
+	}
+	return 0
+}
+
+// unknown reports a message the owner does not handle (a protocol mismatch: a bug, or a peer of
+// another version), rate-limited.
+func (o *ownerBase) unknown(msg any) {
+	o.deps.gates.unknown.Add(1)
+	o.deps.unknownLog.Log(o.deps.logger(), slog.LevelError, "unknown message", "cache: an owner got a message it does not handle; dropped",
+		nil, "owner", o.key.String(), "type", fmt.Sprintf("%T", msg))
+}
+
 // Discard implements actors.Discarder: the runtime is stopping and msg will not be handled.
 // Whatever another owner or the reader waits for because of msg is let go: the event's gated
-// patches are told it was not processed, its ticket is released, a seed or drop acks its Ready.
+// patches are told it was not processed, it is acknowledged, a seed or drop acks its Ready.
 // The messages the owner holds are discarded with the first message it discards (or when it
 // stops: actors.Holder).
 func (o *ownerBase) Discard(msg any) {
@@ -245,13 +266,13 @@ func (o *ownerBase) Discard(msg any) {
 
 func (o *ownerBase) discard(msg any) {
 	switch m := msg.(type) {
-	case *Dispatch:
-		if m.gate != nil {
-			o.resolve(o.ctx, m.gate, false)
+	case *ownerpb.Dispatch:
+		if m.Gate != nil {
+			o.resolve(o.ctx, m.Gate, false)
 		}
-		m.Ticket.Release()
+		o.processed(m)
 	default:
-		if b := barrierOf(msg); b != nil {
+		if b := seedBarrier(msg); b != nil {
 			o.ack(o.ctx, b)
 		}
 	}
@@ -273,37 +294,40 @@ type channelOwner struct {
 
 func (o *channelOwner) patch(msg any) {
 	switch m := msg.(type) {
-	case *seedChannel:
+	case *ownerpb.SeedChannel:
 		// A seed is the whole truth about the channel's state (Ready, ServerCreate): what it
 		// does not list is gone. Messages stay: they are still true, only the gap is unknown.
-		o.setChannel(m.channel)
-		o.setVoice(m.voice)
-		if m.withReadState {
-			o.setReadState(m.readState)
+		o.setChannel(m.Channel)
+		o.setVoice(m.Voice)
+		if m.WithReadState {
+			o.setReadState(m.ReadState)
 		}
-	case drop:
+	case *ownerpb.Drop:
 		o.Reset()
-	case removeVoice:
-		o.removeParticipant(m.user)
-	case stripRole:
-		if o.channel != nil && slices.ContainsFunc(o.channel.RolePermissions, func(r *stoatpb.RoleOverride) bool { return r.RoleId == m.role }) {
+	case *ownerpb.RemoveVoice:
+		o.removeParticipant(m.User)
+	case *ownerpb.StripRole:
+		if o.channel != nil && slices.ContainsFunc(o.channel.RolePermissions, func(r *stoatpb.RoleOverride) bool { return r.RoleId == m.Role }) {
 			n := o.channel.ShallowClone()
-			n.RolePermissions = slices.DeleteFunc(slices.Clone(n.RolePermissions), func(r *stoatpb.RoleOverride) bool { return r.RoleId == m.role })
+			n.RolePermissions = slices.DeleteFunc(slices.Clone(n.RolePermissions), func(r *stoatpb.RoleOverride) bool { return r.RoleId == m.Role })
 			o.setChannel(n)
 		}
-	case adoptWebhook:
-		if !slices.Contains(o.webhooks, m.webhook) {
-			o.webhooks = append(o.webhooks, m.webhook)
+	case *ownerpb.AdoptWebhook:
+		if !slices.Contains(o.webhooks, m.Webhook) {
+			o.webhooks = append(o.webhooks, m.Webhook)
 		}
-	case wipeUser:
-		o.wipe(m.user)
-	case evictMessages:
-		k := min(m.n, o.window.Len())
+	case *ownerpb.WipeUser:
+		o.wipe(m.User)
+	case *ownerpb.EvictMessages:
+		n := int(m.N)
+		k := min(n, o.window.Len())
 		if k > 0 {
 			o.setWindow(o.window.dropOldest(k))
 		}
-		o.store().lru.evicted(m.n, k)
+		o.store().lru.evicted(n, k)
 		o.planEviction() // if this window had fewer than asked, the round fell short
+	default:
+		o.unknown(msg)
 	}
 }
 
@@ -383,7 +407,7 @@ func (o *channelOwner) setWindow(w *window) {
 // planEviction plans a round of the global message bound if it is exceeded (budget.go).
 func (o *channelOwner) planEviction() {
 	if o.ctx != nil {
-		o.store().planMessageEviction(func(ch string, n int) { o.ctx.Deliver(channelKey(ch), evictMessages{n: n}) })
+		o.store().planMessageEviction(func(ch string, n int) { o.ctx.Deliver(channelKey(ch), &ownerpb.EvictMessages{N: int64(n)}) })
 	}
 }
 

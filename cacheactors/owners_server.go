@@ -3,6 +3,7 @@ package cacheactors
 import (
 	"slices"
 
+	"github.com/ermine-rt/ermine/proto/ownerpb"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
@@ -17,34 +18,36 @@ type serverOwner struct {
 
 func (o *serverOwner) patch(msg any) {
 	switch m := msg.(type) {
-	case *seedServer:
+	case *ownerpb.SeedServer:
 		// A seed is the whole truth about the server: members and emojis it does not list are
 		// gone (a re-Ready lists only your own memberships).
-		if m.me != "" {
-			o.me = m.me
+		if m.Me != "" {
+			o.me = m.Me
 		}
-		o.setServer(m.server)
+		o.setServer(m.Server)
 		o.resetMembers()
-		for _, mem := range m.members {
+		for _, mem := range m.Members {
 			o.setMember(mem)
 		}
-		o.replaceEmojis(m.emojis)
-	case drop:
+		o.replaceEmojis(m.Emojis)
+	case *ownerpb.Drop:
 		o.Reset()
-	case upsertMember:
+	case *stoatpb.Member: // upsert_member
 		if o.server != nil { // not for a server you are not in (any more)
-			o.setMember(m.member)
+			o.setMember(m)
 		}
-	case addChannel:
-		if o.server != nil && !slices.Contains(o.server.Channels, m.channel) {
+	case *ownerpb.AddChannel:
+		if o.server != nil && !slices.Contains(o.server.Channels, m.Channel) {
 			n := o.server.ShallowClone()
-			n.Channels = append(slices.Clip(n.Channels), m.channel)
+			n.Channels = append(slices.Clip(n.Channels), m.Channel)
 			o.setServer(n)
 		}
-	case removeChannel:
-		o.removeChannel(m.channel)
-	case wipeUser:
-		o.delMember(m.user)
+	case *ownerpb.RemoveChannel:
+		o.removeChannel(m.Channel)
+	case *ownerpb.WipeUser:
+		o.delMember(m.User)
+	default:
+		o.unknown(msg)
 	}
 }
 
@@ -316,19 +319,21 @@ func (o *userDirOwner) user(id string) *stoatpb.User { return o.users[id].user }
 
 func (o *userDirOwner) patch(msg any) {
 	switch m := msg.(type) {
-	case *seedUsers:
-		if m.me != "" {
-			o.me = m.me
+	case *ownerpb.SeedUsers:
+		if m.Me != "" {
+			o.me = m.Me
 		}
-		for _, u := range m.users {
+		for _, u := range m.Users {
 			o.setUser(u)
 		}
-	case upsertUser:
-		o.learnUser(m.user)
-	case setRelation:
-		o.setRelation(m.user, m.status)
-	case drop:
+	case *stoatpb.User: // upsert_user
+		o.learnUser(m)
+	case *ownerpb.SetRelation:
+		o.setRelation(m.User, m.Status)
+	case *ownerpb.Drop:
 		o.Reset()
+	default:
+		o.unknown(msg)
 	}
 }
 
@@ -489,7 +494,7 @@ type shardOwner struct {
 }
 
 // patch: the shard owner gets no patches.
-func (o *shardOwner) patch(any) {}
+func (o *shardOwner) patch(msg any) { o.unknown(msg) }
 
 // BeforeDispatch implements dispatch.Hooks.
 func (o *shardOwner) BeforeDispatch(ev stoatpb.Event) {

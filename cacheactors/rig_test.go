@@ -23,6 +23,8 @@ type rig struct {
 	dir      *actors.LocalDirectory
 	router   *Router
 	inflight *actors.Budget
+	// protocol checks every message delivered to an owner (protocol_test.go).
+	protocol *protocolLog
 }
 
 var testNow = time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
@@ -30,10 +32,11 @@ var testNow = time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
 func newRig(tb testing.TB, p Policy) *rig {
 	tb.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r := &rig{tb: tb, store: NewStore(), reg: dispatch.NewRegistry(), stats: &dispatch.Stats{}, inflight: actors.NewBudget(actors.BudgetConfig{})}
+	r := &rig{tb: tb, store: NewStore(), reg: dispatch.NewRegistry(), stats: &dispatch.Stats{}, inflight: actors.NewBudget(actors.BudgetConfig{}),
+		protocol: &protocolLog{tb: tb}}
 	pipe := &dispatch.Pipeline{Registry: r.reg, Logger: logger, Stats: r.stats, Base: context.Background()}
-	r.deps = &Deps{Store: r.store, Pipeline: pipe, Policy: p, Now: func() time.Time { return testNow }}
-	r.dir = actors.NewLocal(r.deps.NewOwner, actors.WithLogger(logger))
+	r.deps = &Deps{Store: r.store, Pipeline: pipe, Acker: r.inflight, Policy: p, Now: func() time.Time { return testNow }}
+	r.dir = actors.NewLocal(protocolFactory(r.deps, r.protocol), actors.WithLogger(logger))
 	r.router = NewRouter("s0")
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -47,6 +50,9 @@ func newRig(tb testing.TB, p Policy) *rig {
 		if n := r.dir.Stats().Crashes; n > 0 {
 			tb.Errorf("%d owners panicked", n)
 		}
+		if n := r.deps.GateStats().Unknown; n > 0 {
+			tb.Errorf("owners got %d messages they do not handle", n)
+		}
 	})
 	return r
 }
@@ -59,7 +65,7 @@ func (r *rig) ingest(evs ...stoatpb.Event) {
 			r.tb.Fatal(err)
 		}
 		key, d := r.router.Route(ev, r.dir.Deliver)
-		d.Ticket = r.inflight.Charge(key, 0)
+		d.Stream, d.Seq = r.inflight.Charge(key, 0)
 		r.dir.Deliver(key, d)
 	}
 }

@@ -4,67 +4,9 @@ import (
 	"math/rand/v2"
 
 	"github.com/ermine-rt/ermine/actors"
+	"github.com/ermine-rt/ermine/proto/ownerpb"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
-)
-
-// Dispatch asks an owner to run an event through the pipeline.
-type Dispatch struct {
-	Event stoatpb.Event
-	// Ticket is the event's share of the in-flight budget, released once the event is processed
-	// (also if the owner panicked or the runtime discarded it at shutdown). Its backlog decides
-	// whether the owner runs the handlers concurrently (dispatch.Pipeline.ConcurrentAbove).
-	Ticket actors.Ticket
-	// barrier, for Ready: its seeds and drops ack it to the shard owner, which runs the pipeline
-	// once they all have (gates.go).
-	barrier *barrier
-	// gate, for an event with gated cascades: the owners that got a gated patch, which the
-	// primary owner tells the outcome (processed, or not) once the event is run (gates.go).
-	gate *gateOut
-	// local holds cascade patches for the primary owner itself, applied after process.
-	local []any
-	// me is the connected user's id as the router knew it at this event.
-	me string
-}
-
-// Patches change an owner's state without running handlers.
-type (
-	seedServer struct {
-		server  *stoatpb.Server
-		members []*stoatpb.Member
-		emojis  []*stoatpb.Emoji
-		me      string
-		barrier *barrier
-	}
-	seedChannel struct {
-		channel *stoatpb.Channel
-		voice   *stoatpb.ChannelVoiceState
-		// readState replaces the channel's read state when withReadState (a Ready that carried
-		// read states: a channel without one has none).
-		readState     *stoatpb.ChannelUnread
-		withReadState bool
-		barrier       *barrier
-	}
-	seedUsers struct {
-		users   []*stoatpb.User
-		me      string
-		barrier *barrier
-	}
-	// drop removes everything the owner caches (entity deleted, left, or absent from a re-Ready).
-	// barrier, for a re-Ready's drops: the Ready handlers wait for it, like for the seeds.
-	drop          struct{ barrier *barrier }
-	upsertUser    struct{ user *stoatpb.User }
-	upsertMember  struct{ member *stoatpb.Member }
-	addChannel    struct{ channel string }
-	removeChannel struct{ channel string }
-	removeVoice   struct{ user string }
-	stripRole     struct{ role string }
-	adoptWebhook  struct{ webhook string }
-	setRelation   struct {
-		user   string
-		status stoatpb.RelationshipStatus
-	}
-	// wipeUser removes a platform-wiped user's messages, memberships, DMs and relationships.
-	wipeUser struct{ user string }
+	"google.golang.org/protobuf/proto"
 )
 
 // ShardKey is the key of the owner of a shard's connection-level events.
@@ -106,12 +48,13 @@ func NewRouter(shard string) *Router {
 	}
 }
 
-// Route returns the primary owner of ev. Seed and cascade patches that must precede it are passed
-// to emit in order; the Dispatch returned must be delivered after them.
-func (r *Router) Route(ev stoatpb.Event, emit func(actors.Key, any)) (actors.Key, *Dispatch) {
-	d := &Dispatch{Event: ev}
+// Route returns the primary owner of ev and its Dispatch, which the reader numbers (stream, seq,
+// size) and delivers after the seeds and cascade patches that must precede it, which Route passes
+// to emit in order (ownerpb messages, see the package documentation).
+func (r *Router) Route(ev stoatpb.Event, emit func(actors.Key, any)) (actors.Key, *ownerpb.Dispatch) {
+	d := ownerpb.NewDispatch(ev)
 	key := r.route(ev, d, emit)
-	d.me = r.me
+	d.Me = r.me
 	return key, d
 }
 
@@ -130,22 +73,25 @@ func (r *Router) next() seqID {
 // the event, a cancelled event has no effect anywhere, and no later event of to overtakes the
 // cascade. Gated patches leave from the reader only, in wire order, so a gate waits only for an
 // event earlier than everything held behind it: owners cannot wait for each other in a cycle.
-func (r *Router) cascade(d *Dispatch, primary, to actors.Key, patch any, emit func(actors.Key, any)) {
+//
+// patch is shared by every owner it goes to (it is never changed).
+func (r *Router) cascade(d *ownerpb.Dispatch, primary, to actors.Key, patch *ownerpb.Patch, emit func(actors.Key, any)) {
 	if to == primary {
-		d.local = append(d.local, patch)
+		d.Local = append(d.Local, patch)
 		return
 	}
-	if d.gate == nil {
-		d.gate = &gateOut{id: r.next()}
+	if d.Gate == nil {
+		id := r.next()
+		d.Gate = &ownerpb.Gate{Router: id.router, Seq: id.seq}
 	}
-	d.gate.targets = append(d.gate.targets, to)
-	emit(to, gated{id: d.gate.id, primary: primary, patch: patch})
+	d.Gate.Targets = append(d.Gate.Targets, pbKey(to))
+	emit(to, &ownerpb.Gated{Router: d.Gate.Router, Seq: d.Gate.Seq, Primary: pbKey(primary), Patch: patch})
 }
 
-func (r *Router) route(ev stoatpb.Event, d *Dispatch, emit func(actors.Key, any)) actors.Key {
+func (r *Router) route(ev stoatpb.Event, d *ownerpb.Dispatch, emit func(actors.Key, any)) actors.Key {
 	switch e := ev.(type) {
 	case *stoatpb.ReadyEvent:
-		d.barrier = r.seedReady(e, emit)
+		d.Barrier = r.seedReady(e, emit)
 		return r.shard
 	case *stoatpb.MessageCreateEvent:
 		// The author and membership snapshots go to their owners from here, in wire order, so
@@ -157,10 +103,10 @@ func (r *Router) route(ev stoatpb.Event, d *Dispatch, emit func(actors.Key, any)
 			r.channels[m.GetChannel()] = true // cached from now on, wherever it came from
 		}
 		if u := m.GetUser(); u != nil {
-			emit(actors.UserDirKey(u.GetId()), upsertUser{user: u})
+			emit(actors.UserDirKey(u.GetId()), u) // an upsert_user: the User itself
 		}
 		if mem := m.GetMember(); mem != nil {
-			emit(serverKey(mem.GetId().GetServer()), upsertMember{member: mem})
+			emit(serverKey(mem.GetId().GetServer()), mem)
 		}
 		return channelKey(m.GetChannel())
 	case *stoatpb.MessageUpdateEvent:
@@ -193,7 +139,7 @@ func (r *Router) route(ev stoatpb.Event, d *Dispatch, emit func(actors.Key, any)
 		key := channelKey(e.ChannelId)
 		if srv, ok := r.channelServer[e.ChannelId]; ok {
 			// The server sends no ServerUpdate after a ChannelDelete.
-			r.cascade(d, key, serverKey(srv), removeChannel{channel: e.ChannelId}, emit)
+			r.cascade(d, key, serverKey(srv), wrapPatch(&ownerpb.RemoveChannel{Channel: e.ChannelId}), emit)
 		}
 		r.forgetChannel(e.ChannelId)
 		return key
@@ -217,7 +163,7 @@ func (r *Router) route(ev stoatpb.Event, d *Dispatch, emit func(actors.Key, any)
 	case *stoatpb.VoiceChannelMoveEvent:
 		key := channelKey(e.To)
 		if e.From != "" && e.From != e.To {
-			r.cascade(d, key, channelKey(e.From), removeVoice{user: e.UserId}, emit)
+			r.cascade(d, key, channelKey(e.From), wrapPatch(&ownerpb.RemoveVoice{User: e.UserId}), emit)
 		}
 		return key
 	case *stoatpb.UserVoiceStateUpdateEvent:
@@ -234,7 +180,7 @@ func (r *Router) route(ev stoatpb.Event, d *Dispatch, emit func(actors.Key, any)
 			if to := e.GetWebhook().GetChannelId(); to != "" && to != ch {
 				// The webhook moves: its new channel takes it over (and drops it on ChannelDelete).
 				r.webhookChannel[e.WebhookId] = to
-				r.cascade(d, key, channelKey(to), adoptWebhook{webhook: e.WebhookId}, emit)
+				r.cascade(d, key, channelKey(to), wrapPatch(&ownerpb.AdoptWebhook{Webhook: e.WebhookId}), emit)
 			}
 			return key
 		}
@@ -268,8 +214,11 @@ func (r *Router) route(ev stoatpb.Event, d *Dispatch, emit func(actors.Key, any)
 	case *stoatpb.ServerRoleDeleteEvent:
 		// The server sends no events for the channels' role_permissions.
 		key := serverKey(e.ServerId)
-		for ch := range r.serverChannels[e.ServerId] {
-			r.cascade(d, key, channelKey(ch), stripRole{role: e.RoleId}, emit)
+		if chs := r.serverChannels[e.ServerId]; len(chs) > 0 {
+			strip := wrapPatch(&ownerpb.StripRole{Role: e.RoleId})
+			for ch := range chs {
+				r.cascade(d, key, channelKey(ch), strip, emit)
+			}
 		}
 		return key
 	case *stoatpb.ServerRoleRanksUpdateEvent:
@@ -296,20 +245,21 @@ func (r *Router) route(ev stoatpb.Event, d *Dispatch, emit func(actors.Key, any)
 		key := actors.UserDirKey(e.GetNewUser().GetId())
 		if r.me != "" && e.GetNewUser().GetId() != "" {
 			// Your own relations list lives with your user, maybe in another partition.
-			r.cascade(d, key, actors.UserDirKey(r.me), setRelation{user: e.GetNewUser().GetId(), status: e.GetNewUser().GetRelationship()}, emit)
+			r.cascade(d, key, actors.UserDirKey(r.me), wrapPatch(&ownerpb.SetRelation{User: e.GetNewUser().GetId(), Status: e.GetNewUser().GetRelationship()}), emit)
 		}
 		return key
 	case *stoatpb.UserPlatformWipeEvent:
 		// BONFIRE.md §2.5: the user's messages, DMs, relationships and memberships go, everywhere.
 		key := actors.UserDirKey(e.UserId)
 		if r.me != "" {
-			r.cascade(d, key, actors.UserDirKey(r.me), setRelation{user: e.UserId}, emit)
+			r.cascade(d, key, actors.UserDirKey(r.me), wrapPatch(&ownerpb.SetRelation{User: e.UserId}), emit)
 		}
+		wipe := wrapPatch(&ownerpb.WipeUser{User: e.UserId})
 		for srv := range r.servers {
-			r.cascade(d, key, serverKey(srv), wipeUser{user: e.UserId}, emit)
+			r.cascade(d, key, serverKey(srv), wipe, emit)
 		}
 		for ch := range r.channels {
-			r.cascade(d, key, channelKey(ch), wipeUser{user: e.UserId}, emit)
+			r.cascade(d, key, channelKey(ch), wipe, emit)
 		}
 		return key
 	}
@@ -322,7 +272,7 @@ func (r *Router) channelCreated(ch *stoatpb.Channel, emit func(actors.Key, any))
 		r.linkChannel(ch.GetId(), srv)
 		// A new server channel joins its server's list (stoat.py leaves the list stale). Not
 		// gated: the list names every channel of the server, visible or not, and this one exists.
-		emit(serverKey(srv), addChannel{channel: ch.GetId()})
+		emit(serverKey(srv), &ownerpb.AddChannel{Channel: ch.GetId()})
 	}
 	return channelKey(ch.GetId())
 }
@@ -359,7 +309,7 @@ func (r *Router) serverCreated(e *stoatpb.ServerCreateEvent, emit func(actors.Ke
 	}
 	for ch := range r.serverChannels[e.ServerId] {
 		if !listed[ch] {
-			emit(channelKey(ch), drop{})
+			emit(channelKey(ch), dropAll)
 			r.forgetChannel(ch)
 		}
 	}
@@ -367,7 +317,7 @@ func (r *Router) serverCreated(e *stoatpb.ServerCreateEvent, emit func(actors.Ke
 	for _, ch := range e.Channels {
 		r.channels[ch.GetId()] = true
 		r.linkChannel(ch.GetId(), e.ServerId)
-		emit(channelKey(ch.GetId()), &seedChannel{channel: ch, voice: voiceOf(e.VoiceStates, ch.GetId())})
+		emit(channelKey(ch.GetId()), &ownerpb.SeedChannel{Channel: ch, Voice: voiceOf(e.VoiceStates, ch.GetId())})
 	}
 	for _, em := range e.Emojis {
 		r.emojiServer[em.GetId()] = e.ServerId
@@ -377,9 +327,13 @@ func (r *Router) serverCreated(e *stoatpb.ServerCreateEvent, emit func(actors.Ke
 
 // serverGone cascades a ServerDelete, or your own ServerMemberLeave, to the server's channels
 // (stoat.py leaves them cached, with their messages).
-func (r *Router) serverGone(d *Dispatch, key actors.Key, srv string, emit func(actors.Key, any)) {
+func (r *Router) serverGone(d *ownerpb.Dispatch, key actors.Key, srv string, emit func(actors.Key, any)) {
+	var drop *ownerpb.Patch
 	for ch := range r.serverChannels[srv] {
-		r.cascade(d, key, channelKey(ch), drop{}, emit)
+		if drop == nil {
+			drop = wrapPatch(dropAll)
+		}
+		r.cascade(d, key, channelKey(ch), drop, emit)
 		delete(r.channels, ch)
 		delete(r.channelServer, ch)
 		for w, c := range r.webhookChannel {
@@ -400,7 +354,7 @@ func (r *Router) serverGone(d *Dispatch, key actors.Key, srv string, emit func(a
 // seedReady emits the seeds of a Ready: drops for the servers and channels the previous Ready
 // had and this one lacks, then the servers (with their members and emojis), channels and users.
 // Each carries the Ready's barrier, which says how many acks the Ready waits for.
-func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *barrier {
+func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *ownerpb.BarrierAck {
 	for _, u := range e.Users {
 		if u.GetRelationship() == stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_USER {
 			r.me = u.GetId()
@@ -432,9 +386,13 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *b
 		parts[k] = append(parts[k], u)
 	}
 	// The count is known before the first seed leaves, so that the barrier is immutable.
-	b := &barrier{shard: r.shard, id: r.next(), n: len(drops) + len(e.Servers) + len(e.Channels) + len(parts)}
-	for _, k := range drops {
-		emit(k, drop{barrier: b})
+	id := r.next()
+	b := &ownerpb.BarrierAck{Shard: pbKey(r.shard), Router: id.router, Seq: id.seq, N: int64(len(drops) + len(e.Servers) + len(e.Channels) + len(parts))}
+	if len(drops) > 0 {
+		drop := &ownerpb.Drop{Barrier: b}
+		for _, k := range drops {
+			emit(k, drop)
+		}
 	}
 	webhooks := r.webhookChannel
 	r.servers, r.channels = servers, channels
@@ -457,7 +415,7 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *b
 		}
 	}
 	for _, s := range e.Servers {
-		emit(serverKey(s.GetId()), &seedServer{server: s, members: members[s.GetId()], emojis: emojis[s.GetId()], me: r.me, barrier: b})
+		emit(serverKey(s.GetId()), &ownerpb.SeedServer{Server: s, Members: members[s.GetId()], Emojis: emojis[s.GetId()], Me: r.me, Barrier: b})
 	}
 	unreads := map[string]*stoatpb.ChannelUnread{}
 	for _, u := range e.ReadStates {
@@ -471,10 +429,10 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *b
 		if srv := c.GetServer(); srv != "" {
 			r.linkChannel(c.GetId(), srv)
 		}
-		emit(channelKey(c.GetId()), &seedChannel{channel: c, voice: voice[c.GetId()], readState: unreads[c.GetId()], withReadState: len(e.ReadStates) > 0, barrier: b})
+		emit(channelKey(c.GetId()), &ownerpb.SeedChannel{Channel: c, Voice: voice[c.GetId()], ReadState: unreads[c.GetId()], WithReadState: len(e.ReadStates) > 0, Barrier: b})
 	}
 	for k, us := range parts {
-		emit(k, &seedUsers{users: us, me: r.me, barrier: b})
+		emit(k, &ownerpb.SeedUsers{Users: us, Me: r.me, Barrier: b})
 	}
 	return b
 }
@@ -506,12 +464,13 @@ func normalizeChannel(c *stoatpb.Channel) *stoatpb.Channel {
 // from responses through the owners (in each owner's order), never behind their back.
 type Learn struct{}
 
-// User returns the owner of u and the patch that caches it.
-func (Learn) User(u *stoatpb.User) (actors.Key, any) {
-	return actors.UserDirKey(u.GetId()), upsertUser{user: u}
+// User returns the owner of u and the patch that caches it (an upsert_user: u itself, which
+// must not be changed any more).
+func (Learn) User(u *stoatpb.User) (actors.Key, proto.Message) {
+	return actors.UserDirKey(u.GetId()), u
 }
 
-// Member returns the owner of m and the patch that caches it.
-func (Learn) Member(m *stoatpb.Member) (actors.Key, any) {
-	return serverKey(m.GetId().GetServer()), upsertMember{member: m}
+// Member returns the owner of m and the patch that caches it (an upsert_member: m itself).
+func (Learn) Member(m *stoatpb.Member) (actors.Key, proto.Message) {
+	return serverKey(m.GetId().GetServer()), m
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the protobuf Go code and the Bonfire codec from the .proto sources.
+# Regenerates the protobuf Go code, the Bonfire codec and the owner protocol from the .proto sources.
 # Needs protoc (Debian: apt-get install protobuf-compiler; pinned by scripts/install-tools.sh).
 # protoc-gen-go is pinned by go.mod's tool directive; protoc-gen-ermine is built from this tree.
 # Usage: go generate ./proto   (or: bash proto/generate.sh)
@@ -18,3 +18,8 @@ protoc -I . --plugin=protoc-gen-go="$bin/protoc-gen-go" --plugin=protoc-gen-ermi
   --ermine_out=. \
   stoatpb/model.proto stoatpb/events.proto stoatpb/client.proto
 gofmt -w bonfire/wire.ermine.go stoatpb/events.ermine.go
+# The owner protocol lists every event: its generator reads them from the stoatpb just built.
+go run ./internal/gen-ownerpb
+protoc -I . --plugin=protoc-gen-go="$bin/protoc-gen-go" \
+  --go_out=. --go_opt=module=github.com/ermine-rt/ermine/proto \
+  ownerpb/owner.proto

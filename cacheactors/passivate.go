@@ -1,0 +1,233 @@
+package cacheactors
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+
+	"github.com/ermine-rt/ermine/proto/ownerpb"
+	"github.com/ermine-rt/ermine/proto/stoatpb"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Passivation hands an owner's state to its next activation as an ownerpb snapshot (one message
+// per kind), never as the owner object: NewOwner rebuilds the owner from it. What the owner has
+// published stays in the Store meanwhile; the rebuilt owner publishes its rebuilt tables (member
+// table, message window) in their place, with the same content.
+
+// Passivate hands the channel's state over.
+func (o *channelOwner) Passivate() any {
+	return &ownerpb.ChannelSnapshot{State: o.state(), Channel: o.channel, Messages: o.window.snapshot(),
+		Voice: o.voice, Webhooks: o.webhooks, ReadState: o.readState}
+}
+
+// Passivate hands the server's state over.
+func (o *serverOwner) Passivate() any {
+	snap := &ownerpb.ServerSnapshot{State: o.state(), Server: o.server, HasMembers: o.members != nil, Emojis: o.emojis}
+	if o.members != nil {
+		snap.Members = o.members.list()
+	}
+	return snap
+}
+
+// Passivate hands the partition's users over.
+func (o *userDirOwner) Passivate() any {
+	snap := &ownerpb.UserDirSnapshot{State: o.state(), Users: make([]*stoatpb.User, 0, len(o.users)), Epochs: make([]uint32, 0, len(o.users))}
+	for _, id := range slices.Sorted(maps.Keys(o.users)) {
+		snap.Users = append(snap.Users, o.users[id].user)
+		snap.Epochs = append(snap.Epochs, o.users[id].epoch)
+	}
+	return snap
+}
+
+// Passivate hands the connection owner's protocol state over (acks counted for a Ready not
+// arrived yet, messages held).
+func (o *shardOwner) Passivate() any { return &ownerpb.ShardSnapshot{State: o.state()} }
+
+func (o *channelOwner) restore(snap *ownerpb.ChannelSnapshot) {
+	o.ownerBase.restore(snap.State)
+	o.channel, o.voice, o.webhooks, o.readState = snap.Channel, snap.Voice, snap.Webhooks, snap.ReadState
+	if w := windowOf(o.key.ID, snap.Messages); w != nil {
+		o.window = w
+		o.slot = o.store().messages.get(o.key.ID)
+		if o.slot == nil { // the owner publishes its window: the slot is only gone if it had none
+			o.slot = &msgSlot{}
+			o.store().messages.set(o.key.ID, o.slot)
+		}
+		o.slot.w.Store(w) // the same messages: the global message count does not change
+	}
+}
+
+func (o *serverOwner) restore(snap *ownerpb.ServerSnapshot) {
+	o.ownerBase.restore(snap.State)
+	o.server, o.emojis = snap.Server, snap.Emojis
+	if snap.HasMembers {
+		shards := 1
+		if len(snap.Members) > memberShardAt {
+			shards = memberShards
+		}
+		o.members = newMemberTable(o.store().members.seed, shards)
+		for _, m := range snap.Members {
+			o.members.set(m.GetId().GetUser(), m)
+		}
+		o.store().members.set(o.key.ID, o.members)
+	}
+}
+
+func (o *userDirOwner) restore(snap *ownerpb.UserDirSnapshot) {
+	o.ownerBase.restore(snap.State)
+	if len(snap.Users) > 0 {
+		o.users = make(map[string]userEntry, len(snap.Users))
+		for i, u := range snap.Users {
+			o.users[u.GetId()] = userEntry{user: u, epoch: snap.Epochs[i]}
+		}
+	}
+}
+
+// state is the owner's part of every snapshot, its lists in order (a snapshot of the same state is
+// the same message). The hold's timer stops: the next activation starts its wait anew.
+func (o *ownerBase) state() *ownerpb.OwnerState {
+	st := &ownerpb.OwnerState{Me: o.me, Stream: o.seq.stream, Next: o.seq.next, Done: o.seq.done}
+	for _, d := range o.seq.takeEarly() {
+		st.Early = append(st.Early, d.(*ownerpb.Dispatch))
+	}
+	h := o.hold
+	if h == nil {
+		return st
+	}
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	for _, m := range h.msgs[h.head:] {
+		st.Held = append(st.Held, ownerMessage(m))
+	}
+	for id, apply := range h.outcomes {
+		st.Outcomes = append(st.Outcomes, &ownerpb.GateResolved{Router: id.router, Seq: id.seq, Apply: apply})
+	}
+	for router, seq := range h.lastSeq {
+		st.LastGates = append(st.LastGates, &ownerpb.GateMark{Router: router, Seq: seq})
+	}
+	if h.recent != nil {
+		for i := range recentGates {
+			if r := h.recent[(h.next+i)%recentGates]; r.id != (seqID{}) {
+				st.Recent = append(st.Recent, &ownerpb.GateResolved{Router: r.id.router, Seq: r.id.seq, Apply: r.apply})
+			}
+		}
+	}
+	for id, n := range h.acks {
+		st.Acks = append(st.Acks, &ownerpb.BarrierCount{Router: id.router, Seq: id.seq, Acks: int64(n)})
+	}
+	slices.SortFunc(st.Outcomes, func(a, b *ownerpb.GateResolved) int { return cmpGate(a.Router, a.Seq, b.Router, b.Seq) })
+	slices.SortFunc(st.LastGates, func(a, b *ownerpb.GateMark) int { return cmpGate(a.Router, a.Seq, b.Router, b.Seq) })
+	slices.SortFunc(st.Acks, func(a, b *ownerpb.BarrierCount) int { return cmpGate(a.Router, a.Seq, b.Router, b.Seq) })
+	return st
+}
+
+func cmpGate(r1, s1, r2, s2 uint64) int {
+	if c := cmp.Compare(r1, r2); c != 0 {
+		return c
+	}
+	return cmp.Compare(s1, s2)
+}
+
+// restore is state() undone.
+func (o *ownerBase) restore(st *ownerpb.OwnerState) {
+	o.me = st.Me
+	o.seq = sequence{stream: st.Stream, next: st.Next, done: st.Done}
+	for _, d := range st.Early {
+		if o.seq.early == nil {
+			o.seq.early = map[uint64]*ownerpb.Dispatch{}
+		}
+		o.seq.early[d.Seq] = d
+	}
+	if len(st.Held)+len(st.Outcomes)+len(st.LastGates)+len(st.Recent)+len(st.Acks) == 0 {
+		return
+	}
+	h := o.holdState()
+	for _, m := range st.Held {
+		h.push(fromOwnerMessage(m))
+	}
+	for _, r := range st.Outcomes {
+		if h.outcomes == nil {
+			h.outcomes = map[seqID]bool{}
+		}
+		h.outcomes[seqID{router: r.Router, seq: r.Seq}] = r.Apply
+	}
+	for _, g := range st.LastGates {
+		if h.lastSeq == nil {
+			h.lastSeq = map[uint64]uint64{}
+		}
+		h.lastSeq[g.Router] = g.Seq
+	}
+	for _, r := range st.Recent {
+		h.remember(seqID{router: r.Router, seq: r.Seq}, r.Apply)
+	}
+	for _, a := range st.Acks {
+		if h.acks == nil {
+			h.acks = map[seqID]int{}
+		}
+		h.acks[seqID{router: a.Router, seq: a.Seq}] = int(a.Acks)
+	}
+}
+
+// snapshot is the window in its protobuf form (columns share the cached strings).
+func (w *window) snapshot() *ownerpb.MessageWindow {
+	n := w.Len()
+	if n == 0 {
+		return nil
+	}
+	mw := &ownerpb.MessageWindow{Text: make([]string, n), Author: make([]string, n), Edited: make([]int64, n), Flags: make([]uint32, n),
+		IdLen: make([]uint32, n), NonceLen: make([]uint32, n), Pinned: make([]bool, n), Replies: make([]uint32, n),
+		Mentions: make([]uint32, n), RoleMentions: make([]uint32, n)}
+	for i := range n {
+		c := w.at(i)
+		mw.Text[i], mw.Author[i], mw.Edited[i], mw.Flags[i] = c.text, c.author, c.edited, c.flags
+		mw.IdLen[i], mw.NonceLen[i], mw.Pinned[i] = uint32(c.idLen), uint32(c.nonceLen), c.pinned
+		mw.Replies[i], mw.Mentions[i], mw.RoleMentions[i] = uint32(c.nReplies), uint32(c.nMentions), uint32(c.nRoleMentions)
+		if c.full != nil {
+			mw.FullAt = append(mw.FullAt, uint32(i))
+			mw.Full = append(mw.Full, c.full)
+		}
+	}
+	return mw
+}
+
+// windowOf is the window of a snapshot, or nil.
+func windowOf(channel string, mw *ownerpb.MessageWindow) *window {
+	msgs := make([]*cmsg, len(mw.GetText()))
+	for i := range msgs {
+		msgs[i] = &cmsg{text: mw.Text[i], author: mw.Author[i], edited: mw.Edited[i], flags: mw.Flags[i],
+			idLen: uint16(mw.IdLen[i]), nonceLen: uint16(mw.NonceLen[i]), pinned: mw.Pinned[i],
+			nReplies: uint8(mw.Replies[i]), nMentions: uint8(mw.Mentions[i]), nRoleMentions: uint8(mw.RoleMentions[i])}
+	}
+	for j, i := range mw.GetFullAt() {
+		msgs[i].full = mw.Full[j]
+	}
+	return newWindow(channel, msgs, 0)
+}
+
+// ownerFields maps each message of the protocol to its field of OwnerMessage.
+var ownerFields = func() map[protoreflect.FullName]protoreflect.FieldDescriptor {
+	fields := (&ownerpb.OwnerMessage{}).ProtoReflect().Descriptor().Oneofs().ByName("message").Fields()
+	out := make(map[protoreflect.FullName]protoreflect.FieldDescriptor, fields.Len())
+	for i := range fields.Len() {
+		out[fields.Get(i).Message().FullName()] = fields.Get(i)
+	}
+	return out
+}()
+
+// ownerMessage wraps a message of the protocol (one an owner holds) in an OwnerMessage.
+func ownerMessage(msg any) *ownerpb.OwnerMessage {
+	m := msg.(proto.Message).ProtoReflect()
+	om := &ownerpb.OwnerMessage{}
+	om.ProtoReflect().Set(ownerFields[m.Descriptor().FullName()], protoreflect.ValueOfMessage(m))
+	return om
+}
+
+// fromOwnerMessage is the message an OwnerMessage wraps.
+func fromOwnerMessage(om *ownerpb.OwnerMessage) any {
+	r := om.ProtoReflect()
+	fd := r.WhichOneof(r.Descriptor().Oneofs().ByName("message"))
+	return r.Get(fd).Message().Interface()
+}
