@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
@@ -59,6 +61,17 @@ func TestEventEffects(t *testing.T) {
 			expect(t, "author cached", s.User(carol).GetUsername(), "carol")
 			expect(t, "author relationship (from your relations)", s.User(carol).GetRelationship(), relNone)
 			expect(t, "member cached", s.Member(srv, carol).GetJoinedAt(), int64(3000))
+		}},
+		{name: "Message/last_message_id outlives the newest message's deletion and a channel update", events: []stoatpb.Event{
+			&stoatpb.MessageCreateEvent{Message: &stoatpb.Message{Id: msgID(1), Channel: general, Author: carol, Content: "a"}},
+			&stoatpb.MessageCreateEvent{Message: &stoatpb.Message{Id: msgID(2), Channel: general, Author: carol, Content: "b"}},
+			&stoatpb.MessageDeleteEvent{ChannelId: general, MessageId: msgID(2)},
+			&stoatpb.MessageDeleteEvent{ChannelId: general, MessageId: msgID(1)},
+			&stoatpb.ChannelUpdateEvent{ChannelId: general, Channel: &stoatpb.PartialChannel{Name: proto.String("renamed")}},
+		}, check: func(t *testing.T, s *Store) {
+			expect(t, "messages", len(s.Messages(general)), 0)
+			expect(t, "name", s.Channel(general).GetName(), "renamed")
+			expect(t, "last_message_id", s.Channel(general).GetLastMessageId(), msgID(2))
 		}},
 		{name: "Message/own message keeps my relations", events: []stoatpb.Event{&stoatpb.MessageCreateEvent{Message: &stoatpb.Message{
 			Id: msgID(1), Channel: general, Author: me, Content: "hi", User: &stoatpb.User{Id: me, Username: "bot2", Relationship: relUser},

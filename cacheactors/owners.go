@@ -286,6 +286,10 @@ type channelOwner struct {
 	channel   *stoatpb.Channel
 	window    *window
 	slot      *msgSlot // where window is published; nil while there is none
+	// lastID is the channel's last_message_id when a message made it newer than channel's: the
+	// published window carries it (Store.Channel merges the two) rather than a copy of the
+	// channel per message. "" when channel's own is current.
+	lastID string
 	voice     *stoatpb.ChannelVoiceState
 	webhooks  []string
 	readState *stoatpb.ChannelUnread
@@ -308,7 +312,7 @@ func (o *channelOwner) patch(msg any) {
 		o.removeParticipant(m.User)
 	case *ownerpb.StripRole:
 		if o.channel != nil && slices.ContainsFunc(o.channel.RolePermissions, func(r *stoatpb.RoleOverride) bool { return r.RoleId == m.Role }) {
-			n := o.channel.ShallowClone()
+			n := o.edit()
 			n.RolePermissions = slices.DeleteFunc(slices.Clone(n.RolePermissions), func(r *stoatpb.RoleOverride) bool { return r.RoleId == m.Role })
 			o.setChannel(n)
 		}
@@ -335,18 +339,45 @@ func (o *channelOwner) patch(msg any) {
 func (o *channelOwner) Reset() {
 	s, id := o.store(), o.key.ID
 	s.channels.del(id)
+	o.channel, o.lastID = nil, ""
 	o.setWindow(nil)
 	s.voice.del(id)
 	s.readStates.del(id)
 	for _, w := range o.webhooks {
 		s.webhooks.del(w)
 	}
-	o.channel, o.voice, o.webhooks, o.readState = nil, nil, nil, nil
+	o.voice, o.webhooks, o.readState = nil, nil, nil
 }
 
+// setChannel publishes c, which carries the channel's last_message_id: a change to the channel
+// starts from current() or edit(), never from o.channel itself.
 func (o *channelOwner) setChannel(c *stoatpb.Channel) {
 	o.channel = c
 	o.store().channels.set(o.key.ID, c)
+	o.lastID = ""
+	if w := o.window; w != nil && w.lastID != "" {
+		n := *w // the published window is immutable: a new header shares its slots
+		n.lastID = ""
+		o.window = &n
+		o.slot.w.Store(&n)
+	}
+}
+
+// current is the channel with its last_message_id (a copy if the window carries a newer one).
+func (o *channelOwner) current() *stoatpb.Channel {
+	if o.channel == nil {
+		return nil
+	}
+	return withLastMessage(o.channel, o.lastID)
+}
+
+// edit returns a copy of the channel to change, with its last_message_id.
+func (o *channelOwner) edit() *stoatpb.Channel {
+	n := o.channel.ShallowClone()
+	if o.lastID > n.LastMessageId {
+		n.LastMessageId = o.lastID
+	}
+	return n
 }
 
 // setVoice publishes the voice participants; nil or none removes them.
@@ -388,7 +419,13 @@ func (o *channelOwner) setWindow(w *window) {
 			o.slot = nil
 		}
 		o.window = nil
+		if o.lastID != "" && o.channel != nil {
+			o.setChannel(o.edit()) // no window carries it any more
+		}
 	} else {
+		if w != o.window {
+			w.lastID = o.lastID // not published yet
+		}
 		o.window = w
 		if o.slot == nil {
 			o.slot = &msgSlot{}
@@ -495,7 +532,7 @@ func (o *channelOwner) wipe(user string) {
 		o.pruneMentions(func(id string) bool { return removed[id] })
 	}
 	if o.channel.GetChannelType() == stoatpb.ChannelType_CHANNEL_TYPE_GROUP && slices.Contains(o.channel.GetRecipients(), user) {
-		n := o.channel.ShallowClone()
+		n := o.edit()
 		n.Recipients = slices.DeleteFunc(slices.Clone(n.Recipients), func(u string) bool { return u == user })
 		o.setChannel(n)
 	}
@@ -526,15 +563,15 @@ func (o *channelOwner) BeforeDispatch(ev stoatpb.Event) {
 	case *stoatpb.MessageClearReactionEvent:
 		e.Message = o.find(e.MessageId)
 	case *stoatpb.ChannelUpdateEvent:
-		if e.Before = o.channel; e.Before != nil {
+		if e.Before = o.current(); e.Before != nil {
 			e.After = applyChannel(e.Before, e.Channel, e.Clear)
 		}
 	case *stoatpb.ChannelDeleteEvent:
-		e.Channel = o.channel
+		e.Channel = o.current()
 	case *stoatpb.GroupRecipientAddEvent:
-		e.Group = o.channel
+		e.Group = o.current()
 	case *stoatpb.GroupRecipientRemoveEvent:
-		e.Group = o.channel
+		e.Group = o.current()
 	case *stoatpb.VoiceChannelLeaveEvent:
 		e.Container, e.State = o.voice, o.participant(e.UserId)
 	case *stoatpb.VoiceChannelMoveEvent:
@@ -615,7 +652,7 @@ func (o *channelOwner) Process(ev stoatpb.Event) {
 		o.Reset()
 	case *stoatpb.GroupRecipientAddEvent:
 		if o.channel != nil && !slices.Contains(o.channel.Recipients, e.UserId) {
-			n := o.channel.ShallowClone()
+			n := o.edit()
 			n.Recipients = append(slices.Clip(n.Recipients), e.UserId)
 			o.setChannel(n)
 		}
@@ -623,7 +660,7 @@ func (o *channelOwner) Process(ev stoatpb.Event) {
 		if e.UserId == o.myID() {
 			o.Reset() // you left the group (stoat.py keeps it)
 		} else if o.channel != nil && slices.Contains(o.channel.Recipients, e.UserId) {
-			n := o.channel.ShallowClone()
+			n := o.edit()
 			n.Recipients = slices.DeleteFunc(slices.Clone(n.Recipients), func(u string) bool { return u == e.UserId })
 			o.setChannel(n)
 		}
@@ -674,20 +711,24 @@ func (o *channelOwner) Process(ev stoatpb.Event) {
 // channel's last_message_id, a DM becoming active, a group's new owner (the only signal is the
 // system message), and your unread mentions.
 func (o *channelOwner) messageCreated(m *stoatpb.Message) {
+	c := o.channel
+	if c != nil && m.GetId() > max(c.LastMessageId, o.lastID) {
+		switch c.ChannelType {
+		case stoatpb.ChannelType_CHANNEL_TYPE_DIRECT_MESSAGE, stoatpb.ChannelType_CHANNEL_TYPE_GROUP, stoatpb.ChannelType_CHANNEL_TYPE_TEXT_CHANNEL:
+			o.lastID = m.GetId() // published with the window putMessage publishes
+		}
+	}
 	o.putMessage(m)
-	if c := o.channel; c != nil {
+	if c != nil {
 		var n *stoatpb.Channel
 		edit := func() *stoatpb.Channel {
 			if n == nil {
-				n = c.ShallowClone()
+				n = o.edit()
 			}
 			return n
 		}
-		switch c.ChannelType {
-		case stoatpb.ChannelType_CHANNEL_TYPE_DIRECT_MESSAGE, stoatpb.ChannelType_CHANNEL_TYPE_GROUP, stoatpb.ChannelType_CHANNEL_TYPE_TEXT_CHANNEL:
-			if m.GetId() > c.LastMessageId {
-				edit().LastMessageId = m.GetId()
-			}
+		if o.window == nil && o.lastID != "" {
+			edit() // no window to carry last_message_id (messages are not cached)
 		}
 		if c.ChannelType == stoatpb.ChannelType_CHANNEL_TYPE_DIRECT_MESSAGE && !c.Active {
 			edit().Active = true

@@ -18,7 +18,7 @@ import (
 
 // Passivate hands the channel's state over.
 func (o *channelOwner) Passivate() any {
-	return &ownerpb.ChannelSnapshot{State: o.state(), Channel: o.channel, Messages: o.window.snapshot(),
+	return &ownerpb.ChannelSnapshot{State: o.state(), Channel: o.current(), Messages: o.window.snapshot(),
 		Voice: o.voice, Webhooks: o.webhooks, ReadState: o.readState}
 }
 

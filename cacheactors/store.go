@@ -57,7 +57,24 @@ func (s *Store) User(id string) *stoatpb.User {
 func (s *Store) Server(id string) *stoatpb.Server { return s.servers.get(id) }
 
 // Channel returns the cached channel, or nil.
-func (s *Store) Channel(id string) *stoatpb.Channel { return s.channels.get(id) }
+func (s *Store) Channel(id string) *stoatpb.Channel {
+	c := s.channels.get(id)
+	if c == nil {
+		return nil
+	}
+	return withLastMessage(c, s.messages.get(id).load().lastMessageID())
+}
+
+// withLastMessage returns c with last_message_id id if that is newer: a copy, since published
+// objects are immutable.
+func withLastMessage(c *stoatpb.Channel, id string) *stoatpb.Channel {
+	if id <= c.LastMessageId {
+		return c
+	}
+	n := c.ShallowClone()
+	n.LastMessageId = id
+	return n
+}
 
 // Emoji returns the cached emoji, or nil.
 func (s *Store) Emoji(id string) *stoatpb.Emoji { return s.emojis.get(id) }

@@ -149,6 +149,10 @@ type window struct {
 	// dead counts the evicted slots before msgs in its backing array: they still point at old
 	// messages, so the array is copied once they are 1/8 of the window (see with).
 	dead int
+	// lastID is the channel's last_message_id when it is newer than the published channel's
+	// (channelOwner.lastID): the window, published anyway for each message, carries it, so that
+	// a new message does not cost a copy of the channel too.
+	lastID string
 }
 
 // newWindow returns a window of msgs (in id order), with room for extra more.
@@ -176,6 +180,14 @@ func (w *window) all() []*cmsg {
 		out[i] = w.msgs[i].Load()
 	}
 	return out
+}
+
+// lastMessageID is the channel's last_message_id as the window knows it ("": the channel's own).
+func (w *window) lastMessageID() string {
+	if w == nil {
+		return ""
+	}
+	return w.lastID
 }
 
 // Len is the number of messages.
