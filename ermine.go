@@ -37,15 +37,56 @@ import (
 // Version is ermine's version, sent in the User-Agent.
 const Version = "0.1.0"
 
-// Context is what a handler receives with its event: the dispatch.Context (cancel, detach, the
-// runtime's context.Context) plus the bot's helpers.
-type Context struct {
-	*dispatch.Context
-	bot *Bot
-}
+// Context is what a handler receives with its event: a dispatch.Context (cancel, detach, the
+// runtime's context.Context) with the bot's helpers. It is the handler's dispatch.Context itself
+// under ermine's type, so that it costs no allocation of its own.
+type Context dispatch.Context
+
+func (c *Context) dc() *dispatch.Context { return (*dispatch.Context)(c) }
 
 // Bot returns the bot running the handler.
-func (c *Context) Bot() *Bot { return c.bot }
+func (c *Context) Bot() *Bot { return FromContext(c) }
+
+// Deadline implements context.Context (the runtime's context: see dispatch.Context).
+func (c *Context) Deadline() (time.Time, bool) { return c.dc().Deadline() }
+
+// Done implements context.Context: closed when the runtime stops.
+func (c *Context) Done() <-chan struct{} { return c.dc().Done() }
+
+// Err implements context.Context.
+func (c *Context) Err() error { return c.dc().Err() }
+
+// Value implements context.Context; it also serves the runtime's values.
+func (c *Context) Value(key any) any { return c.dc().Value(key) }
+
+// Event returns the event being handled.
+func (c *Context) Event() stoatpb.Event { return c.dc().Event() }
+
+// Owner returns the key of the owner running the event.
+func (c *Context) Owner() actors.Key { return c.dc().Owner() }
+
+// Logger returns the runtime's logger, with the event and owner attached.
+func (c *Context) Logger() *slog.Logger { return c.dc().Logger() }
+
+// DispatchContext returns the handler's dispatch.Context, so that waiting functions recognise
+// it and detach the handler first.
+func (c *Context) DispatchContext() *dispatch.Context { return c.dc() }
+
+// Detach ends the handler's synchronous phase (see dispatch.Context.Detach).
+func (c *Context) Detach() { c.dc().Detach() }
+
+// IsCanceled reports whether the event's cache update will be skipped.
+func (c *Context) IsCanceled() bool { return c.dc().IsCanceled() }
+
+// SetCanceled sets whether the cache update is skipped (see dispatch.Context.SetCanceled).
+func (c *Context) SetCanceled(v bool) bool { return c.dc().SetCanceled(v) }
+
+// Cancel skips the event's cache update and reports whether the event was not cancelled before
+// (stoat.py's cancel()).
+func (c *Context) Cancel() bool { return c.dc().Cancel() }
+
+// Uncancel undoes Cancel and reports whether the event was cancelled before.
+func (c *Context) Uncancel() bool { return c.dc().Uncancel() }
 
 // Typing tells the event's channel (or channel, if given) that the bot is typing.
 func (c *Context) Typing(channel ...string) error {
@@ -56,7 +97,7 @@ func (c *Context) Typing(channel ...string) error {
 	if ch == "" {
 		return fmt.Errorf("ermine: %s has no channel to type in", c.Event().EventType())
 	}
-	return c.bot.Typing(c, ch)
+	return c.Bot().Typing(c, ch)
 }
 
 // channelOf returns the channel an event happened in, if any.
@@ -215,7 +256,7 @@ func FromContext(ctx context.Context) *Bot {
 // Logs name the handler after fn's function unless an option (dispatch.Named) names it.
 func Handle[E stoatpb.Event](b *Bot, fn func(ctx *Context, ev E) error, opts ...dispatch.HandlerOption) *dispatch.Subscription {
 	return dispatch.Handle(b.registry, func(dc *dispatch.Context, ev E) error {
-		return fn(&Context{Context: dc, bot: b}, ev)
+		return fn((*Context)(dc), ev)
 	}, append([]dispatch.HandlerOption{dispatch.NamedAfter(fn)}, opts...)...)
 }
 

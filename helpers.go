@@ -24,13 +24,13 @@ func (c *Context) Reply(content string) (*stoatpb.Message, error) {
 		m.Replies = []rest.Reply{{ID: mc.GetMessage().GetId()}}
 	}
 	c.Detach()
-	return c.bot.rest.SendMessage(c, ch, m)
+	return c.Bot().rest.SendMessage(c, ch, m)
 }
 
 // Send sends a message to channel (detaching the handler first).
 func (c *Context) Send(channel string, m rest.SendMessage) (*stoatpb.Message, error) {
 	c.Detach()
-	return c.bot.rest.SendMessage(c, channel, m)
+	return c.Bot().rest.SendMessage(c, channel, m)
 }
 
 // React adds emoji (a Unicode emoji or a custom emoji id) to the message of a MessageCreate event
@@ -41,7 +41,7 @@ func (c *Context) React(emoji string) error {
 		return fmt.Errorf("ermine: React needs a MessageCreateEvent, not %s", c.Event().EventType())
 	}
 	c.Detach()
-	return c.bot.rest.React(c, mc.GetMessage().GetChannel(), mc.GetMessage().GetId(), emoji)
+	return c.Bot().rest.React(c, mc.GetMessage().GetChannel(), mc.GetMessage().GetId(), emoji)
 }
 
 // FetchUser fetches a user over REST and hands it to its owner, so the cache learns it through

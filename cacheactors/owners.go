@@ -283,18 +283,18 @@ func (o *ownerBase) discard(msg any) {
 // channelOwner owns a channel, its message window, voice participants, read state and webhooks.
 type channelOwner struct {
 	ownerBase
-	channel   *stoatpb.Channel
-	window    *window
-	slot      *msgSlot // where window is published; nil while there is none
+	channel *stoatpb.Channel
+	window  *window
+	slot    *msgSlot  // where window is published; nil while there is none
+	texts   textArena // where the window's compact messages keep their text
 	// lastID is the channel's last_message_id when a message made it newer than channel's: the
 	// published window carries it (Store.Channel merges the two) rather than a copy of the
 	// channel per message. "" when channel's own is current.
-	lastID string
+	lastID    string
 	voice     *stoatpb.ChannelVoiceState
 	webhooks  []string
 	readState *stoatpb.ChannelUnread
 }
-
 
 func (o *channelOwner) patch(msg any) {
 	switch m := msg.(type) {
@@ -454,7 +454,7 @@ func (o *channelOwner) putMessage(m *stoatpb.Message) {
 	if limit <= 0 {
 		return
 	}
-	w, _ := o.window.with(o.key.ID, compact(m, o.key.ID, o.policy().FullMessages), limit)
+	w, _ := o.window.with(o.key.ID, compact(m, o.key.ID, o.policy().FullMessages, &o.texts), limit)
 	o.setWindow(w)
 }
 
@@ -524,7 +524,7 @@ func (o *channelOwner) wipe(user string) {
 						n = react(n, r.Emoji, user, false)
 					}
 				}
-				c = compact(n, o.key.ID, o.policy().FullMessages)
+				c = compact(n, o.key.ID, o.policy().FullMessages, &o.texts)
 			}
 			msgs = append(msgs, c)
 		}

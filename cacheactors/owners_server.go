@@ -15,7 +15,6 @@ type serverOwner struct {
 	emojis  []string
 }
 
-
 func (o *serverOwner) patch(msg any) {
 	switch m := msg.(type) {
 	case *ownerpb.SeedServer:
@@ -315,7 +314,6 @@ type userEntry struct {
 
 // user returns the partition's user id, or nil.
 func (o *userDirOwner) user(id string) *stoatpb.User { return o.users[id].user }
-
 
 func (o *userDirOwner) patch(msg any) {
 	switch m := msg.(type) {

@@ -2,8 +2,8 @@ package cacheactors
 
 import (
 	"sort"
-	"strings"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
@@ -16,9 +16,9 @@ import (
 // A *stoatpb.Message costs 352 bytes of struct alone (its 20 fields plus protobuf's internal
 // state), before any string. Most messages are plain: an id, a nonce, an author, some text,
 // perhaps an edit time, replies and mentions. The window keeps those as a cmsg: the id, nonce,
-// content and the ids of replies, mentions and role mentions in one string (one allocation), the
-// author string (shared: the decoder interns ids), and the few scalar fields — 64 bytes plus the
-// text. Readers still receive a *stoatpb.Message: it is built on each read (one 352-byte
+// content and the ids of replies, mentions and role mentions in one string (cut from a chunk the
+// channel fills in order: textArena), the author string (shared: the decoder interns ids), and
+// the few scalar fields — 64 bytes plus the text. Readers still receive a *stoatpb.Message: it is built on each read (one 352-byte
 // allocation, plus one for the reply and mention lists if any; the strings are shared with the
 // cached text), so it is an immutable snapshot like any other cached object. A message with any
 // other field (embeds, attachments, reactions, webhook, system, masquerade, interactions) is kept
@@ -62,7 +62,7 @@ func packable(ids []string) bool {
 
 // compact returns the cached form of m (without its embedded user and member: those live in
 // their own owners' caches).
-func compact(m *stoatpb.Message, channel string, full bool) *cmsg {
+func compact(m *stoatpb.Message, channel string, full bool, texts *textArena) *cmsg {
 	if full || len(m.Id) > 0xffff || len(m.Nonce) > 0xffff || m.Channel != channel ||
 		m.Webhook != nil || m.System != nil || len(m.Attachments) > 0 || len(m.Embeds) > 0 ||
 		len(m.Reactions) > 0 || m.Interactions != nil || m.Masquerade != nil ||
@@ -75,18 +75,17 @@ func compact(m *stoatpb.Message, channel string, full bool) *cmsg {
 		return &cmsg{text: m.Id, idLen: uint16(len(m.Id)), full: m}
 	}
 	refs := len(m.Replies) + len(m.Mentions) + len(m.RoleMentions)
-	var b strings.Builder
-	b.Grow(len(m.Id) + len(m.Nonce) + len(m.Content) + refs*refLen)
-	b.WriteString(m.Id)
-	b.WriteString(m.Nonce)
-	b.WriteString(m.Content)
+	b := texts.take(len(m.Id) + len(m.Nonce) + len(m.Content) + refs*refLen)
+	b = append(b, m.Id...)
+	b = append(b, m.Nonce...)
+	b = append(b, m.Content...)
 	for _, list := range [][]string{m.Replies, m.Mentions, m.RoleMentions} {
 		for _, id := range list {
-			b.WriteString(id)
+			b = append(b, id...)
 		}
 	}
 	return &cmsg{
-		text:          b.String(),
+		text:          unsafe.String(unsafe.SliceData(b), len(b)), // b is never written again
 		author:        m.Author,
 		edited:        m.Edited,
 		flags:         m.Flags,
@@ -97,6 +96,34 @@ func compact(m *stoatpb.Message, channel string, full bool) *cmsg {
 		nMentions:     uint8(len(m.Mentions)),
 		nRoleMentions: uint8(len(m.RoleMentions)),
 	}
+}
+
+// textArena hands out the compact messages' text from chunks it fills in order — one allocation
+// per chunk rather than one per message. A chunk lives while any text in it does; a window evicts
+// its oldest messages first, so chunks go in the order they were filled. Chunks grow with the
+// channel's traffic, so that a quiet channel keeps a small one. Used by the channel owner only.
+type textArena struct {
+	free []byte // what is left of the current chunk
+	next int    // the size of the next chunk
+}
+
+const (
+	minTextChunk = 256
+	maxTextChunk = 8 << 10
+)
+
+// take returns an empty slice with room for n bytes that nothing else will ever write.
+func (a *textArena) take(n int) []byte {
+	if n > maxTextChunk/8 {
+		return make([]byte, 0, n) // a long text has an allocation of its own
+	}
+	if len(a.free) < n {
+		a.next = min(max(a.next*2, minTextChunk), maxTextChunk)
+		a.free = make([]byte, a.next)
+	}
+	b := a.free[:0:n]
+	a.free = a.free[n:]
+	return b
 }
 
 // message returns the *stoatpb.Message of c.
