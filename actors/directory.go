@@ -126,6 +126,10 @@ type Directory interface {
 	// Discarder) and Close returns, with an error that says what was discarded, once no owner
 	// runs any more.
 	Close(ctx context.Context) error
+	// Keys returns the keys of the owners of kind (0: every kind) that hold state: active, or
+	// passivated with their state kept — what a new connection's router can learn the cache
+	// from (in cluster mode, after its node died).
+	Keys(ctx context.Context, kind Kind) ([]Key, error)
 	// Stats returns counters about the owners.
 	Stats() Stats
 	// Pending is the number of messages delivered through this directory and not yet handled,

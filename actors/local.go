@@ -16,6 +16,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/ermine-rt/ermine/internal/gopool"
+	"github.com/ermine-rt/ermine/proto/ownerpb"
 )
 
 // LocalDirectory places every owner in this process, on protoactor-go local actors.
@@ -211,8 +212,17 @@ func (d *LocalDirectory) updateRoute(key Key, pid *actor.PID, dequeued int) {
 	}
 }
 
-type closeRequest struct{}
-type closeDone struct{}
+// The directory's own messages (ownerpb declares them with the owners'). They have no fields:
+// one value of each serves every send.
+var (
+	closeRequest     = &ownerpb.CloseRequest{}
+	closeDone        = &ownerpb.CloseDone{}
+	passivateRequest = &ownerpb.PassivateRequest{}
+	// idleCheck is sent to an owner by its idle timer. protoactor's own ReceiveTimeout touches
+	// the actor context from the timer goroutine (the race detector flags it), so the timer only
+	// sends a message and the owner decides on its own goroutine.
+	idleCheck = &ownerpb.IdleCheck{}
+)
 
 // haltGrace bounds the wait, after a halt, for the owners to finish the message in hand (an
 // owner in a handler's synchronous phase lets go when the halt hook cancels the handlers).
@@ -226,7 +236,7 @@ func (d *LocalDirectory) Close(ctx context.Context) error {
 	}
 	var futures []*actor.Future
 	for _, p := range d.partitions {
-		futures = append(futures, d.system.Root.RequestFuture(p, closeRequest{}, 24*time.Hour))
+		futures = append(futures, d.system.Root.RequestFuture(p, closeRequest, 24*time.Hour))
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -297,6 +307,33 @@ func NewSystem(logger *slog.Logger) *actor.ActorSystem {
 	))
 }
 
+// Keys implements Directory: each partition lists its owners, on its own goroutine.
+func (d *LocalDirectory) Keys(ctx context.Context, kind Kind) ([]Key, error) {
+	if d.closed.Load() {
+		return nil, errors.New("actors: the directory is closed")
+	}
+	futures := make([]*actor.Future, len(d.partitions))
+	req := &ownerpb.KeysRequest{Kind: ownerpb.OwnerKind(kind)}
+	timeout := time.Minute
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	for i, p := range d.partitions {
+		futures[i] = d.system.Root.RequestFuture(p, req, timeout)
+	}
+	var keys []Key
+	for _, f := range futures {
+		res, err := f.Result()
+		if err != nil {
+			return nil, fmt.Errorf("actors: listing the owners: %w", err)
+		}
+		for _, k := range res.(*ownerpb.KeysReply).GetKeys() {
+			keys = append(keys, Key{Kind: Kind(k.GetKind()), ID: k.GetId()})
+		}
+	}
+	return keys, nil
+}
+
 // Stats implements Directory.
 func (d *LocalDirectory) Stats() Stats {
 	s := Stats{
@@ -335,8 +372,6 @@ type partition struct {
 	closing  *actor.PID  // who asked to close (the future), once closing
 }
 
-type passivateRequest struct{}
-
 func (p *partition) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *envelope:
@@ -360,7 +395,7 @@ func (p *partition) Receive(ctx actor.Context) {
 			direct = c.pid
 		}
 		p.dir.routed(m.key, direct)
-	case passivateRequest:
+	case *ownerpb.PassivateRequest:
 		key, ok := p.byPID[ctx.Sender().Id]
 		if c := p.children[key]; ok && c != nil && !c.stopping && p.closing == nil {
 			c.stopping = true
@@ -386,7 +421,7 @@ func (p *partition) Receive(ctx actor.Context) {
 				return
 			}
 			if len(p.children) == 0 {
-				ctx.Send(p.closing, closeDone{})
+				ctx.Send(p.closing, closeDone)
 			}
 			return
 		}
@@ -398,11 +433,26 @@ func (p *partition) Receive(ctx actor.Context) {
 		} else if saved != nil {
 			p.dormant[key] = saved
 		}
-	case closeRequest:
+	case *ownerpb.KeysRequest:
+		want := Kind(m.GetKind())
+		reply := &ownerpb.KeysReply{}
+		add := func(k Key) {
+			if want == 0 || k.Kind == want {
+				reply.Keys = append(reply.Keys, &ownerpb.OwnerKey{Kind: ownerpb.OwnerKind(k.Kind), Id: k.ID})
+			}
+		}
+		for k := range p.children {
+			add(k)
+		}
+		for k := range p.dormant {
+			add(k)
+		}
+		ctx.Respond(reply)
+	case *ownerpb.CloseRequest:
 		p.closing = ctx.Sender()
 		p.releaseDormant()
 		if len(p.children) == 0 {
-			ctx.Respond(closeDone{})
+			ctx.Respond(closeDone)
 			return
 		}
 		for key, c := range p.children {
@@ -495,11 +545,6 @@ type ownerActor struct {
 	timer      *time.Timer
 }
 
-// idleCheck is sent to an owner by its idle timer. protoactor's own ReceiveTimeout touches the
-// actor context from the timer goroutine (the race detector flags it), so the timer only sends a
-// message and the owner decides on its own goroutine.
-type idleCheck struct{}
-
 func (o *ownerActor) Key() Key { return o.key }
 
 func (o *ownerActor) Deliver(key Key, msg any) { o.dir.Deliver(key, msg) }
@@ -526,7 +571,7 @@ func (o *ownerActor) Receive(ctx actor.Context) {
 // handle runs one message as the mailbox's runner id. If the owner moved on meanwhile (MoveOn),
 // the message is finished by the new runner, and handle leaves everything alone.
 func (o *ownerActor) handle(msg any, id uint64) {
-	if _, ok := msg.(idleCheck); ok {
+	if _, ok := msg.(*ownerpb.IdleCheck); ok {
 		o.checkIdle()
 		return
 	}
@@ -559,7 +604,7 @@ func (o *ownerActor) checkIdle() {
 	if o.holding() {
 		o.armIdle(o.idle) // it waits for another owner's message: busy, not idle
 	} else if quiet := time.Since(o.lastActive); quiet >= o.idle {
-		o.dir.system.Root.RequestWithCustomSender(o.parent, passivateRequest{}, o.self)
+		o.dir.system.Root.RequestWithCustomSender(o.parent, passivateRequest, o.self)
 		o.armIdle(o.idle) // in case the partition declines
 	} else {
 		o.armIdle(o.idle - quiet)
@@ -572,7 +617,7 @@ func (o *ownerActor) armIdle(d time.Duration) {
 	}
 	if o.timer == nil {
 		root, self := o.dir.system.Root, o.self
-		o.timer = time.AfterFunc(d, func() { root.Send(self, idleCheck{}) })
+		o.timer = time.AfterFunc(d, func() { root.Send(self, idleCheck) })
 		return
 	}
 	o.timer.Reset(d)

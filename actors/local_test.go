@@ -76,3 +76,47 @@ func TestOrderAcrossPassivationAndDirectDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestKeysListsActiveAndPassivatedOwners: the listing names every owner that holds state,
+// whether it is active or passivated with its state kept, and filters by kind.
+func TestKeysListsActiveAndPassivatedOwners(t *testing.T) {
+	var received atomic.Int64
+	d := NewLocal(func(key Key, saved any) Owner {
+		if o, ok := saved.(*seqOwner); ok {
+			return o
+		}
+		return &seqOwner{t: t, received: &received}
+	}, WithIdlePassivation(KindChannel, time.Millisecond))
+	defer d.Close(context.Background())
+	for i := 0; i < 10; i++ {
+		d.Deliver(Key{Kind: KindChannel, ID: fmt.Sprint("c", i)}, 1)
+	}
+	d.Deliver(Key{Kind: KindServer, ID: "s"}, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for d.Stats().Passivations < 10 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if d.Stats().Passivations < 10 {
+		t.Fatalf("%d channel owners passivated, want 10", d.Stats().Passivations)
+	}
+	ctx := context.Background()
+	all, err := d.Keys(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 11 {
+		t.Fatalf("Keys listed %d owners, want 11: %v", len(all), all)
+	}
+	channels, err := d.Keys(ctx, KindChannel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(channels) != 10 {
+		t.Fatalf("Keys(KindChannel) listed %d owners, want 10: %v", len(channels), channels)
+	}
+	for _, k := range channels {
+		if k.Kind != KindChannel {
+			t.Fatalf("Keys(KindChannel) listed %s", k)
+		}
+	}
+}

@@ -3783,6 +3783,98 @@ func (*CloseDone) Descriptor() ([]byte, []int) {
 	return file_ownerpb_owner_proto_rawDescGZIP(), []int{36}
 }
 
+// KeysRequest asks a partition for the keys of its owners that hold state — active, or
+// passivated with their state kept — of one kind (unspecified: every kind), so that a new
+// connection's router can learn what the owners still hold. It answers KeysReply.
+type KeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          OwnerKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=ermine.owner.v1.OwnerKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeysRequest) Reset() {
+	*x = KeysRequest{}
+	mi := &file_ownerpb_owner_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeysRequest) ProtoMessage() {}
+
+func (x *KeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeysRequest.ProtoReflect.Descriptor instead.
+func (*KeysRequest) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *KeysRequest) GetKind() OwnerKind {
+	if x != nil {
+		return x.Kind
+	}
+	return OwnerKind_OWNER_KIND_UNSPECIFIED
+}
+
+// KeysReply answers a KeysRequest.
+type KeysReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          []*OwnerKey            `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeysReply) Reset() {
+	*x = KeysReply{}
+	mi := &file_ownerpb_owner_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeysReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeysReply) ProtoMessage() {}
+
+func (x *KeysReply) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeysReply.ProtoReflect.Descriptor instead.
+func (*KeysReply) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *KeysReply) GetKeys() []*OwnerKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
 var File_ownerpb_owner_proto protoreflect.FileDescriptor
 
 const file_ownerpb_owner_proto_rawDesc = "" +
@@ -4038,7 +4130,11 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\tIdleCheck\"\x12\n" +
 	"\x10PassivateRequest\"\x0e\n" +
 	"\fCloseRequest\"\v\n" +
-	"\tCloseDone*\x85\x01\n" +
+	"\tCloseDone\"=\n" +
+	"\vKeysRequest\x12.\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1a.ermine.owner.v1.OwnerKindR\x04kind\":\n" +
+	"\tKeysReply\x12-\n" +
+	"\x04keys\x18\x01 \x03(\v2\x19.ermine.owner.v1.OwnerKeyR\x04keys*\x85\x01\n" +
 	"\tOwnerKind\x12\x1a\n" +
 	"\x16OWNER_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OWNER_KIND_SHARD\x10\x01\x12\x15\n" +
@@ -4059,7 +4155,7 @@ func file_ownerpb_owner_proto_rawDescGZIP() []byte {
 }
 
 var file_ownerpb_owner_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ownerpb_owner_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_ownerpb_owner_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_ownerpb_owner_proto_goTypes = []any{
 	(OwnerKind)(0),                              // 0: ermine.owner.v1.OwnerKind
 	(*OwnerMessage)(nil),                        // 1: ermine.owner.v1.OwnerMessage
@@ -4099,73 +4195,75 @@ var file_ownerpb_owner_proto_goTypes = []any{
 	(*PassivateRequest)(nil),                    // 35: ermine.owner.v1.PassivateRequest
 	(*CloseRequest)(nil),                        // 36: ermine.owner.v1.CloseRequest
 	(*CloseDone)(nil),                           // 37: ermine.owner.v1.CloseDone
-	(*stoatpb.User)(nil),                        // 38: ermine.stoat.v1.User
-	(*stoatpb.Member)(nil),                      // 39: ermine.stoat.v1.Member
-	(*stoatpb.ReadyEvent)(nil),                  // 40: ermine.stoat.v1.ReadyEvent
-	(*stoatpb.AuthenticatedEvent)(nil),          // 41: ermine.stoat.v1.AuthenticatedEvent
-	(*stoatpb.LogoutEvent)(nil),                 // 42: ermine.stoat.v1.LogoutEvent
-	(*stoatpb.PongEvent)(nil),                   // 43: ermine.stoat.v1.PongEvent
-	(*stoatpb.ErrorEvent)(nil),                  // 44: ermine.stoat.v1.ErrorEvent
-	(*stoatpb.BeforeConnectEvent)(nil),          // 45: ermine.stoat.v1.BeforeConnectEvent
-	(*stoatpb.AfterConnectEvent)(nil),           // 46: ermine.stoat.v1.AfterConnectEvent
-	(*stoatpb.BeesEvent)(nil),                   // 47: ermine.stoat.v1.BeesEvent
-	(*stoatpb.UnknownEvent)(nil),                // 48: ermine.stoat.v1.UnknownEvent
-	(*stoatpb.SessionCreateEvent)(nil),          // 49: ermine.stoat.v1.SessionCreateEvent
-	(*stoatpb.SessionDeleteEvent)(nil),          // 50: ermine.stoat.v1.SessionDeleteEvent
-	(*stoatpb.SessionDeleteAllEvent)(nil),       // 51: ermine.stoat.v1.SessionDeleteAllEvent
-	(*stoatpb.PrivateChannelCreateEvent)(nil),   // 52: ermine.stoat.v1.PrivateChannelCreateEvent
-	(*stoatpb.ServerChannelCreateEvent)(nil),    // 53: ermine.stoat.v1.ServerChannelCreateEvent
-	(*stoatpb.ChannelUpdateEvent)(nil),          // 54: ermine.stoat.v1.ChannelUpdateEvent
-	(*stoatpb.ChannelDeleteEvent)(nil),          // 55: ermine.stoat.v1.ChannelDeleteEvent
-	(*stoatpb.GroupRecipientAddEvent)(nil),      // 56: ermine.stoat.v1.GroupRecipientAddEvent
-	(*stoatpb.GroupRecipientRemoveEvent)(nil),   // 57: ermine.stoat.v1.GroupRecipientRemoveEvent
-	(*stoatpb.ChannelStartTypingEvent)(nil),     // 58: ermine.stoat.v1.ChannelStartTypingEvent
-	(*stoatpb.ChannelStopTypingEvent)(nil),      // 59: ermine.stoat.v1.ChannelStopTypingEvent
-	(*stoatpb.MessageStartEditingEvent)(nil),    // 60: ermine.stoat.v1.MessageStartEditingEvent
-	(*stoatpb.MessageStopEditingEvent)(nil),     // 61: ermine.stoat.v1.MessageStopEditingEvent
-	(*stoatpb.MessageAckEvent)(nil),             // 62: ermine.stoat.v1.MessageAckEvent
-	(*stoatpb.MessageCreateEvent)(nil),          // 63: ermine.stoat.v1.MessageCreateEvent
-	(*stoatpb.MessageUpdateEvent)(nil),          // 64: ermine.stoat.v1.MessageUpdateEvent
-	(*stoatpb.MessageAppendEvent)(nil),          // 65: ermine.stoat.v1.MessageAppendEvent
-	(*stoatpb.MessageDeleteEvent)(nil),          // 66: ermine.stoat.v1.MessageDeleteEvent
-	(*stoatpb.MessageDeleteBulkEvent)(nil),      // 67: ermine.stoat.v1.MessageDeleteBulkEvent
-	(*stoatpb.MessageReactEvent)(nil),           // 68: ermine.stoat.v1.MessageReactEvent
-	(*stoatpb.MessageUnreactEvent)(nil),         // 69: ermine.stoat.v1.MessageUnreactEvent
-	(*stoatpb.MessageClearReactionEvent)(nil),   // 70: ermine.stoat.v1.MessageClearReactionEvent
-	(*stoatpb.ServerCreateEvent)(nil),           // 71: ermine.stoat.v1.ServerCreateEvent
-	(*stoatpb.ServerUpdateEvent)(nil),           // 72: ermine.stoat.v1.ServerUpdateEvent
-	(*stoatpb.ServerDeleteEvent)(nil),           // 73: ermine.stoat.v1.ServerDeleteEvent
-	(*stoatpb.ServerEmojiCreateEvent)(nil),      // 74: ermine.stoat.v1.ServerEmojiCreateEvent
-	(*stoatpb.ServerEmojiUpdateEvent)(nil),      // 75: ermine.stoat.v1.ServerEmojiUpdateEvent
-	(*stoatpb.ServerEmojiDeleteEvent)(nil),      // 76: ermine.stoat.v1.ServerEmojiDeleteEvent
-	(*stoatpb.ServerMemberJoinEvent)(nil),       // 77: ermine.stoat.v1.ServerMemberJoinEvent
-	(*stoatpb.ServerMemberUpdateEvent)(nil),     // 78: ermine.stoat.v1.ServerMemberUpdateEvent
-	(*stoatpb.ServerMemberRemoveEvent)(nil),     // 79: ermine.stoat.v1.ServerMemberRemoveEvent
-	(*stoatpb.RawServerRoleUpdateEvent)(nil),    // 80: ermine.stoat.v1.RawServerRoleUpdateEvent
-	(*stoatpb.ServerRoleDeleteEvent)(nil),       // 81: ermine.stoat.v1.ServerRoleDeleteEvent
-	(*stoatpb.ServerRoleRanksUpdateEvent)(nil),  // 82: ermine.stoat.v1.ServerRoleRanksUpdateEvent
-	(*stoatpb.ReportCreateEvent)(nil),           // 83: ermine.stoat.v1.ReportCreateEvent
-	(*stoatpb.UserUpdateEvent)(nil),             // 84: ermine.stoat.v1.UserUpdateEvent
-	(*stoatpb.UserRelationshipUpdateEvent)(nil), // 85: ermine.stoat.v1.UserRelationshipUpdateEvent
-	(*stoatpb.UserSettingsUpdateEvent)(nil),     // 86: ermine.stoat.v1.UserSettingsUpdateEvent
-	(*stoatpb.UserPlatformWipeEvent)(nil),       // 87: ermine.stoat.v1.UserPlatformWipeEvent
-	(*stoatpb.WebhookCreateEvent)(nil),          // 88: ermine.stoat.v1.WebhookCreateEvent
-	(*stoatpb.WebhookUpdateEvent)(nil),          // 89: ermine.stoat.v1.WebhookUpdateEvent
-	(*stoatpb.WebhookDeleteEvent)(nil),          // 90: ermine.stoat.v1.WebhookDeleteEvent
-	(*stoatpb.VoiceChannelJoinEvent)(nil),       // 91: ermine.stoat.v1.VoiceChannelJoinEvent
-	(*stoatpb.VoiceChannelLeaveEvent)(nil),      // 92: ermine.stoat.v1.VoiceChannelLeaveEvent
-	(*stoatpb.VoiceChannelMoveEvent)(nil),       // 93: ermine.stoat.v1.VoiceChannelMoveEvent
-	(*stoatpb.UserVoiceStateUpdateEvent)(nil),   // 94: ermine.stoat.v1.UserVoiceStateUpdateEvent
-	(*stoatpb.UserMoveVoiceChannelEvent)(nil),   // 95: ermine.stoat.v1.UserMoveVoiceChannelEvent
-	(*stoatpb.VoiceCallUpdateEvent)(nil),        // 96: ermine.stoat.v1.VoiceCallUpdateEvent
-	(*stoatpb.UserSlowmodesEvent)(nil),          // 97: ermine.stoat.v1.UserSlowmodesEvent
-	(*stoatpb.Server)(nil),                      // 98: ermine.stoat.v1.Server
-	(*stoatpb.Emoji)(nil),                       // 99: ermine.stoat.v1.Emoji
-	(*stoatpb.Channel)(nil),                     // 100: ermine.stoat.v1.Channel
-	(*stoatpb.ChannelVoiceState)(nil),           // 101: ermine.stoat.v1.ChannelVoiceState
-	(*stoatpb.ChannelUnread)(nil),               // 102: ermine.stoat.v1.ChannelUnread
-	(stoatpb.RelationshipStatus)(0),             // 103: ermine.stoat.v1.RelationshipStatus
-	(*stoatpb.Message)(nil),                     // 104: ermine.stoat.v1.Message
+	(*KeysRequest)(nil),                         // 38: ermine.owner.v1.KeysRequest
+	(*KeysReply)(nil),                           // 39: ermine.owner.v1.KeysReply
+	(*stoatpb.User)(nil),                        // 40: ermine.stoat.v1.User
+	(*stoatpb.Member)(nil),                      // 41: ermine.stoat.v1.Member
+	(*stoatpb.ReadyEvent)(nil),                  // 42: ermine.stoat.v1.ReadyEvent
+	(*stoatpb.AuthenticatedEvent)(nil),          // 43: ermine.stoat.v1.AuthenticatedEvent
+	(*stoatpb.LogoutEvent)(nil),                 // 44: ermine.stoat.v1.LogoutEvent
+	(*stoatpb.PongEvent)(nil),                   // 45: ermine.stoat.v1.PongEvent
+	(*stoatpb.ErrorEvent)(nil),                  // 46: ermine.stoat.v1.ErrorEvent
+	(*stoatpb.BeforeConnectEvent)(nil),          // 47: ermine.stoat.v1.BeforeConnectEvent
+	(*stoatpb.AfterConnectEvent)(nil),           // 48: ermine.stoat.v1.AfterConnectEvent
+	(*stoatpb.BeesEvent)(nil),                   // 49: ermine.stoat.v1.BeesEvent
+	(*stoatpb.UnknownEvent)(nil),                // 50: ermine.stoat.v1.UnknownEvent
+	(*stoatpb.SessionCreateEvent)(nil),          // 51: ermine.stoat.v1.SessionCreateEvent
+	(*stoatpb.SessionDeleteEvent)(nil),          // 52: ermine.stoat.v1.SessionDeleteEvent
+	(*stoatpb.SessionDeleteAllEvent)(nil),       // 53: ermine.stoat.v1.SessionDeleteAllEvent
+	(*stoatpb.PrivateChannelCreateEvent)(nil),   // 54: ermine.stoat.v1.PrivateChannelCreateEvent
+	(*stoatpb.ServerChannelCreateEvent)(nil),    // 55: ermine.stoat.v1.ServerChannelCreateEvent
+	(*stoatpb.ChannelUpdateEvent)(nil),          // 56: ermine.stoat.v1.ChannelUpdateEvent
+	(*stoatpb.ChannelDeleteEvent)(nil),          // 57: ermine.stoat.v1.ChannelDeleteEvent
+	(*stoatpb.GroupRecipientAddEvent)(nil),      // 58: ermine.stoat.v1.GroupRecipientAddEvent
+	(*stoatpb.GroupRecipientRemoveEvent)(nil),   // 59: ermine.stoat.v1.GroupRecipientRemoveEvent
+	(*stoatpb.ChannelStartTypingEvent)(nil),     // 60: ermine.stoat.v1.ChannelStartTypingEvent
+	(*stoatpb.ChannelStopTypingEvent)(nil),      // 61: ermine.stoat.v1.ChannelStopTypingEvent
+	(*stoatpb.MessageStartEditingEvent)(nil),    // 62: ermine.stoat.v1.MessageStartEditingEvent
+	(*stoatpb.MessageStopEditingEvent)(nil),     // 63: ermine.stoat.v1.MessageStopEditingEvent
+	(*stoatpb.MessageAckEvent)(nil),             // 64: ermine.stoat.v1.MessageAckEvent
+	(*stoatpb.MessageCreateEvent)(nil),          // 65: ermine.stoat.v1.MessageCreateEvent
+	(*stoatpb.MessageUpdateEvent)(nil),          // 66: ermine.stoat.v1.MessageUpdateEvent
+	(*stoatpb.MessageAppendEvent)(nil),          // 67: ermine.stoat.v1.MessageAppendEvent
+	(*stoatpb.MessageDeleteEvent)(nil),          // 68: ermine.stoat.v1.MessageDeleteEvent
+	(*stoatpb.MessageDeleteBulkEvent)(nil),      // 69: ermine.stoat.v1.MessageDeleteBulkEvent
+	(*stoatpb.MessageReactEvent)(nil),           // 70: ermine.stoat.v1.MessageReactEvent
+	(*stoatpb.MessageUnreactEvent)(nil),         // 71: ermine.stoat.v1.MessageUnreactEvent
+	(*stoatpb.MessageClearReactionEvent)(nil),   // 72: ermine.stoat.v1.MessageClearReactionEvent
+	(*stoatpb.ServerCreateEvent)(nil),           // 73: ermine.stoat.v1.ServerCreateEvent
+	(*stoatpb.ServerUpdateEvent)(nil),           // 74: ermine.stoat.v1.ServerUpdateEvent
+	(*stoatpb.ServerDeleteEvent)(nil),           // 75: ermine.stoat.v1.ServerDeleteEvent
+	(*stoatpb.ServerEmojiCreateEvent)(nil),      // 76: ermine.stoat.v1.ServerEmojiCreateEvent
+	(*stoatpb.ServerEmojiUpdateEvent)(nil),      // 77: ermine.stoat.v1.ServerEmojiUpdateEvent
+	(*stoatpb.ServerEmojiDeleteEvent)(nil),      // 78: ermine.stoat.v1.ServerEmojiDeleteEvent
+	(*stoatpb.ServerMemberJoinEvent)(nil),       // 79: ermine.stoat.v1.ServerMemberJoinEvent
+	(*stoatpb.ServerMemberUpdateEvent)(nil),     // 80: ermine.stoat.v1.ServerMemberUpdateEvent
+	(*stoatpb.ServerMemberRemoveEvent)(nil),     // 81: ermine.stoat.v1.ServerMemberRemoveEvent
+	(*stoatpb.RawServerRoleUpdateEvent)(nil),    // 82: ermine.stoat.v1.RawServerRoleUpdateEvent
+	(*stoatpb.ServerRoleDeleteEvent)(nil),       // 83: ermine.stoat.v1.ServerRoleDeleteEvent
+	(*stoatpb.ServerRoleRanksUpdateEvent)(nil),  // 84: ermine.stoat.v1.ServerRoleRanksUpdateEvent
+	(*stoatpb.ReportCreateEvent)(nil),           // 85: ermine.stoat.v1.ReportCreateEvent
+	(*stoatpb.UserUpdateEvent)(nil),             // 86: ermine.stoat.v1.UserUpdateEvent
+	(*stoatpb.UserRelationshipUpdateEvent)(nil), // 87: ermine.stoat.v1.UserRelationshipUpdateEvent
+	(*stoatpb.UserSettingsUpdateEvent)(nil),     // 88: ermine.stoat.v1.UserSettingsUpdateEvent
+	(*stoatpb.UserPlatformWipeEvent)(nil),       // 89: ermine.stoat.v1.UserPlatformWipeEvent
+	(*stoatpb.WebhookCreateEvent)(nil),          // 90: ermine.stoat.v1.WebhookCreateEvent
+	(*stoatpb.WebhookUpdateEvent)(nil),          // 91: ermine.stoat.v1.WebhookUpdateEvent
+	(*stoatpb.WebhookDeleteEvent)(nil),          // 92: ermine.stoat.v1.WebhookDeleteEvent
+	(*stoatpb.VoiceChannelJoinEvent)(nil),       // 93: ermine.stoat.v1.VoiceChannelJoinEvent
+	(*stoatpb.VoiceChannelLeaveEvent)(nil),      // 94: ermine.stoat.v1.VoiceChannelLeaveEvent
+	(*stoatpb.VoiceChannelMoveEvent)(nil),       // 95: ermine.stoat.v1.VoiceChannelMoveEvent
+	(*stoatpb.UserVoiceStateUpdateEvent)(nil),   // 96: ermine.stoat.v1.UserVoiceStateUpdateEvent
+	(*stoatpb.UserMoveVoiceChannelEvent)(nil),   // 97: ermine.stoat.v1.UserMoveVoiceChannelEvent
+	(*stoatpb.VoiceCallUpdateEvent)(nil),        // 98: ermine.stoat.v1.VoiceCallUpdateEvent
+	(*stoatpb.UserSlowmodesEvent)(nil),          // 99: ermine.stoat.v1.UserSlowmodesEvent
+	(*stoatpb.Server)(nil),                      // 100: ermine.stoat.v1.Server
+	(*stoatpb.Emoji)(nil),                       // 101: ermine.stoat.v1.Emoji
+	(*stoatpb.Channel)(nil),                     // 102: ermine.stoat.v1.Channel
+	(*stoatpb.ChannelVoiceState)(nil),           // 103: ermine.stoat.v1.ChannelVoiceState
+	(*stoatpb.ChannelUnread)(nil),               // 104: ermine.stoat.v1.ChannelUnread
+	(stoatpb.RelationshipStatus)(0),             // 105: ermine.stoat.v1.RelationshipStatus
+	(*stoatpb.Message)(nil),                     // 106: ermine.stoat.v1.Message
 }
 var file_ownerpb_owner_proto_depIdxs = []int32{
 	3,   // 0: ermine.owner.v1.OwnerMessage.dispatch:type_name -> ermine.owner.v1.Dispatch
@@ -4173,8 +4271,8 @@ var file_ownerpb_owner_proto_depIdxs = []int32{
 	6,   // 2: ermine.owner.v1.OwnerMessage.seed_channel:type_name -> ermine.owner.v1.SeedChannel
 	7,   // 3: ermine.owner.v1.OwnerMessage.seed_users:type_name -> ermine.owner.v1.SeedUsers
 	8,   // 4: ermine.owner.v1.OwnerMessage.drop:type_name -> ermine.owner.v1.Drop
-	38,  // 5: ermine.owner.v1.OwnerMessage.upsert_user:type_name -> ermine.stoat.v1.User
-	39,  // 6: ermine.owner.v1.OwnerMessage.upsert_member:type_name -> ermine.stoat.v1.Member
+	40,  // 5: ermine.owner.v1.OwnerMessage.upsert_user:type_name -> ermine.stoat.v1.User
+	41,  // 6: ermine.owner.v1.OwnerMessage.upsert_member:type_name -> ermine.stoat.v1.Member
 	9,   // 7: ermine.owner.v1.OwnerMessage.add_channel:type_name -> ermine.owner.v1.AddChannel
 	10,  // 8: ermine.owner.v1.OwnerMessage.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
 	11,  // 9: ermine.owner.v1.OwnerMessage.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
@@ -4199,77 +4297,77 @@ var file_ownerpb_owner_proto_depIdxs = []int32{
 	22,  // 28: ermine.owner.v1.Dispatch.barrier:type_name -> ermine.owner.v1.BarrierAck
 	4,   // 29: ermine.owner.v1.Dispatch.gate:type_name -> ermine.owner.v1.Gate
 	17,  // 30: ermine.owner.v1.Dispatch.local:type_name -> ermine.owner.v1.Patch
-	40,  // 31: ermine.owner.v1.Dispatch.ready:type_name -> ermine.stoat.v1.ReadyEvent
-	41,  // 32: ermine.owner.v1.Dispatch.authenticated:type_name -> ermine.stoat.v1.AuthenticatedEvent
-	42,  // 33: ermine.owner.v1.Dispatch.logout:type_name -> ermine.stoat.v1.LogoutEvent
-	43,  // 34: ermine.owner.v1.Dispatch.pong:type_name -> ermine.stoat.v1.PongEvent
-	44,  // 35: ermine.owner.v1.Dispatch.error:type_name -> ermine.stoat.v1.ErrorEvent
-	45,  // 36: ermine.owner.v1.Dispatch.before_connect:type_name -> ermine.stoat.v1.BeforeConnectEvent
-	46,  // 37: ermine.owner.v1.Dispatch.after_connect:type_name -> ermine.stoat.v1.AfterConnectEvent
-	47,  // 38: ermine.owner.v1.Dispatch.bees:type_name -> ermine.stoat.v1.BeesEvent
-	48,  // 39: ermine.owner.v1.Dispatch.unknown:type_name -> ermine.stoat.v1.UnknownEvent
-	49,  // 40: ermine.owner.v1.Dispatch.session_create:type_name -> ermine.stoat.v1.SessionCreateEvent
-	50,  // 41: ermine.owner.v1.Dispatch.session_delete:type_name -> ermine.stoat.v1.SessionDeleteEvent
-	51,  // 42: ermine.owner.v1.Dispatch.session_delete_all:type_name -> ermine.stoat.v1.SessionDeleteAllEvent
-	52,  // 43: ermine.owner.v1.Dispatch.private_channel_create:type_name -> ermine.stoat.v1.PrivateChannelCreateEvent
-	53,  // 44: ermine.owner.v1.Dispatch.server_channel_create:type_name -> ermine.stoat.v1.ServerChannelCreateEvent
-	54,  // 45: ermine.owner.v1.Dispatch.channel_update:type_name -> ermine.stoat.v1.ChannelUpdateEvent
-	55,  // 46: ermine.owner.v1.Dispatch.channel_delete:type_name -> ermine.stoat.v1.ChannelDeleteEvent
-	56,  // 47: ermine.owner.v1.Dispatch.group_recipient_add:type_name -> ermine.stoat.v1.GroupRecipientAddEvent
-	57,  // 48: ermine.owner.v1.Dispatch.group_recipient_remove:type_name -> ermine.stoat.v1.GroupRecipientRemoveEvent
-	58,  // 49: ermine.owner.v1.Dispatch.channel_start_typing:type_name -> ermine.stoat.v1.ChannelStartTypingEvent
-	59,  // 50: ermine.owner.v1.Dispatch.channel_stop_typing:type_name -> ermine.stoat.v1.ChannelStopTypingEvent
-	60,  // 51: ermine.owner.v1.Dispatch.message_start_editing:type_name -> ermine.stoat.v1.MessageStartEditingEvent
-	61,  // 52: ermine.owner.v1.Dispatch.message_stop_editing:type_name -> ermine.stoat.v1.MessageStopEditingEvent
-	62,  // 53: ermine.owner.v1.Dispatch.message_ack:type_name -> ermine.stoat.v1.MessageAckEvent
-	63,  // 54: ermine.owner.v1.Dispatch.message_create:type_name -> ermine.stoat.v1.MessageCreateEvent
-	64,  // 55: ermine.owner.v1.Dispatch.message_update:type_name -> ermine.stoat.v1.MessageUpdateEvent
-	65,  // 56: ermine.owner.v1.Dispatch.message_append:type_name -> ermine.stoat.v1.MessageAppendEvent
-	66,  // 57: ermine.owner.v1.Dispatch.message_delete:type_name -> ermine.stoat.v1.MessageDeleteEvent
-	67,  // 58: ermine.owner.v1.Dispatch.message_delete_bulk:type_name -> ermine.stoat.v1.MessageDeleteBulkEvent
-	68,  // 59: ermine.owner.v1.Dispatch.message_react:type_name -> ermine.stoat.v1.MessageReactEvent
-	69,  // 60: ermine.owner.v1.Dispatch.message_unreact:type_name -> ermine.stoat.v1.MessageUnreactEvent
-	70,  // 61: ermine.owner.v1.Dispatch.message_clear_reaction:type_name -> ermine.stoat.v1.MessageClearReactionEvent
-	71,  // 62: ermine.owner.v1.Dispatch.server_create:type_name -> ermine.stoat.v1.ServerCreateEvent
-	72,  // 63: ermine.owner.v1.Dispatch.server_update:type_name -> ermine.stoat.v1.ServerUpdateEvent
-	73,  // 64: ermine.owner.v1.Dispatch.server_delete:type_name -> ermine.stoat.v1.ServerDeleteEvent
-	74,  // 65: ermine.owner.v1.Dispatch.server_emoji_create:type_name -> ermine.stoat.v1.ServerEmojiCreateEvent
-	75,  // 66: ermine.owner.v1.Dispatch.server_emoji_update:type_name -> ermine.stoat.v1.ServerEmojiUpdateEvent
-	76,  // 67: ermine.owner.v1.Dispatch.server_emoji_delete:type_name -> ermine.stoat.v1.ServerEmojiDeleteEvent
-	77,  // 68: ermine.owner.v1.Dispatch.server_member_join:type_name -> ermine.stoat.v1.ServerMemberJoinEvent
-	78,  // 69: ermine.owner.v1.Dispatch.server_member_update:type_name -> ermine.stoat.v1.ServerMemberUpdateEvent
-	79,  // 70: ermine.owner.v1.Dispatch.server_member_remove:type_name -> ermine.stoat.v1.ServerMemberRemoveEvent
-	80,  // 71: ermine.owner.v1.Dispatch.raw_server_role_update:type_name -> ermine.stoat.v1.RawServerRoleUpdateEvent
-	81,  // 72: ermine.owner.v1.Dispatch.server_role_delete:type_name -> ermine.stoat.v1.ServerRoleDeleteEvent
-	82,  // 73: ermine.owner.v1.Dispatch.server_role_ranks_update:type_name -> ermine.stoat.v1.ServerRoleRanksUpdateEvent
-	83,  // 74: ermine.owner.v1.Dispatch.report_create:type_name -> ermine.stoat.v1.ReportCreateEvent
-	84,  // 75: ermine.owner.v1.Dispatch.user_update:type_name -> ermine.stoat.v1.UserUpdateEvent
-	85,  // 76: ermine.owner.v1.Dispatch.user_relationship_update:type_name -> ermine.stoat.v1.UserRelationshipUpdateEvent
-	86,  // 77: ermine.owner.v1.Dispatch.user_settings_update:type_name -> ermine.stoat.v1.UserSettingsUpdateEvent
-	87,  // 78: ermine.owner.v1.Dispatch.user_platform_wipe:type_name -> ermine.stoat.v1.UserPlatformWipeEvent
-	88,  // 79: ermine.owner.v1.Dispatch.webhook_create:type_name -> ermine.stoat.v1.WebhookCreateEvent
-	89,  // 80: ermine.owner.v1.Dispatch.webhook_update:type_name -> ermine.stoat.v1.WebhookUpdateEvent
-	90,  // 81: ermine.owner.v1.Dispatch.webhook_delete:type_name -> ermine.stoat.v1.WebhookDeleteEvent
-	91,  // 82: ermine.owner.v1.Dispatch.voice_channel_join:type_name -> ermine.stoat.v1.VoiceChannelJoinEvent
-	92,  // 83: ermine.owner.v1.Dispatch.voice_channel_leave:type_name -> ermine.stoat.v1.VoiceChannelLeaveEvent
-	93,  // 84: ermine.owner.v1.Dispatch.voice_channel_move:type_name -> ermine.stoat.v1.VoiceChannelMoveEvent
-	94,  // 85: ermine.owner.v1.Dispatch.user_voice_state_update:type_name -> ermine.stoat.v1.UserVoiceStateUpdateEvent
-	95,  // 86: ermine.owner.v1.Dispatch.user_move_voice_channel:type_name -> ermine.stoat.v1.UserMoveVoiceChannelEvent
-	96,  // 87: ermine.owner.v1.Dispatch.voice_call_update:type_name -> ermine.stoat.v1.VoiceCallUpdateEvent
-	97,  // 88: ermine.owner.v1.Dispatch.user_slowmodes:type_name -> ermine.stoat.v1.UserSlowmodesEvent
+	42,  // 31: ermine.owner.v1.Dispatch.ready:type_name -> ermine.stoat.v1.ReadyEvent
+	43,  // 32: ermine.owner.v1.Dispatch.authenticated:type_name -> ermine.stoat.v1.AuthenticatedEvent
+	44,  // 33: ermine.owner.v1.Dispatch.logout:type_name -> ermine.stoat.v1.LogoutEvent
+	45,  // 34: ermine.owner.v1.Dispatch.pong:type_name -> ermine.stoat.v1.PongEvent
+	46,  // 35: ermine.owner.v1.Dispatch.error:type_name -> ermine.stoat.v1.ErrorEvent
+	47,  // 36: ermine.owner.v1.Dispatch.before_connect:type_name -> ermine.stoat.v1.BeforeConnectEvent
+	48,  // 37: ermine.owner.v1.Dispatch.after_connect:type_name -> ermine.stoat.v1.AfterConnectEvent
+	49,  // 38: ermine.owner.v1.Dispatch.bees:type_name -> ermine.stoat.v1.BeesEvent
+	50,  // 39: ermine.owner.v1.Dispatch.unknown:type_name -> ermine.stoat.v1.UnknownEvent
+	51,  // 40: ermine.owner.v1.Dispatch.session_create:type_name -> ermine.stoat.v1.SessionCreateEvent
+	52,  // 41: ermine.owner.v1.Dispatch.session_delete:type_name -> ermine.stoat.v1.SessionDeleteEvent
+	53,  // 42: ermine.owner.v1.Dispatch.session_delete_all:type_name -> ermine.stoat.v1.SessionDeleteAllEvent
+	54,  // 43: ermine.owner.v1.Dispatch.private_channel_create:type_name -> ermine.stoat.v1.PrivateChannelCreateEvent
+	55,  // 44: ermine.owner.v1.Dispatch.server_channel_create:type_name -> ermine.stoat.v1.ServerChannelCreateEvent
+	56,  // 45: ermine.owner.v1.Dispatch.channel_update:type_name -> ermine.stoat.v1.ChannelUpdateEvent
+	57,  // 46: ermine.owner.v1.Dispatch.channel_delete:type_name -> ermine.stoat.v1.ChannelDeleteEvent
+	58,  // 47: ermine.owner.v1.Dispatch.group_recipient_add:type_name -> ermine.stoat.v1.GroupRecipientAddEvent
+	59,  // 48: ermine.owner.v1.Dispatch.group_recipient_remove:type_name -> ermine.stoat.v1.GroupRecipientRemoveEvent
+	60,  // 49: ermine.owner.v1.Dispatch.channel_start_typing:type_name -> ermine.stoat.v1.ChannelStartTypingEvent
+	61,  // 50: ermine.owner.v1.Dispatch.channel_stop_typing:type_name -> ermine.stoat.v1.ChannelStopTypingEvent
+	62,  // 51: ermine.owner.v1.Dispatch.message_start_editing:type_name -> ermine.stoat.v1.MessageStartEditingEvent
+	63,  // 52: ermine.owner.v1.Dispatch.message_stop_editing:type_name -> ermine.stoat.v1.MessageStopEditingEvent
+	64,  // 53: ermine.owner.v1.Dispatch.message_ack:type_name -> ermine.stoat.v1.MessageAckEvent
+	65,  // 54: ermine.owner.v1.Dispatch.message_create:type_name -> ermine.stoat.v1.MessageCreateEvent
+	66,  // 55: ermine.owner.v1.Dispatch.message_update:type_name -> ermine.stoat.v1.MessageUpdateEvent
+	67,  // 56: ermine.owner.v1.Dispatch.message_append:type_name -> ermine.stoat.v1.MessageAppendEvent
+	68,  // 57: ermine.owner.v1.Dispatch.message_delete:type_name -> ermine.stoat.v1.MessageDeleteEvent
+	69,  // 58: ermine.owner.v1.Dispatch.message_delete_bulk:type_name -> ermine.stoat.v1.MessageDeleteBulkEvent
+	70,  // 59: ermine.owner.v1.Dispatch.message_react:type_name -> ermine.stoat.v1.MessageReactEvent
+	71,  // 60: ermine.owner.v1.Dispatch.message_unreact:type_name -> ermine.stoat.v1.MessageUnreactEvent
+	72,  // 61: ermine.owner.v1.Dispatch.message_clear_reaction:type_name -> ermine.stoat.v1.MessageClearReactionEvent
+	73,  // 62: ermine.owner.v1.Dispatch.server_create:type_name -> ermine.stoat.v1.ServerCreateEvent
+	74,  // 63: ermine.owner.v1.Dispatch.server_update:type_name -> ermine.stoat.v1.ServerUpdateEvent
+	75,  // 64: ermine.owner.v1.Dispatch.server_delete:type_name -> ermine.stoat.v1.ServerDeleteEvent
+	76,  // 65: ermine.owner.v1.Dispatch.server_emoji_create:type_name -> ermine.stoat.v1.ServerEmojiCreateEvent
+	77,  // 66: ermine.owner.v1.Dispatch.server_emoji_update:type_name -> ermine.stoat.v1.ServerEmojiUpdateEvent
+	78,  // 67: ermine.owner.v1.Dispatch.server_emoji_delete:type_name -> ermine.stoat.v1.ServerEmojiDeleteEvent
+	79,  // 68: ermine.owner.v1.Dispatch.server_member_join:type_name -> ermine.stoat.v1.ServerMemberJoinEvent
+	80,  // 69: ermine.owner.v1.Dispatch.server_member_update:type_name -> ermine.stoat.v1.ServerMemberUpdateEvent
+	81,  // 70: ermine.owner.v1.Dispatch.server_member_remove:type_name -> ermine.stoat.v1.ServerMemberRemoveEvent
+	82,  // 71: ermine.owner.v1.Dispatch.raw_server_role_update:type_name -> ermine.stoat.v1.RawServerRoleUpdateEvent
+	83,  // 72: ermine.owner.v1.Dispatch.server_role_delete:type_name -> ermine.stoat.v1.ServerRoleDeleteEvent
+	84,  // 73: ermine.owner.v1.Dispatch.server_role_ranks_update:type_name -> ermine.stoat.v1.ServerRoleRanksUpdateEvent
+	85,  // 74: ermine.owner.v1.Dispatch.report_create:type_name -> ermine.stoat.v1.ReportCreateEvent
+	86,  // 75: ermine.owner.v1.Dispatch.user_update:type_name -> ermine.stoat.v1.UserUpdateEvent
+	87,  // 76: ermine.owner.v1.Dispatch.user_relationship_update:type_name -> ermine.stoat.v1.UserRelationshipUpdateEvent
+	88,  // 77: ermine.owner.v1.Dispatch.user_settings_update:type_name -> ermine.stoat.v1.UserSettingsUpdateEvent
+	89,  // 78: ermine.owner.v1.Dispatch.user_platform_wipe:type_name -> ermine.stoat.v1.UserPlatformWipeEvent
+	90,  // 79: ermine.owner.v1.Dispatch.webhook_create:type_name -> ermine.stoat.v1.WebhookCreateEvent
+	91,  // 80: ermine.owner.v1.Dispatch.webhook_update:type_name -> ermine.stoat.v1.WebhookUpdateEvent
+	92,  // 81: ermine.owner.v1.Dispatch.webhook_delete:type_name -> ermine.stoat.v1.WebhookDeleteEvent
+	93,  // 82: ermine.owner.v1.Dispatch.voice_channel_join:type_name -> ermine.stoat.v1.VoiceChannelJoinEvent
+	94,  // 83: ermine.owner.v1.Dispatch.voice_channel_leave:type_name -> ermine.stoat.v1.VoiceChannelLeaveEvent
+	95,  // 84: ermine.owner.v1.Dispatch.voice_channel_move:type_name -> ermine.stoat.v1.VoiceChannelMoveEvent
+	96,  // 85: ermine.owner.v1.Dispatch.user_voice_state_update:type_name -> ermine.stoat.v1.UserVoiceStateUpdateEvent
+	97,  // 86: ermine.owner.v1.Dispatch.user_move_voice_channel:type_name -> ermine.stoat.v1.UserMoveVoiceChannelEvent
+	98,  // 87: ermine.owner.v1.Dispatch.voice_call_update:type_name -> ermine.stoat.v1.VoiceCallUpdateEvent
+	99,  // 88: ermine.owner.v1.Dispatch.user_slowmodes:type_name -> ermine.stoat.v1.UserSlowmodesEvent
 	2,   // 89: ermine.owner.v1.Gate.targets:type_name -> ermine.owner.v1.OwnerKey
-	98,  // 90: ermine.owner.v1.SeedServer.server:type_name -> ermine.stoat.v1.Server
-	39,  // 91: ermine.owner.v1.SeedServer.members:type_name -> ermine.stoat.v1.Member
-	99,  // 92: ermine.owner.v1.SeedServer.emojis:type_name -> ermine.stoat.v1.Emoji
+	100, // 90: ermine.owner.v1.SeedServer.server:type_name -> ermine.stoat.v1.Server
+	41,  // 91: ermine.owner.v1.SeedServer.members:type_name -> ermine.stoat.v1.Member
+	101, // 92: ermine.owner.v1.SeedServer.emojis:type_name -> ermine.stoat.v1.Emoji
 	22,  // 93: ermine.owner.v1.SeedServer.barrier:type_name -> ermine.owner.v1.BarrierAck
-	100, // 94: ermine.owner.v1.SeedChannel.channel:type_name -> ermine.stoat.v1.Channel
-	101, // 95: ermine.owner.v1.SeedChannel.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
-	102, // 96: ermine.owner.v1.SeedChannel.read_state:type_name -> ermine.stoat.v1.ChannelUnread
+	102, // 94: ermine.owner.v1.SeedChannel.channel:type_name -> ermine.stoat.v1.Channel
+	103, // 95: ermine.owner.v1.SeedChannel.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
+	104, // 96: ermine.owner.v1.SeedChannel.read_state:type_name -> ermine.stoat.v1.ChannelUnread
 	22,  // 97: ermine.owner.v1.SeedChannel.barrier:type_name -> ermine.owner.v1.BarrierAck
-	38,  // 98: ermine.owner.v1.SeedUsers.users:type_name -> ermine.stoat.v1.User
+	40,  // 98: ermine.owner.v1.SeedUsers.users:type_name -> ermine.stoat.v1.User
 	22,  // 99: ermine.owner.v1.SeedUsers.barrier:type_name -> ermine.owner.v1.BarrierAck
 	22,  // 100: ermine.owner.v1.Drop.barrier:type_name -> ermine.owner.v1.BarrierAck
-	103, // 101: ermine.owner.v1.SetRelation.status:type_name -> ermine.stoat.v1.RelationshipStatus
+	105, // 101: ermine.owner.v1.SetRelation.status:type_name -> ermine.stoat.v1.RelationshipStatus
 	8,   // 102: ermine.owner.v1.Patch.drop:type_name -> ermine.owner.v1.Drop
 	10,  // 103: ermine.owner.v1.Patch.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
 	11,  // 104: ermine.owner.v1.Patch.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
@@ -4289,22 +4387,24 @@ var file_ownerpb_owner_proto_depIdxs = []int32{
 	19,  // 118: ermine.owner.v1.OwnerState.recent:type_name -> ermine.owner.v1.GateResolved
 	28,  // 119: ermine.owner.v1.OwnerState.acks:type_name -> ermine.owner.v1.BarrierCount
 	26,  // 120: ermine.owner.v1.ChannelSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	100, // 121: ermine.owner.v1.ChannelSnapshot.channel:type_name -> ermine.stoat.v1.Channel
+	102, // 121: ermine.owner.v1.ChannelSnapshot.channel:type_name -> ermine.stoat.v1.Channel
 	30,  // 122: ermine.owner.v1.ChannelSnapshot.messages:type_name -> ermine.owner.v1.MessageWindow
-	101, // 123: ermine.owner.v1.ChannelSnapshot.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
-	102, // 124: ermine.owner.v1.ChannelSnapshot.read_state:type_name -> ermine.stoat.v1.ChannelUnread
-	104, // 125: ermine.owner.v1.MessageWindow.full:type_name -> ermine.stoat.v1.Message
+	103, // 123: ermine.owner.v1.ChannelSnapshot.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
+	104, // 124: ermine.owner.v1.ChannelSnapshot.read_state:type_name -> ermine.stoat.v1.ChannelUnread
+	106, // 125: ermine.owner.v1.MessageWindow.full:type_name -> ermine.stoat.v1.Message
 	26,  // 126: ermine.owner.v1.ServerSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	98,  // 127: ermine.owner.v1.ServerSnapshot.server:type_name -> ermine.stoat.v1.Server
-	39,  // 128: ermine.owner.v1.ServerSnapshot.members:type_name -> ermine.stoat.v1.Member
+	100, // 127: ermine.owner.v1.ServerSnapshot.server:type_name -> ermine.stoat.v1.Server
+	41,  // 128: ermine.owner.v1.ServerSnapshot.members:type_name -> ermine.stoat.v1.Member
 	26,  // 129: ermine.owner.v1.UserDirSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	38,  // 130: ermine.owner.v1.UserDirSnapshot.users:type_name -> ermine.stoat.v1.User
+	40,  // 130: ermine.owner.v1.UserDirSnapshot.users:type_name -> ermine.stoat.v1.User
 	26,  // 131: ermine.owner.v1.ShardSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	132, // [132:132] is the sub-list for method output_type
-	132, // [132:132] is the sub-list for method input_type
-	132, // [132:132] is the sub-list for extension type_name
-	132, // [132:132] is the sub-list for extension extendee
-	0,   // [0:132] is the sub-list for field type_name
+	0,   // 132: ermine.owner.v1.KeysRequest.kind:type_name -> ermine.owner.v1.OwnerKind
+	2,   // 133: ermine.owner.v1.KeysReply.keys:type_name -> ermine.owner.v1.OwnerKey
+	134, // [134:134] is the sub-list for method output_type
+	134, // [134:134] is the sub-list for method input_type
+	134, // [134:134] is the sub-list for extension type_name
+	134, // [134:134] is the sub-list for extension extendee
+	0,   // [0:134] is the sub-list for field type_name
 }
 
 func init() { file_ownerpb_owner_proto_init() }
@@ -4416,7 +4516,7 @@ func file_ownerpb_owner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ownerpb_owner_proto_rawDesc), len(file_ownerpb_owner_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   37,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
