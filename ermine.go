@@ -9,7 +9,9 @@
 //		ctx.Logger().Info("message", "content", ev.GetMessage().GetContent())
 //		return nil
 //	})
-//	err = bot.Run(ctx) // until ctx ends; then drains and stops
+//	if err := bot.Run(ctx); err != nil { // nil once ctx ends and the bot has drained and stopped
+//		log.Fatal(err)
+//	}
 //
 // See package dispatch for the exact order of the pipeline and how handlers may wait.
 package ermine
@@ -67,10 +69,6 @@ func (c *Context) Owner() actors.Key { return c.dc().Owner() }
 
 // Logger returns the runtime's logger, with the event and owner attached.
 func (c *Context) Logger() *slog.Logger { return c.dc().Logger() }
-
-// DispatchContext returns the handler's dispatch.Context, so that waiting functions recognise
-// it and detach the handler first.
-func (c *Context) DispatchContext() *dispatch.Context { return c.dc() }
 
 // Detach ends the handler's synchronous phase (see dispatch.Context.Detach).
 func (c *Context) Detach() { c.dc().Detach() }

@@ -44,6 +44,8 @@ func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if os.Getenv("STOAT_TOKEN") != "" {
-		log.Fatal(bot.Run(ctx)) // until ctx ends; then drains and stops
+		if err := bot.Run(ctx); err != nil { // until ctx ends; then drains and stops (nil)
+			log.Fatal(err) // the token was refused, or the connection ended for good
+		}
 	}
 }

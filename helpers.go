@@ -8,12 +8,15 @@ import (
 	"github.com/ermine-rt/ermine/rest"
 )
 
-// REST returns the bot's REST client (rate-limited; shared by every handler).
+// REST returns the bot's REST client (rate-limited; shared by every handler). A call made with a
+// handler's Context, or a context derived from it, detaches the handler first: its owner goes
+// on with the next events while the request is in flight.
 func (b *Bot) REST() *rest.Client { return b.rest }
 
 // Reply sends content to the channel of the event being handled, as a reply to its message when
-// the event is a MessageCreate. It detaches the handler first (see dispatch.Context.Detach): the
-// owner goes on with the next events while the request is in flight.
+// the event is a MessageCreate. Like every REST call made with the handler's Context, it
+// detaches the handler first (see dispatch.Context.Detach): the owner goes on with the next
+// events while the request is in flight.
 func (c *Context) Reply(content string) (*stoatpb.Message, error) {
 	ch := channelOf(c.Event())
 	if ch == "" {
@@ -23,13 +26,11 @@ func (c *Context) Reply(content string) (*stoatpb.Message, error) {
 	if mc, ok := c.Event().(*stoatpb.MessageCreateEvent); ok {
 		m.Replies = []rest.Reply{{ID: mc.GetMessage().GetId()}}
 	}
-	c.Detach()
 	return c.Bot().rest.SendMessage(c, ch, m)
 }
 
 // Send sends a message to channel (detaching the handler first).
 func (c *Context) Send(channel string, m rest.SendMessage) (*stoatpb.Message, error) {
-	c.Detach()
 	return c.Bot().rest.SendMessage(c, channel, m)
 }
 
@@ -40,16 +41,12 @@ func (c *Context) React(emoji string) error {
 	if !ok {
 		return fmt.Errorf("ermine: React needs a MessageCreateEvent, not %s", c.Event().EventType())
 	}
-	c.Detach()
 	return c.Bot().rest.React(c, mc.GetMessage().GetChannel(), mc.GetMessage().GetId(), emoji)
 }
 
 // FetchUser fetches a user over REST and hands it to its owner, so the cache learns it through
 // the same ordered path as events (never behind the owner's back).
 func (b *Bot) FetchUser(ctx context.Context, id string) (*stoatpb.User, error) {
-	if hc, ok := ctx.(interface{ Detach() }); ok {
-		hc.Detach()
-	}
 	u, err := b.rest.FetchUser(ctx, id)
 	if err != nil {
 		return nil, err
@@ -61,9 +58,6 @@ func (b *Bot) FetchUser(ctx context.Context, id string) (*stoatpb.User, error) {
 
 // FetchMember fetches a member over REST and hands it to its server's owner (see FetchUser).
 func (b *Bot) FetchMember(ctx context.Context, server, user string) (*stoatpb.Member, error) {
-	if hc, ok := ctx.(interface{ Detach() }); ok {
-		hc.Detach()
-	}
 	m, err := b.rest.FetchMember(ctx, server, user)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine/actors"
+	"github.com/ermine-rt/ermine/internal/handlerctx"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
@@ -36,8 +37,13 @@ func (c *Context) Done() <-chan struct{} { return c.base().Done() }
 // Err implements context.Context.
 func (c *Context) Err() error { return c.base().Err() }
 
-// Value implements context.Context; it also serves the runtime's values (Pipeline.Values).
+// Value implements context.Context; it also serves the runtime's values (Pipeline.Values), and
+// the handler's Context itself to whatever waits with it or a context derived from it (the REST
+// client detaches the handler first).
 func (c *Context) Value(key any) any {
+	if _, ok := key.(handlerctx.Key); ok {
+		return c
+	}
 	if v, ok := c.run.rn.p.Values[key]; ok {
 		return v
 	}
@@ -57,16 +63,10 @@ func (c *Context) Logger() *slog.Logger {
 
 func (c *Context) registry() *Registry { return c.run.rn.p.Registry }
 
-// DispatchContext returns c. Types that embed a *Context (such as ermine.Context) inherit it, so
-// that ermine's waiting functions recognise a handler's context and detach it first.
-func (c *Context) DispatchContext() *Context { return c }
-
-// handlerContext finds the handler Context inside ctx, if ctx is one.
+// handlerContext finds the handler Context of ctx, if ctx is one or derives from one.
 func handlerContext(ctx context.Context) (*Context, bool) {
-	if hc, ok := ctx.(interface{ DispatchContext() *Context }); ok {
-		return hc.DispatchContext(), true
-	}
-	return nil, false
+	hc, ok := ctx.Value(handlerctx.Key{}).(*Context)
+	return hc, ok
 }
 
 // Detach ends this handler's synchronous phase: the owner goes on with the other handlers, the

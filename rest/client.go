@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ermine-rt/ermine/internal/handlerctx"
 )
 
 // DefaultBaseURL is the Stoat API.
@@ -267,6 +269,7 @@ func (k *call) paths() (raw, shown, major string, secrets []string, err error) {
 // do runs a call: it waits for the rate limiter, sends, retries as the policy allows, and
 // decodes a successful answer's body with decode (nil: the body is ignored).
 func (c *Client) do(ctx context.Context, k *call, decode func([]byte) error) error {
+	handlerctx.Detach(ctx) // a handler waiting for the network must not hold its owner up
 	raw, shown, major, secrets, err := k.paths()
 	if err != nil {
 		return &Error{Method: k.method, Path: k.route, Route: k.route, Err: err}

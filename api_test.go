@@ -1,0 +1,73 @@
+package ermine_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/ermine-rt/ermine"
+	"github.com/ermine-rt/ermine/proto/stoatpb"
+)
+
+// TestRESTCallDetachesTheHandler: a handler that calls the REST client directly, with its own
+// Context, is detached by the call: its channel's next message is processed while the request
+// is still in flight, and nothing was detached for blocking.
+func TestRESTCallDetachesTheHandler(t *testing.T) {
+	release := make(chan struct{})
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"_id":"` + alice + `","username":"alice","discriminator":"0001"}`))
+	}))
+	defer api.Close()
+	defer close(release)
+	b := newBot(t, ermine.Config{APIURL: api.URL, Token: "t", DetachAfter: time.Minute})
+	fetched := make(chan error, 1)
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
+		if ev.GetMessage().GetContent() == "fetch" {
+			_, err := b.REST().FetchUser(ctx, alice)
+			fetched <- err
+		}
+		return nil
+	})
+	src := b.NewSource("s0")
+	ingest(t, src, ready(), message(general, 1, "fetch"), message(general, 2, "next"))
+	eventually(t, "the next message is processed while the request waits", func() bool {
+		return b.Cache().Message(general, msgID(2)) != nil
+	})
+	if n := b.Stats().AutoDetached; n != 0 {
+		t.Fatalf("%d handlers were detached for blocking", n)
+	}
+	release <- struct{}{}
+	if err := <-fetched; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestContextAccessors: the accessors resolve the event's channel, server, message, author,
+// member and the bot from the cache.
+func TestContextAccessors(t *testing.T) {
+	b := newBot(t, ermine.Config{})
+	type seen struct {
+		channel, server, message, author, member, me string
+	}
+	got := make(chan seen, 1)
+	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
+		got <- seen{
+			channel: ctx.Channel().GetName(), server: ctx.Server().GetName(), message: ctx.Message().GetContent(),
+			author: ctx.Author().GetUsername(), member: ctx.Member().GetId().GetUser(), me: ctx.Me().GetUsername(),
+		}
+		return nil
+	})
+	src := b.NewSource("s0")
+	rd := ready()
+	rd.Members = append(rd.Members, &stoatpb.Member{Id: &stoatpb.MemberId{Server: server, User: alice}})
+	ingest(t, src, rd)
+	drain(t, b) // the server and user owners apply their seeds in parallel with the channel's
+	ingest(t, src, message(general, 1, "hello"))
+	want := seen{channel: "general", server: "lab", message: "hello", author: "alice", member: alice, me: "bot"}
+	if s := <-got; s != want {
+		t.Fatalf("accessors gave %+v, want %+v", s, want)
+	}
+}
