@@ -1,6 +1,7 @@
 package ermine_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -70,4 +71,51 @@ func TestContextAccessors(t *testing.T) {
 	if s := <-got; s != want {
 		t.Fatalf("accessors gave %+v, want %+v", s, want)
 	}
+}
+
+// TestReplyWithABuiltMessage: ReplyWith sends the whole built message, replying to the event's
+// message unless the message says otherwise.
+func TestReplyWithABuiltMessage(t *testing.T) {
+	bodies := make(chan map[string]any, 2)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			t.Error(err)
+		}
+		bodies <- body
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"_id":"01REPLY00000000000000000000","channel":"` + general + `","author":"` + me + `"}`))
+	}))
+	defer api.Close()
+	b := newBot(t, ermine.Config{APIURL: api.URL, Token: "t"})
+	ermine.Handle(b, func(ctx *ermine.Context, ev *ermine.MessageCreateEvent) error {
+		m := ermine.NewMessage("hi").As("Ermine", "").Embed(ermine.OutgoingEmbed{Title: "t"}).Reactions(true, "👍")
+		if ev.GetMessage().GetContent() == "other" {
+			m.ReplyTo(msgID(1), true)
+		}
+		_, err := ctx.ReplyWith(m.Build())
+		return err
+	})
+	ingest(t, b.NewSource("s0"), ready(), message(general, 1, "first"), message(general, 2, "other"))
+	first, second := <-bodies, <-bodies // sent concurrently: each detached its handler
+	if r := second["replies"].([]any)[0].(map[string]any); r["mention"] == false {
+		first, second = second, first
+	}
+	check := func(body map[string]any, replyTo string, mention bool) {
+		t.Helper()
+		replies, _ := body["replies"].([]any)
+		if len(replies) != 1 {
+			t.Fatalf("replies %v", body["replies"])
+		}
+		r := replies[0].(map[string]any)
+		if r["id"] != replyTo || r["mention"] != mention {
+			t.Fatalf("reply %v, want %s mention %v", r, replyTo, mention)
+		}
+		if body["content"] != "hi" || body["masquerade"].(map[string]any)["name"] != "Ermine" ||
+			len(body["embeds"].([]any)) != 1 || body["interactions"].(map[string]any)["restrict_reactions"] != true {
+			t.Fatalf("body %v", body)
+		}
+	}
+	check(first, msgID(1), false)
+	check(second, msgID(1), true)
 }

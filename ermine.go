@@ -5,7 +5,7 @@
 // the cache update; different entities run in parallel.
 //
 //	bot, err := ermine.New(ermine.Config{Token: os.Getenv("STOAT_TOKEN")})
-//	ermine.Handle(bot, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
+//	ermine.Handle(bot, func(ctx *ermine.Context, ev *ermine.MessageCreateEvent) error {
 //		ctx.Logger().Info("message", "content", ev.GetMessage().GetContent())
 //		return nil
 //	})
@@ -123,7 +123,7 @@ type Config struct {
 	// Logger receives the runtime's logs (default: discard).
 	Logger *slog.Logger
 	// Cache says what the cache keeps.
-	Cache cacheactors.Policy
+	Cache CachePolicy
 	// MaxInFlight and MaxInFlightBytes are the in-flight budget: they bound the events delivered
 	// to owners and not yet processed, in number (default 65,536) and in wire bytes (default
 	// 256 MiB; one event larger than that passes alone). The budget is one for the connection,
@@ -252,7 +252,7 @@ func FromContext(ctx context.Context) *Bot {
 // category (stoatpb.ShardEvent, stoatpb.ChannelCreateEvent, stoatpb.AuthifierEvent,
 // stoatpb.Event). It may be called while the bot runs; Remove the returned Subscription to stop.
 // Logs name the handler after fn's function unless an option (dispatch.Named) names it.
-func Handle[E stoatpb.Event](b *Bot, fn func(ctx *Context, ev E) error, opts ...dispatch.HandlerOption) *dispatch.Subscription {
+func Handle[E stoatpb.Event](b *Bot, fn func(ctx *Context, ev E) error, opts ...HandlerOption) *Subscription {
 	return dispatch.Handle(b.registry, func(dc *dispatch.Context, ev E) error {
 		return fn((*Context)(dc), ev)
 	}, append([]dispatch.HandlerOption{dispatch.NamedAfter(fn)}, opts...)...)
@@ -261,19 +261,19 @@ func Handle[E stoatpb.Event](b *Bot, fn func(ctx *Context, ev E) error, opts ...
 // WaitFor waits for the next event of type E that check accepts (see dispatch.WaitFor). Inside a
 // handler, pass the handler's Context: the handler detaches first, so waiting for the next event
 // of the same channel does not deadlock.
-func WaitFor[E stoatpb.Event](ctx context.Context, b *Bot, check func(E) bool, opts ...dispatch.WaitOption) (E, error) {
+func WaitFor[E stoatpb.Event](ctx context.Context, b *Bot, check func(E) bool, opts ...WaitOption) (E, error) {
 	return dispatch.WaitFor(ctx, b.registry, check, opts...)
 }
 
 // Expect registers a wait for the next event of type E that check accepts, now, and returns it
 // to be waited for later (see dispatch.Expect): register before sending a prompt, then Wait, so a
 // quick answer cannot slip past.
-func Expect[E stoatpb.Event](ctx context.Context, b *Bot, check func(E) bool, opts ...dispatch.WaitOption) (*dispatch.Pending[E], error) {
+func Expect[E stoatpb.Event](ctx context.Context, b *Bot, check func(E) bool, opts ...WaitOption) (*Pending[E], error) {
 	return dispatch.Expect(ctx, b.registry, check, opts...)
 }
 
 // Cache returns the read side of the cache, safe to use from any goroutine.
-func (b *Bot) Cache() *cacheactors.Store { return b.store }
+func (b *Bot) Cache() *Cache { return b.store }
 
 // Registry returns the handler registry.
 func (b *Bot) Registry() *dispatch.Registry { return b.registry }

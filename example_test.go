@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine"
-	"github.com/ermine-rt/ermine/dispatch"
-	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
 // A bot that answers !ping, and a handler that asks for a confirmation in its own channel.
@@ -17,16 +15,16 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ermine.Handle(bot, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
+	ermine.Handle(bot, func(ctx *ermine.Context, ev *ermine.MessageCreateEvent) error {
 		switch ev.GetMessage().GetContent() {
 		case "!ping":
 			_, err := ctx.Reply("pong") // REST, rate limits handled; detaches the handler first
 			return err
 		case "!reset":
 			// Register the wait before asking, then wait without holding the channel back.
-			yes, err := ermine.Expect(ctx, bot, func(r *stoatpb.MessageCreateEvent) bool {
+			yes, err := ermine.Expect(ctx, bot, func(r *ermine.MessageCreateEvent) bool {
 				return r.GetMessage().GetAuthor() == ev.GetMessage().GetAuthor() && r.GetMessage().GetContent() == "yes"
-			}, dispatch.WithTimeout(30*time.Second))
+			}, ermine.WithTimeout(30*time.Second))
 			if err != nil {
 				return err
 			}

@@ -18,19 +18,24 @@ func (b *Bot) REST() *rest.Client { return b.rest }
 // detaches the handler first (see dispatch.Context.Detach): the owner goes on with the next
 // events while the request is in flight.
 func (c *Context) Reply(content string) (*stoatpb.Message, error) {
+	return c.ReplyWith(OutgoingMessage{Content: content})
+}
+
+// ReplyWith is Reply with a whole message (see NewMessage): unless m says what it replies to, it
+// replies to the event's message, without mentioning its author.
+func (c *Context) ReplyWith(m OutgoingMessage) (*stoatpb.Message, error) {
 	ch := channelOf(c.Event())
 	if ch == "" {
 		return nil, fmt.Errorf("ermine: %s has no channel to reply in", c.Event().EventType())
 	}
-	m := rest.SendMessage{Content: content}
-	if mc, ok := c.Event().(*stoatpb.MessageCreateEvent); ok {
+	if mc, ok := c.Event().(*stoatpb.MessageCreateEvent); ok && len(m.Replies) == 0 {
 		m.Replies = []rest.Reply{{ID: mc.GetMessage().GetId()}}
 	}
 	return c.Bot().rest.SendMessage(c, ch, m)
 }
 
 // Send sends a message to channel (detaching the handler first).
-func (c *Context) Send(channel string, m rest.SendMessage) (*stoatpb.Message, error) {
+func (c *Context) Send(channel string, m OutgoingMessage) (*stoatpb.Message, error) {
 	return c.Bot().rest.SendMessage(c, channel, m)
 }
 

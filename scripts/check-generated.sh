@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-tools.sh >/dev/null
 go generate ./proto
-generated=(':(glob)proto/**/*.pb.go' ':(glob)proto/**/*.ermine.go' 'proto/ownerpb/owner.proto')
+generated=(':(glob)proto/**/*.pb.go' ':(glob)proto/**/*.ermine.go' 'proto/ownerpb/owner.proto' 'stoat.ermine.go')
 if ! git diff --exit-code --stat -- "${generated[@]}"; then
   echo "generated code is stale: run 'go generate ./proto' and commit the result" >&2
   exit 1
