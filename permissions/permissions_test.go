@@ -301,6 +301,10 @@ func TestCalculations(t *testing.T) {
 			}, 0x30_0000},
 		{"privileged in someone else's DM", implRS + ": are_we_privileged precedes the type",
 			func() Set { return InChannel(dm("V", "W"), privileged, Scope{}) }, 0x000F_FFFF_FFFF_FFFF},
+		{"privileged, unknown channel type", implRS + ": are_we_privileged is checked before the type",
+			func() Set { return InChannel(&stoatpb.Channel{Id: "?"}, privileged, Scope{}) }, 0x000F_FFFF_FFFF_FFFF},
+		{"privileged, no server object", implRS + ": calculate_server_permissions checks privileged first",
+			func() Set { return InServer(nil, nil, privileged, now) }, 0x000F_FFFF_FFFF_FFFF},
 		{"unknown channel type", implRS + ": ChannelType::Unknown → 0",
 			func() Set { return InChannel(&stoatpb.Channel{Id: "?"}, u, Scope{Server: srv, Member: member()}) }, 0},
 	}
