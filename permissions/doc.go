@@ -1,8 +1,9 @@
 // Package permissions computes Stoat permissions from model objects, as the Stoat backend does.
 //
 // The backend is the reference: github.com/stoatchat/stoatchat at commit 99b3ea14 (2026-08-15),
-// the same snapshot that ../shared/protocol/BONFIRE.md §3.11 describes. Every rule below names
-// the backend file it comes from:
+// the same snapshot that the project's protocol notes (BONFIRE.md §3.11) describe. Each
+// function's documentation lists its rules in the backend's order and names the file each
+// comes from; the files are:
 //
 //   - crates/core/permissions/src/models/channel.rs: the bits ([Set] constants) and the named
 //     sets ([ViewOnly], [Default], [DefaultDirectMessage], [AllowInTimeout], ...).
@@ -21,9 +22,12 @@
 // member, the DM peer, whether two users share a server or group) is an argument; where an
 // argument is missing the result is what the backend returns when its fetch fails.
 //
-// Values are the backend's u64 bits unchanged, including bits 53–63. The backend never masks
-// stored values, so a role whose allow is the int64 -1 really grants all 64 bits to its
-// members, while the server owner gets [GrantAllSafe] (bits 0–51) only.
+// Values are the backend's u64 bits unchanged, including bits 53–63: the model stores them as
+// int64 and the backend reinterprets them as u64 without masking, so a role whose allow were
+// the int64 -1 would grant all 64 bits to its members while the server owner gets
+// [GrantAllSafe] (bits 0–51) only. Such values are not expected in practice — the REST routes
+// that set overrides (crates/delta/src/routes/*/permissions_set*.rs) only let a user grant
+// bits they hold — but a calculation over cached objects must not lose them.
 //
 // # Gaps
 //
