@@ -1,6 +1,11 @@
 package ermine
 
-import "github.com/ermine-rt/ermine/proto/stoatpb"
+import (
+	"time"
+
+	"github.com/ermine-rt/ermine/permissions"
+	"github.com/ermine-rt/ermine/proto/stoatpb"
+)
 
 // The accessors resolve what an event is about from the cache: no accessor makes a REST call. The
 // event's own entity (its channel, for a channel's events) reads as its owner left it before the
@@ -83,3 +88,66 @@ func (c *Context) Member() *stoatpb.Member {
 
 // Me returns the connected user (the bot).
 func (c *Context) Me() *stoatpb.User { return c.Bot().store.Me() }
+
+// Permissions returns the Author's permissions in the event's channel, computed from the cache
+// (see Bot.Permissions).
+func (c *Context) Permissions() permissions.Set {
+	u := ""
+	if a := c.Author(); a != nil {
+		u = a.GetId()
+	} else if m := c.Message(); m != nil {
+		u = m.GetAuthor()
+	}
+	return c.Bot().Permissions(channelOf(c.Event()), u)
+}
+
+// Permissions returns user's permissions in channel as the backend computes them (package
+// permissions), from what the cache holds: the channel, its server, user's membership and, in a
+// DM, the other recipient. It is 0 when the channel is not cached; what the cache lacks counts as
+// absent (a user not cached is neither privileged nor a bot; in a DM with the bot, the peer
+// counts as a mutual connection when the cache has it as a member of one of the bot's servers).
+func (b *Bot) Permissions(channel, user string) permissions.Set {
+	s := b.store
+	ch := s.Channel(channel)
+	if ch == nil {
+		return 0
+	}
+	who := permissions.Subject{ID: user}
+	if u := s.User(user); u != nil {
+		who = permissions.SubjectOf(u)
+	}
+	sc := permissions.Scope{Now: time.Now()}
+	if srv := ch.GetServer(); srv != "" {
+		sc.Server, sc.Member = s.Server(srv), s.Member(srv, user)
+	}
+	if ch.GetChannelType() == stoatpb.ChannelType_CHANNEL_TYPE_DIRECT_MESSAGE {
+		sc.Peer = b.peer(ch, user)
+	}
+	return permissions.InChannel(ch, who, sc)
+}
+
+// peer is the other recipient of a DM, as the cache knows it.
+func (b *Bot) peer(ch *stoatpb.Channel, user string) permissions.Peer {
+	s := b.store
+	var p permissions.Peer
+	for _, r := range ch.GetRecipients() {
+		if r != user {
+			p.User = s.User(r)
+		}
+	}
+	if p.User == nil {
+		return p
+	}
+	if me := s.Me(); me.GetId() == user {
+		p.Relationship = p.User.GetRelationship() // the connected user's view of the peer
+		for _, srv := range s.ServerIDs() {
+			if s.Member(srv, p.User.GetId()) != nil {
+				p.Mutual = true
+				break
+			}
+		}
+	} else if u := s.User(user); u != nil {
+		p.Relationship = permissions.RelationshipOf(u, p.User)
+	}
+	return p
+}

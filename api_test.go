@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine"
+	"github.com/ermine-rt/ermine/permissions"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
@@ -118,4 +119,30 @@ func TestReplyWithABuiltMessage(t *testing.T) {
 	}
 	check(first, msgID(1), false)
 	check(second, msgID(1), true)
+}
+
+// TestPermissionsFromTheCache: the owner of a server holds every permission in its channels; a
+// member without roles holds the server's default permissions.
+func TestPermissionsFromTheCache(t *testing.T) {
+	b := newBot(t, ermine.Config{})
+	got := make(chan permissions.Set, 1)
+	ermine.Handle(b, func(ctx *ermine.Context, ev *ermine.MessageCreateEvent) error {
+		got <- ctx.Permissions()
+		return nil
+	})
+	rd := ready()
+	rd.Servers[0].DefaultPermissions = int64(permissions.ViewChannel | permissions.SendMessage)
+	src := b.NewSource("s0")
+	ingest(t, src, rd)
+	drain(t, b)
+	ingest(t, src, message(general, 1, "hi")) // by alice, the server's owner
+	if p := <-got; !p.Has(permissions.ManageMessages | permissions.ManageServer) {
+		t.Fatalf("the server owner's permissions: %s", p)
+	}
+	if p := b.Permissions(general, me); !p.Has(permissions.SendMessage) || p.Has(permissions.ManageMessages) {
+		t.Fatalf("a member without roles: %s", p)
+	}
+	if p := b.Permissions("01NOSUCHCHANNEL00000000000", me); p != 0 {
+		t.Fatalf("an unknown channel: %s", p)
+	}
 }
