@@ -155,6 +155,10 @@ type Config struct {
 	MaxDetachedHandlers int
 	// REST configures the REST client (its base URL and token come from APIURL and Token).
 	REST []rest.Option
+	// MetricsAddr, if set, is where Run serves the bot's Prometheus metrics and health
+	// (MetricsHandler: /metrics, /healthz) while it runs, e.g. "127.0.0.1:9464". It listens on
+	// exactly that address: give a loopback one unless the metrics may be public.
+	MetricsAddr string
 	// ShutdownTimeout bounds a graceful stop (default 10s): Run gives the owners this long to
 	// process what was delivered, and detached handlers the rest of it to return. See Close
 	// for what happens when it runs out.
@@ -183,6 +187,10 @@ type Bot struct {
 	deps     *cacheactors.Deps
 	stats    dispatch.Stats
 	cancel   context.CancelFunc
+	metrics  *metrics
+
+	byType    [stoatpb.NumEventTypes]atomic.Uint64 // events routed, by type (metrics)
+	lastEvent atomic.Int64                         // UnixNano of the last event routed (health)
 
 	shed      atomic.Uint64
 	ingested  atomic.Uint64
@@ -215,7 +223,9 @@ func New(cfg Config) (*Bot, error) {
 		store:    cacheactors.NewStore(),
 		cancel:   cancel,
 	}
-	b.budget = actors.NewBudget(actors.BudgetConfig{MaxEvents: cfg.MaxInFlight, MaxBytes: cfg.MaxInFlightBytes, Logger: logger})
+	b.metrics = newMetrics(b)
+	b.budget = actors.NewBudget(actors.BudgetConfig{MaxEvents: cfg.MaxInFlight, MaxBytes: cfg.MaxInFlightBytes, Logger: logger,
+		ObserveLatency: func(d time.Duration) { b.metrics.latency.Observe(d.Seconds()) }})
 	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger), rest.WithUserAgent(UserAgent)}, cfg.REST...)...)
 	b.pipeline = &dispatch.Pipeline{
 		Registry:        b.registry,
@@ -379,6 +389,8 @@ func (s *Source) IngestSized(ctx context.Context, ev stoatpb.Event, size int) er
 	if err := b.budget.Acquire(ctx, int64(size)); err != nil {
 		return err
 	}
+	b.byType[ev.EventType()].Add(1)
+	b.lastEvent.Store(time.Now().UnixNano())
 	key, d := s.router.Route(ev, s.emit)
 	d.Stream, d.Seq = b.budget.Charge(key, int64(size))
 	d.Size = int64(size)

@@ -44,6 +44,13 @@ func (b *Bot) Run(ctx context.Context) error {
 		}
 		discover = b.discoverEvents
 	}
+	if b.cfg.MetricsAddr != "" {
+		stop, err := b.serveMetrics(ctx, b.cfg.MetricsAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	src := b.NewSource(ShardName)
 	cfg := b.cfg.Shard
 	cfg.Name, cfg.URL, cfg.Token, cfg.Format = ShardName, events, b.cfg.Token, b.cfg.Format

@@ -50,6 +50,9 @@ type Budget struct {
 	stalledNs atomic.Int64
 	stallFrom atomic.Int64 // UnixNano when the stall under way began; 0 when none
 	stallLog  ratelog.Limiter
+
+	observe func(time.Duration)
+	charged atomic.Uint64 // events charged, for sampling
 }
 
 // BudgetConfig configures a Budget; zero fields take the defaults.
@@ -62,7 +65,15 @@ type BudgetConfig struct {
 	StallAfter time.Duration
 	// Logger receives the stall warnings (default: discard).
 	Logger *slog.Logger
+	// ObserveLatency, if set, receives for one event in LatencySampleEvery the time from its
+	// Charge to its acknowledgement (routed → processed by its owner, handlers' synchronous
+	// phase included): the latency of the pipeline, for a histogram.
+	ObserveLatency func(time.Duration)
 }
+
+// LatencySampleEvery is how often the budget samples an event's latency (ObserveLatency): one
+// clock read per sampled event, none for the others.
+const LatencySampleEvery = 64
 
 type loadShard struct {
 	mu    sync.Mutex
@@ -81,6 +92,10 @@ type ownerLoad struct {
 	sizes []int64
 	head  int
 	bytes int64
+	// sampled is the seq of the event whose latency is being measured (0: none), charged at
+	// sampledAt.
+	sampled   uint64
+	sampledAt time.Time
 }
 
 // inFlight is the number of the owner's events charged and not acknowledged.
@@ -108,6 +123,7 @@ func NewBudget(cfg BudgetConfig) *Budget {
 		wake:       make(chan struct{}, 1),
 		seed:       maphash.MakeSeed(),
 		stallLog:   ratelog.Limiter{Burst: 1, Interval: 10 * time.Second},
+		observe:    cfg.ObserveLatency,
 	}
 	for i := range b.shards {
 		b.shards[i].loads = map[Key]*ownerLoad{}
@@ -212,6 +228,9 @@ func (b *Budget) Charge(owner Key, size int64) (stream, seq uint64) {
 	l.sizes = append(l.sizes, size)
 	l.bytes += size
 	stream, seq = l.stream, l.acked+uint64(l.inFlight())
+	if b.observe != nil && l.sampled == 0 && b.charged.Add(1)%LatencySampleEvery == 0 {
+		l.sampled, l.sampledAt = seq, time.Now()
+	}
 	s.mu.Unlock()
 	return stream, seq
 }
@@ -237,6 +256,10 @@ func (b *Budget) Processed(owner Key, stream, seq uint64) {
 	l.acked += n
 	l.bytes -= size
 	l.head += int(n)
+	var latency time.Duration
+	if l.sampled != 0 && l.acked >= l.sampled {
+		latency, l.sampled = time.Since(l.sampledAt), 0
+	}
 	switch {
 	case l.head == len(l.sizes):
 		l.sizes, l.head = l.sizes[:0], 0
@@ -245,6 +268,9 @@ func (b *Budget) Processed(owner Key, stream, seq uint64) {
 		l.sizes, l.head = l.sizes[:copy(l.sizes, l.sizes[l.head:])], 0
 	}
 	s.mu.Unlock()
+	if latency > 0 {
+		b.observe(latency)
+	}
 	b.bytes.Add(-size)
 	b.events.Add(-int64(n))
 	if b.waiting.Load() > 0 {

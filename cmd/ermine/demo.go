@@ -27,6 +27,7 @@ func runDemo(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the world and the stream")
 	format := fs.String("format", "json", "wire format: json or msgpack")
 	verbose := fs.Bool("v", false, "show the runtime's warnings")
+	metrics := fs.String("metrics", "", "serve Prometheus metrics and /healthz on this address (e.g. 127.0.0.1:9464)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,12 +39,16 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	defer srv.Close()
 	fmt.Printf("fake Stoat on %s (events %s)\n", srv.URL, srv.EventsURL())
+	if *metrics != "" {
+		fmt.Printf("metrics on http://%s/metrics, health on http://%s/healthz\n", *metrics, *metrics)
+	}
 
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	bot, err := ermine.New(ermine.Config{Token: srv.Token(), APIURL: srv.URL, EventsURL: srv.EventsURL() + "?format=" + *format, Logger: logger})
+	bot, err := ermine.New(ermine.Config{Token: srv.Token(), APIURL: srv.URL, EventsURL: srv.EventsURL() + "?format=" + *format, Logger: logger,
+		MetricsAddr: *metrics})
 	if err != nil {
 		return err
 	}
