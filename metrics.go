@@ -98,6 +98,8 @@ var (
 	descGateTimeout = prometheus.NewDesc("ermine_gate_timeouts_total", "Waits of the owner protocol past GateTimeout.", nil, nil)
 	descEntries     = prometheus.NewDesc("ermine_cache_entries", "Cached entries, by kind.", []string{"kind"}, nil)
 	descCacheBytes  = prometheus.NewDesc("ermine_cache_bytes", "Estimated heap bytes of the cache, by kind.", []string{"kind"}, nil)
+	descRESTReqs    = prometheus.NewDesc("ermine_rest_requests_total", "REST requests (each attempt), by route.", []string{"route"}, nil)
+	descRESTLimited = prometheus.NewDesc("ermine_rest_rate_limited_total", "REST responses 429 Too Many Requests, by route.", []string{"route"}, nil)
 )
 
 // Describe implements prometheus.Collector.
@@ -105,7 +107,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEvents, descShed, descFrames, descFrameBytes, descDecodeErrs, descSkipped,
 		descReconnects, descConnected, descHandlerErrs, descPanics, descAutoDetach, descDetached, descCancelled,
 		descInFlight, descStalls, descOwners, descActivations, descPassivated, descCrashes, descGateTimeout,
-		descEntries, descCacheBytes} {
+		descEntries, descCacheBytes, descRESTReqs, descRESTLimited} {
 		ch <- d
 	}
 }
@@ -155,6 +157,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		"emojis": cs.Emojis, "voice_states": cs.VoiceStates, "read_states": cs.ReadStates, "webhooks": cs.Webhooks,
 	} {
 		gauge(descCacheBytes, float64(k.Bytes), kind)
+	}
+	for _, r := range b.rest.Stats() {
+		counter(descRESTReqs, r.Requests, r.Route)
+		counter(descRESTLimited, r.RateLimited, r.Route)
 	}
 }
 

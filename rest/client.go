@@ -14,7 +14,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ermine-rt/ermine/internal/handlerctx"
@@ -96,6 +98,49 @@ type Client struct {
 	clock     Clock
 	retry     RetryPolicy
 	scope     string
+
+	stats *routeStats
+}
+
+// routeStats are a client's counters by route, behind a pointer so that a Client value holds no
+// lock.
+type routeStats struct {
+	mu      sync.Mutex
+	byRoute map[string]*RouteStats
+}
+
+// RouteStats counts a route's requests (each attempt, retries included) and the 429s they got.
+type RouteStats struct {
+	Route       string // the method and path template, "POST /channels/{channel}/messages"
+	Requests    uint64
+	RateLimited uint64
+}
+
+// Stats returns the counters of every route called so far, sorted by route.
+func (c *Client) Stats() []RouteStats {
+	c.stats.mu.Lock()
+	defer c.stats.mu.Unlock()
+	out := make([]RouteStats, 0, len(c.stats.byRoute))
+	for _, st := range c.stats.byRoute {
+		out = append(out, *st)
+	}
+	slices.SortFunc(out, func(a, b RouteStats) int { return strings.Compare(a.Route, b.Route) })
+	return out
+}
+
+// count records one response of route (limited: a 429).
+func (c *Client) count(route string, limited bool) {
+	c.stats.mu.Lock()
+	defer c.stats.mu.Unlock()
+	st := c.stats.byRoute[route]
+	if st == nil {
+		st = &RouteStats{Route: route}
+		c.stats.byRoute[route] = st
+	}
+	st.Requests++
+	if limited {
+		st.RateLimited++
+	}
 }
 
 // secret holds a token behind a pointer, so that printing a Client (even with %#v) shows an
@@ -115,6 +160,7 @@ func New(token string, opts ...Option) *Client {
 		log:       slog.New(slog.DiscardHandler),
 		clock:     SystemClock{},
 		retry:     DefaultRetryPolicy,
+		stats:     &routeStats{byRoute: map[string]*RouteStats{}},
 	}
 	for _, o := range opts {
 		o(c)
@@ -346,6 +392,7 @@ func (c *Client) do(ctx context.Context, k *call, decode func([]byte) error) err
 		}
 		obs := observe(resp, data)
 		p.Done(obs)
+		c.count(k.method+" "+k.route, resp.StatusCode == http.StatusTooManyRequests)
 		log.Debug("rest: response", "status", resp.StatusCode, "attempt", attempt,
 			"took", c.clock.Now().Sub(start), "bucket", obs.Bucket, "remaining", obs.Remaining,
 			"reset_after", obs.ResetAfter)

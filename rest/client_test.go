@@ -248,6 +248,9 @@ func Test429(t *testing.T) {
 			if s.count() != 2 {
 				t.Errorf("%d attempts, want 2", s.count())
 			}
+			if st := c.Stats(); len(st) != 1 || st[0] != (rest.RouteStats{Route: "POST /channels/{channel}/messages", Requests: 2, RateLimited: 1}) {
+				t.Errorf("Stats() = %+v", st)
+			}
 			var total time.Duration
 			for _, w := range clk.waits() {
 				total += w
