@@ -85,7 +85,9 @@ type Config struct {
 	// Logger receives the shard's logs, with a "shard" attribute. Default: discard.
 	Logger *slog.Logger
 	// Dial holds WebSocket dial options: HTTPClient (proxies, TLS), HTTPHeader (User-Agent)…
-	// It is copied; nil means the defaults.
+	// It is copied; nil means the defaults. Without an HTTPClient, the shard dials with a clone of
+	// http.DefaultTransport that reads the socket 64 KiB at a time (coder/websocket alone reads
+	// 4 KiB per system call); a client of your own is used as it is.
 	Dial *websocket.DialOptions
 	// Skip, if set, drops the frames of the wire types it reports true for ("Message",
 	// "UserUpdate"…) after a cheap peek at their type and before decoding (bonfire.WithSkip):
@@ -223,6 +225,9 @@ func (c Config) settings() (*settings, error) {
 	var opts websocket.DialOptions
 	if c.Dial != nil {
 		opts = *c.Dial
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = bufferedClient()
 	}
 	c.Dial = &opts
 
