@@ -16,8 +16,7 @@ var privateChannelCreate = on[*channelOwner, *stoatpb.PrivateChannelCreateEvent]
 	py:    "stoat.py invents an empty read state.",
 	tests: []string{"TestEventEffects/ChannelCreate/DM"},
 	route: func(r *Router, e *stoatpb.PrivateChannelCreateEvent, _ *ownerpb.Dispatch, emit emitFunc) actors.Key {
-		e.Channel = normalizeChannel(e.Channel)
-		return r.channelCreated(e.Channel, emit)
+		return r.channelCreated(&e.Channel, emit)
 	},
 	process: func(o *channelOwner, e *stoatpb.PrivateChannelCreateEvent) { o.setChannel(e.GetChannel()) },
 }.spec()
@@ -26,12 +25,11 @@ var serverChannelCreate = on[*channelOwner, *stoatpb.ServerChannelCreateEvent]{
 	key: "id",
 	w:   "set the channel (legacy VoiceChannel normalised to TextChannel with voice {}, in the event too)",
 	p:   "plain: the channel joins its server's channel list",
-	py: `stoat.py does not add it to the server (it waits for a ServerUpdate) and invents an empty
+	py: `stoat.py does not add it to the server (it waits for a ServerUpdateEvent) and invents an empty
 read state.`,
 	tests: []string{"TestEventEffects/ChannelCreate/server channel", "TestEventEffects/ChannelCreate/legacy VoiceChannel", "TestNewServerChannelJoinsItsServer"},
 	route: func(r *Router, e *stoatpb.ServerChannelCreateEvent, _ *ownerpb.Dispatch, emit emitFunc) actors.Key {
-		e.Channel = normalizeChannel(e.Channel)
-		return r.channelCreated(e.Channel, emit)
+		return r.channelCreated(&e.Channel, emit)
 	},
 	process: func(o *channelOwner, e *stoatpb.ServerChannelCreateEvent) { o.setChannel(e.GetChannel()) },
 }.spec()

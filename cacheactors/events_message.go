@@ -15,7 +15,7 @@ var messageCreate = on[*channelOwner, *stoatpb.MessageCreateEvent]{
 	w: `cache the message (without its embedded user and member), evicting the channel's oldest
 beyond MessagesPerChannel; channel last_message_id (DM, Group, TextChannel); a DM becomes active;
 a Group's owner follows a channel_ownership_changed system message (the server sends no
-ChannelUpdate for it); if it mentions you (your id, @everyone/@online flags, or one of your roles
+ChannelUpdateEvent for it); if it mentions you (your id, @everyone/@online flags, or one of your roles
 in the server), its id joins your read state's mentions`,
 	p: `plain: the author's user snapshot → its user partition (keeping the cached relationship,
 which Bonfire may get wrong, and your own relations); the member snapshot → its server (if you

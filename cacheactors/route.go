@@ -75,7 +75,7 @@ func (r *Router) next() seqID {
 // event earlier than everything held behind it: owners cannot wait for each other in a cycle.
 //
 // patch is shared by every owner it goes to (it is never changed).
-func (r *Router) cascade(d *ownerpb.Dispatch, primary, to actors.Key, patch *ownerpb.Patch, emit func(actors.Key, any)) {
+func (r *Router) cascade(d *ownerpb.Dispatch, primary, to actors.Key, patch *ownerpb.Patch, emit emitFunc) {
 	if to == primary {
 		d.Local = append(d.Local, patch)
 		return
@@ -97,7 +97,10 @@ func (r *Router) route(ev stoatpb.Event, d *ownerpb.Dispatch, emit emitFunc) act
 	return r.shard
 }
 
-func (r *Router) channelCreated(ch *stoatpb.Channel, emit func(actors.Key, any)) actors.Key {
+// channelCreated routes a ChannelCreate of *c, which it normalises (normalizeChannel).
+func (r *Router) channelCreated(c **stoatpb.Channel, emit emitFunc) actors.Key {
+	*c = normalizeChannel(*c)
+	ch := *c
 	r.channels[ch.GetId()] = true
 	if srv := ch.GetServer(); srv != "" {
 		r.linkChannel(ch.GetId(), srv)
@@ -132,7 +135,7 @@ func (r *Router) forgetChannel(ch string) {
 }
 
 // serverCreated seeds the channels of a ServerCreate (replacing what a previous one said).
-func (r *Router) serverCreated(e *stoatpb.ServerCreateEvent, emit func(actors.Key, any)) actors.Key {
+func (r *Router) serverCreated(e *stoatpb.ServerCreateEvent, emit emitFunc) actors.Key {
 	listed := make(map[string]bool, len(e.Channels))
 	for i, ch := range e.Channels {
 		e.Channels[i] = normalizeChannel(ch)
@@ -158,7 +161,7 @@ func (r *Router) serverCreated(e *stoatpb.ServerCreateEvent, emit func(actors.Ke
 
 // serverGone cascades a ServerDelete, or your own ServerMemberLeave, to the server's channels
 // (stoat.py leaves them cached, with their messages).
-func (r *Router) serverGone(d *ownerpb.Dispatch, key actors.Key, srv string, emit func(actors.Key, any)) {
+func (r *Router) serverGone(d *ownerpb.Dispatch, key actors.Key, srv string, emit emitFunc) {
 	var drop *ownerpb.Patch
 	for ch := range r.serverChannels[srv] {
 		if drop == nil {
@@ -185,7 +188,7 @@ func (r *Router) serverGone(d *ownerpb.Dispatch, key actors.Key, srv string, emi
 // seedReady emits the seeds of a Ready: drops for the servers and channels the previous Ready
 // had and this one lacks, then the servers (with their members and emojis), channels and users.
 // Each carries the Ready's barrier, which says how many acks the Ready waits for.
-func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *ownerpb.BarrierAck {
+func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit emitFunc) *ownerpb.BarrierAck {
 	for _, u := range e.Users {
 		if u.GetRelationship() == stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_USER {
 			r.me = u.GetId()
