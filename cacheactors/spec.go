@@ -43,34 +43,42 @@ type on[O ownerKind, E stoatpb.Event] struct {
 // spec erases on's types.
 func (s on[O, E]) spec() spec {
 	out := spec{key: s.key, r: s.r, w: s.w, p: s.p, py: s.py, tests: s.tests}
-	var keyOf func(string) actors.Key
 	switch any(*new(O)).(type) {
 	case *channelOwner:
-		out.owner, keyOf = actors.KindChannel, channelKey
+		out.owner = actors.KindChannel
 	case *serverOwner:
-		out.owner, keyOf = actors.KindServer, serverKey
+		out.owner = actors.KindServer
 	case *userDirOwner:
-		out.owner, keyOf = actors.KindUserDir, actors.UserDirKey
+		out.owner = actors.KindUserDir
 	default:
 		out.owner = actors.KindShard
 	}
-	switch {
-	case s.route != nil:
+	// The closures capture the typed functions alone: one load less on the hot path.
+	switch route, id, kind := s.route, s.id, out.owner; {
+	case route != nil:
 		out.route = func(r *Router, ev stoatpb.Event, d *ownerpb.Dispatch, emit emitFunc) actors.Key {
-			return s.route(r, ev.(E), d, emit)
+			return route(r, ev.(E), d, emit)
 		}
-	case s.id != nil:
+	case id != nil:
 		out.route = func(_ *Router, ev stoatpb.Event, _ *ownerpb.Dispatch, _ emitFunc) actors.Key {
-			return keyOf(s.id(ev.(E)))
+			return ownerKey(kind, id(ev.(E)))
 		}
 	}
-	if s.before != nil {
-		out.before = func(o ownerKind, ev stoatpb.Event) { s.before(o.(O), ev.(E)) }
+	if before := s.before; before != nil {
+		out.before = func(o ownerKind, ev stoatpb.Event) { before(o.(O), ev.(E)) }
 	}
-	if s.process != nil {
-		out.process = func(o ownerKind, ev stoatpb.Event) { s.process(o.(O), ev.(E)) }
+	if process := s.process; process != nil {
+		out.process = func(o ownerKind, ev stoatpb.Event) { process(o.(O), ev.(E)) }
 	}
 	return out
+}
+
+// ownerKey is the key of the owner of kind whose entity is id (a user's partition for users).
+func ownerKey(kind actors.Kind, id string) actors.Key {
+	if kind == actors.KindUserDir {
+		return actors.UserDirKey(id)
+	}
+	return actors.Key{Kind: kind, ID: id}
 }
 
 // specs is the spec of every event type the router and the owners handle, in one table.
