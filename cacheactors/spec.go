@@ -30,7 +30,8 @@ type spec struct {
 }
 
 // on is a spec with its functions typed: events of type E, owned by owners of type O. The
-// primary owner's key is either id's (for an owner of O's kind) or what route returns.
+// primary owner is the owner of O's kind whose entity id returns, or what route returns (which
+// may send seeds and patches); neither: the shard owner.
 type on[O ownerKind, E stoatpb.Event] struct {
 	key, r, w, p, py string
 	tests            []string
