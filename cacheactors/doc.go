@@ -5,29 +5,68 @@
 // # Routing: event → primary owner
 //
 // Every event has exactly one primary owner, which runs the bot's handlers for it (before_dispatch
-// → handlers → process, see package dispatch). This table is the one place that decides it
-// (Router.Route):
+// → handlers → process, see package dispatch). It is declared with everything else the cache does
+// with the event in one place, the event's spec (events_*.go, in the table of spec.go), from which
+// Router.Route, the owners' hooks and this package's tables come (go generate rewrites the tables;
+// a test fails when they are stale):
 //
-//	event                                         owner      routing key
-//	Message, MessageUpdate/Append/Delete,         channel    channel (channel_id for reactions)
-//	  BulkMessageDelete, MessageReact/Unreact/
-//	  RemoveReaction, MessageStart/StopEditing
-//	ChannelCreate/Update/Delete, ChannelGroup-    channel    id
-//	  Join/Leave, ChannelStart/StopTyping,
-//	  ChannelAck, VoiceChannelJoin/Leave
-//	VoiceChannelMove                              channel    to (from gets a patch)
-//	UserVoiceStateUpdate, VoiceCallUpdate         channel    channel_id
-//	WebhookCreate                                 channel    channel_id (remembered per webhook)
-//	WebhookUpdate/Delete                          channel    the webhook's channel (index)
-//	ServerCreate/Update/Delete, ServerMember*,    server     id (id.server for member updates)
-//	  ServerRole*, ServerRoleRanksUpdate
-//	EmojiCreate                                   server     parent.id (remembered per emoji)
-//	EmojiUpdate/Delete                            server     the emoji's server (index)
-//	UserUpdate, UserPlatformWipe                  userdir    id / user_id
-//	UserRelationship                              userdir    user._id (not id, which is you)
-//	everything else (Ready, Authenticated, Pong,  shard      the connection
-//	  Error, Logout, sessions, UserSettingsUpdate,
-//	  UserSlowmodes, UserMoveVoiceChannel, unknown)
+//	event                        owner    routing key
+//	ReadyEvent                   shard    the connection
+//	AuthenticatedEvent           shard    the connection
+//	LogoutEvent                  shard    the connection
+//	PongEvent                    shard    the connection
+//	ErrorEvent                   shard    the connection
+//	BeesEvent                    shard    the connection
+//	UnknownEvent                 shard    the connection
+//	SessionCreateEvent           shard    the connection
+//	SessionDeleteEvent           shard    the connection
+//	SessionDeleteAllEvent        shard    the connection
+//	ReportCreateEvent            shard    the connection
+//	UserSettingsUpdateEvent      shard    the connection
+//	UserMoveVoiceChannelEvent    shard    the connection
+//	UserSlowmodesEvent           shard    the connection
+//	PrivateChannelCreateEvent    channel  id
+//	ServerChannelCreateEvent     channel  id
+//	ChannelUpdateEvent           channel  id
+//	ChannelDeleteEvent           channel  id
+//	GroupRecipientAddEvent       channel  id
+//	GroupRecipientRemoveEvent    channel  id
+//	ChannelStartTypingEvent      channel  id
+//	ChannelStopTypingEvent       channel  id
+//	MessageStartEditingEvent     channel  channel_id
+//	MessageStopEditingEvent      channel  channel_id
+//	MessageAckEvent              channel  id
+//	MessageCreateEvent           channel  channel
+//	MessageUpdateEvent           channel  channel_id
+//	MessageAppendEvent           channel  channel_id
+//	MessageDeleteEvent           channel  channel_id
+//	MessageDeleteBulkEvent       channel  channel_id
+//	MessageReactEvent            channel  channel_id
+//	MessageUnreactEvent          channel  channel_id
+//	MessageClearReactionEvent    channel  channel_id
+//	WebhookCreateEvent           channel  channel_id (remembered per webhook)
+//	WebhookUpdateEvent           channel  the webhook's channel (index)
+//	WebhookDeleteEvent           channel  the webhook's channel (index)
+//	VoiceChannelJoinEvent        channel  id
+//	VoiceChannelLeaveEvent       channel  id
+//	VoiceChannelMoveEvent        channel  to (from gets a patch)
+//	UserVoiceStateUpdateEvent    channel  channel_id
+//	VoiceCallUpdateEvent         channel  channel_id
+//	ServerCreateEvent            server   id
+//	ServerUpdateEvent            server   id
+//	ServerDeleteEvent            server   id
+//	ServerEmojiCreateEvent       server   parent.id (remembered per emoji)
+//	ServerEmojiUpdateEvent       server   the emoji's server (index)
+//	ServerEmojiDeleteEvent       server   the emoji's server (index)
+//	ServerMemberJoinEvent        server   id
+//	ServerMemberUpdateEvent      server   id.server
+//	ServerMemberRemoveEvent      server   id
+//	RawServerRoleUpdateEvent     server   id
+//	ServerRoleDeleteEvent        server   id
+//	ServerRoleRanksUpdateEvent   server   id
+//	UserUpdateEvent              userdir  id
+//	UserRelationshipUpdateEvent  userdir  user._id (not id, which is you)
+//	UserPlatformWipeEvent        userdir  user_id
 //
 // An event whose owner cannot be known (an emoji or webhook never seen) goes to the shard owner:
 // its handlers still run, and there is nothing cached to change.
@@ -40,26 +79,26 @@
 // at the event's place in the wire order: no later event of that owner can overtake it, and it
 // cannot overtake an earlier one. There are three kinds:
 //
-//   - Seeds: Ready and ServerCreate carry state for many owners. The seeds are applied as soon as
+//   - Seeds: ReadyEvent and ServerCreateEvent carry state for many owners. The seeds are applied as soon as
 //     they arrive, before the event's handlers run: a channel actor always knows its channel
 //     before it sees that channel's next event, and the handlers of a Ready (which run once all
 //     of its seeds and drops are acked, see below) see a full cache, where stoat.py's cache is
 //     still empty. A handler cannot cancel a seed.
-//   - Gated cascades: the effects that depend on the event happening (ServerDelete and leaving a
-//     server → its channels are dropped; ChannelDelete → its server's channel list;
-//     ServerRoleDelete → the channels' role_permissions; VoiceChannelMove → the `from` channel;
-//     UserRelationship → your relations list; UserPlatformWipe → every server, every channel and
-//     your relations; a webhook moving → its new channel). The patch is gated: its owner applies
+//   - Gated cascades: the effects that depend on the event happening (ServerDeleteEvent and
+//     leaving a server → its channels are dropped; ChannelDeleteEvent → its server's channel
+//     list; ServerRoleDeleteEvent → the channels' role_permissions; VoiceChannelMoveEvent → the
+//     `from` channel; UserRelationshipUpdateEvent → your relations list; UserPlatformWipeEvent →
+//     every server, every channel and your relations; a webhook moving → its new channel). The patch is gated: its owner applies
 //     it only once the primary owner has told it the event's outcome, processed or cancelled
 //     (see below), so the handlers still see every owner as it was before the event (a
-//     ServerDelete handler can read the server's channels), and a cancelled event has no effect
+//     ServerDeleteEvent handler can read the server's channels), and a cancelled event has no effect
 //     anywhere. A gate only ever waits for an event earlier in wire order, so owners cannot wait
 //     for each other in a cycle. The targets come from the router's own indexes, kept in wire
 //     order (server → channels, the channels and servers known), never from the Store, which may
 //     not have caught up with the wire yet.
 //   - Plain patches, for facts that hold whatever the handlers decide and would make busy owners
-//     wait for nothing if gated: the author (user) and member snapshots a Message carries, a new
-//     server channel joining its server's list.
+//     wait for nothing if gated: the author (user) and member snapshots a MessageCreateEvent
+//     carries, a new server channel joining its server's list.
 //
 // # The owner protocol
 //
@@ -131,9 +170,11 @@
 // from the owner's state); w: what process writes (skipped when a handler cancels the event);
 // p: patches to other owners (seed, gated or plain, as above); ≠py: where stoat.py (1.2.0) does
 // something else and ermine deliberately does not copy it. "Set" means a new object is published;
-// nothing published is ever changed.
+// nothing published is ever changed. UserMoveVoiceChannelEvent is an instruction to your voice
+// client (the participant lists change through VoiceChannelMoveEvent). BeforeConnectEvent and
+// AfterConnectEvent never reach an owner: the shard actor hands them to the handlers itself.
 //
-//	Ready (shard)
+//	ReadyEvent (shard)
 //	  r: Me (the connected user, after every seed is applied)
 //	  w: user settings, if the Ready carries them
 //	  p: seeds: each server (server; members replaced by the Ready's, i.e. your own memberships
@@ -145,139 +186,167 @@
 //	     TextChannels with voice {}. Other users are kept (they are not a set the Ready lists).
 //	     The Ready's handlers run once every seed and every drop is applied.
 //	  ≠py: a re-Ready never removes anything in stoat.py; its handlers see an empty cache.
-//	Authenticated, Logout, Pong, Error, Bees, SessionCreate/Delete/DeleteAll (and legacy Auth),
-//	ReportCreate, UserSlowmodes, UserMoveVoiceChannel, unknown types (shard)
-//	  no cache effect (UserMoveVoiceChannel is an instruction to your voice client; the
-//	  participant lists change through VoiceChannelMove).
-//	UserSettingsUpdate (shard)
-//	  r: Before (settings), After (merged by key)   w: set the settings
-//	Message (channel)
-//	  w: cache the message (without its embedded user and member), evicting the channel's oldest
-//	     beyond MessagesPerChannel; channel last_message_id (DM, Group, TextChannel); a DM
-//	     becomes active; a Group's owner follows a channel_ownership_changed system message (the
-//	     server sends no ChannelUpdate for it); if it mentions you (your id, @everyone/@online
-//	     flags, or one of your roles in the server), its id joins your read state's mentions
-//	  p: plain: the author's user snapshot → its user partition (keeping the cached
-//	     relationship, which Bonfire may get wrong, and your own relations); the member snapshot
-//	     → its server (if you are in it)
-//	  ≠py: stoat.py changes last_message_id in place (the handlers' channel object changes) and
-//	     replaces the author object by its id on the very message the handlers hold.
-//	MessageUpdate (channel)
-//	  r: Before (cached message), After (Before + clear, then data)   w: set After (if cached)
-//	MessageAppend (channel)
-//	  r: Message (cached)   w: set the message with the embeds appended
-//	  ≠py: stoat.py extends the cached message's embeds in place.
-//	MessageDelete (channel)
-//	  r: Message   w: remove it; drop it from your unread mentions
-//	BulkMessageDelete (channel)
-//	  r: Messages (those cached)   w: remove them; drop them from your unread mentions
-//	MessageReact (channel)
-//	  r: Message   w: add the user to reactions[emoji] once
-//	  ≠py: stoat.py appends in place and again on a replayed event (duplicates).
-//	MessageUnreact (channel)
-//	  r: Message   w: remove the user; an emptied emoji is dropped unless it is one of the
-//	     message's interactions.reactions (as stoat.js)
-//	  ≠py: stoat.py mutates in place and leaves (or creates) an empty entry.
-//	MessageRemoveReaction (channel)
-//	  r: Message   w: remove reactions[emoji] entirely
-//	MessageStartEditing/StopEditing, ChannelStartTyping/StopTyping (channel)
-//	  no cache effect (ephemeral; typing is not cached).
-//	ChannelCreate (channel: PrivateChannelCreate or ServerChannelCreate)
+//	UserSettingsUpdateEvent (shard)
+//	  r: Before (settings), After (merged by key)
+//	  w: set the settings
+//	PrivateChannelCreateEvent (channel)
+//	  w: set the channel
+//	  ≠py: stoat.py invents an empty read state.
+//	ServerChannelCreateEvent (channel)
 //	  w: set the channel (legacy VoiceChannel normalised to TextChannel with voice {}, in the
 //	     event too)
-//	  p: plain: a server channel joins its server's channel list
-//	  ≠py: stoat.py does not add it to the server (it waits for a ServerUpdate) and invents an
-//	     empty read state.
-//	ChannelUpdate (channel)
-//	  r: Before, After   w: set After; clearing Voice also removes the voice participants
-//	ChannelDelete (channel)
-//	  r: Channel   w: remove the channel, its messages, voice participants, read state and
-//	     webhooks (the event may also mean you lost access)
+//	  p: plain: the channel joins its server's channel list
+//	  ≠py: stoat.py does not add it to the server (it waits for a ServerUpdateEvent) and invents
+//	     an empty read state.
+//	ChannelUpdateEvent (channel)
+//	  r: Before, After
+//	  w: set After; clearing Voice also removes the voice participants
+//	ChannelDeleteEvent (channel)
+//	  r: Channel
+//	  w: remove the channel, its messages, voice participants, read state and webhooks (the event
+//	     may also mean you lost access)
 //	  p: gated: its server drops it from channels and every category
 //	  ≠py: stoat.py leaves the read state, the voice state and the DM index behind.
-//	ChannelGroupJoin (channel)
-//	  r: Group   w: add the user to recipients (once)
-//	ChannelGroupLeave (channel)
-//	  r: Group   w: you: remove the whole group (as ChannelDelete); another user: remove them
-//	     from recipients
+//	GroupRecipientAddEvent (channel)
+//	  r: Group
+//	  w: add the user to recipients (once)
+//	GroupRecipientRemoveEvent (channel)
+//	  r: Group
+//	  w: you: remove the whole group (as ChannelDeleteEvent); another user: remove them from
+//	     recipients
 //	  ≠py: stoat.py keeps a group you left, and mutates recipients in place.
-//	ChannelAck (channel)
+//	MessageAckEvent (channel)
 //	  w: read state: last_id = message_id, mentions up to it dropped
 //	  ≠py: stoat.py prunes the mentions against the previous last_id, in place.
-//	WebhookCreate (channel)
+//	MessageCreateEvent (channel)
+//	  w: cache the message (without its embedded user and member), evicting the channel's oldest
+//	     beyond MessagesPerChannel; channel last_message_id (DM, Group, TextChannel); a DM becomes
+//	     active; a Group's owner follows a channel_ownership_changed system message (the server
+//	     sends no ChannelUpdateEvent for it); if it mentions you (your id, @everyone/@online
+//	     flags, or one of your roles in the server), its id joins your read state's mentions
+//	  p: plain: the author's user snapshot → its user partition (keeping the cached relationship,
+//	     which Bonfire may get wrong, and your own relations); the member snapshot → its server
+//	     (if you are in it)
+//	  ≠py: stoat.py changes last_message_id in place (the handlers' channel object changes) and
+//	     replaces the author object by its id on the very message the handlers hold.
+//	MessageUpdateEvent (channel)
+//	  r: Before (cached message), After (Before + clear, then data)
+//	  w: set After (if cached)
+//	MessageAppendEvent (channel)
+//	  r: Message (cached)
+//	  w: set the message with the embeds appended
+//	  ≠py: stoat.py extends the cached message's embeds in place.
+//	MessageDeleteEvent (channel)
+//	  r: Message
+//	  w: remove it; drop it from your unread mentions
+//	MessageDeleteBulkEvent (channel)
+//	  r: Messages (those cached)
+//	  w: remove them; drop them from your unread mentions
+//	MessageReactEvent (channel)
+//	  r: Message
+//	  w: add the user to reactions[emoji] once
+//	  ≠py: stoat.py appends in place and again on a replayed event (duplicates).
+//	MessageUnreactEvent (channel)
+//	  r: Message
+//	  w: remove the user; an emptied emoji is dropped unless it is one of the message's
+//	     interactions.reactions (as stoat.js)
+//	  ≠py: stoat.py mutates in place and leaves (or creates) an empty entry.
+//	MessageClearReactionEvent (channel)
+//	  r: Message
+//	  w: remove reactions[emoji] entirely
+//	WebhookCreateEvent (channel)
 //	  w: cache the webhook (it goes with the channel)
-//	WebhookUpdate (channel, through the webhook → channel index)
-//	  r: Before, After (remove, then data)   w: set After
+//	WebhookUpdateEvent (channel)
+//	  r: Before, After (remove, then data)
+//	  w: set After
 //	  p: gated: if channel_id changed, the new channel takes the webhook over
 //	  ≠py: stoat.py caches no webhooks.
-//	WebhookDelete (channel, through the index)
-//	  r: Webhook   w: remove it
-//	VoiceChannelJoin (channel)
+//	WebhookDeleteEvent (channel)
+//	  r: Webhook
+//	  w: remove it
+//	VoiceChannelJoinEvent (channel)
 //	  w: add (or replace) the participant
-//	VoiceChannelLeave (channel)
-//	  r: Container, State   w: remove the participant (no participants: no entry)
-//	VoiceChannelMove (channel `to`)
+//	VoiceChannelLeaveEvent (channel)
+//	  r: Container, State
+//	  w: remove the participant (no participants: no entry)
+//	VoiceChannelMoveEvent (channel)
 //	  r: NewContainer, OldContainer (the Store's `from`, still unchanged: its patch is gated)
 //	  w: add (or replace) the participant in `to`
 //	  p: gated: remove the user from `from`
 //	  ≠py: stoat.py does nothing when `from` is not cached, and mutates both in place.
-//	UserVoiceStateUpdate (channel)
-//	  r: Container, Before, After   w: set After in place of Before
+//	UserVoiceStateUpdateEvent (channel)
+//	  r: Container, Before, After
+//	  w: set After in place of Before
 //	  ≠py: stoat.py never writes After back (the update is lost).
-//	VoiceCallUpdate (channel)
-//	  no cache effect.
-//	ServerCreate (server)
+//	ServerCreateEvent (server)
 //	  r: JoinedAt (now, for your synthesised member)
-//	  w: set the server; members replaced by your own, synthesised (no ServerMemberJoin comes for
-//	     you); emojis replaced
+//	  w: set the server; members replaced by your own, synthesised (no ServerMemberJoinEvent comes
+//	     for you); emojis replaced
 //	  p: seeds: each channel (channel, voice participants; legacy VoiceChannel normalised); drop
-//	     to channels a previous ServerCreate of the same server listed and this one lacks
-//	ServerUpdate (server)
-//	  r: Before, After (clear, then data)   w: set After
-//	ServerDelete (server)
-//	  r: Server   w: remove the server, its members, roles and emojis
+//	     to channels a previous ServerCreateEvent of the same server listed and this one lacks
+//	ServerUpdateEvent (server)
+//	  r: Before, After (clear, then data)
+//	  w: set After
+//	ServerDeleteEvent (server)
+//	  r: Server
+//	  w: remove the server, its members, roles and emojis
 //	  p: gated: drop to each of its channels (messages, voice, read states, webhooks)
 //	  ≠py: stoat.py keeps the channels and their messages, and the emojis in its global map.
-//	ServerMemberJoin (server)
+//	ServerEmojiCreateEvent (server)
+//	  w: cache the emoji
+//	ServerEmojiUpdateEvent (server)
+//	  r: Before, After (renamed)
+//	  w: set After
+//	ServerEmojiDeleteEvent (server)
+//	  r: Emoji
+//	  w: remove it
+//	ServerMemberJoinEvent (server)
 //	  r: Member (synthesised from user, joined now, if the server sent none)
 //	  w: set it (if the server is cached)
-//	ServerMemberUpdate (server)
-//	  r: Before, After (clear first: Roles → none, CanPublish/CanReceive → absent (true),
-//	     JoinedAt and VoiceChannel are no-ops; then data)   w: set After (if cached)
-//	ServerMemberLeave (server)
-//	  r: Member   w: another user: remove the member; you: as ServerDelete, for your view
-//	  p: you: as ServerDelete
+//	ServerMemberUpdateEvent (server)
+//	  r: Before, After (clear first: Roles → none, CanPublish/CanReceive → absent (true), JoinedAt
+//	     and VoiceChannel are no-ops; then data)
+//	  w: set After (if cached)
+//	ServerMemberRemoveEvent (server)
+//	  r: Member
+//	  w: another user: remove the member; you: as ServerDeleteEvent, for your view
+//	  p: you: as ServerDeleteEvent
 //	  ≠py: stoat.py keeps the channels and their messages when you leave.
-//	ServerRoleUpdate (server)
+//	RawServerRoleUpdateEvent (server)
 //	  r: Server, OldRole, NewRole (OldRole, or a new role, + clear, then data)
 //	  w: set the server with NewRole in place (or added)
 //	  ≠py: stoat.py upserts the role in place.
-//	ServerRoleDelete (server)
-//	  r: Server, Role   w: remove the role from the server and from every cached member
+//	ServerRoleDeleteEvent (server)
+//	  r: Server, Role
+//	  w: remove the role from the server and from every cached member
 //	  p: gated: strip it from each of the server's channels' role_permissions
 //	  ≠py: stoat.py mutates the server and the channels in place.
-//	ServerRoleRanksUpdate (server)
-//	  r: Server   w: each listed role's rank = its index
+//	ServerRoleRanksUpdateEvent (server)
+//	  r: Server
+//	  w: each listed role's rank = its index
 //	  ≠py: stoat.py sets the ranks in place.
-//	EmojiCreate (server of parent.id)
-//	  w: cache the emoji
-//	EmojiUpdate (server, through the emoji → server index)
-//	  r: Before, After (renamed)   w: set After
-//	EmojiDelete (server, through the index)
-//	  r: Emoji   w: remove it
-//	UserUpdate (user partition)
+//	UserUpdateEvent (userdir)
 //	  r: Before, After (clear first: StatusText/StatusPresence clear that part of status, no
-//	     status left → none; then data)   w: set After (if cached); yours also becomes Me
-//	UserRelationship (user partition of user._id)
-//	  r: OldUser, Before (old relationship)   w: set the user (its relationship is the new status)
+//	     status left → none; then data)
+//	  w: set After (if cached); yours also becomes Me
+//	UserRelationshipUpdateEvent (userdir)
+//	  r: OldUser, Before (old relationship)
+//	  w: set the user (its relationship is the new status)
 //	  p: gated: your relations list: None removes the entry, any other status upserts it
-//	UserPlatformWipe (user partition)
+//	UserPlatformWipeEvent (userdir)
 //	  r: Before, After (flags set, no relationship, offline)
 //	  w: remove the user
-//	  p: gated: your relations lose them; every server drops their membership; every channel
-//	     drops their messages and reactions (and those from your mentions), a group drops them
-//	     from recipients, voice drops them, and a DM with them is removed entirely
+//	  p: gated: your relations lose them; every server drops their membership; every channel drops
+//	     their messages and reactions (and those from your mentions), a group drops them from
+//	     recipients, voice drops them, and a DM with them is removed entirely
 //	  ≠py: stoat.py only renames the user; DMs, messages and memberships stay.
+//	no cache effect (shard)
+//	  AuthenticatedEvent, LogoutEvent, PongEvent, ErrorEvent, BeesEvent, UnknownEvent,
+//	  SessionCreateEvent, SessionDeleteEvent, SessionDeleteAllEvent, ReportCreateEvent,
+//	  UserMoveVoiceChannelEvent, UserSlowmodesEvent
+//	no cache effect (channel)
+//	  ChannelStartTypingEvent, ChannelStopTypingEvent, MessageStartEditingEvent,
+//	  MessageStopEditingEvent, VoiceCallUpdateEvent
 //
 // Whose user is "you": the id of the Ready's user with relationship User. Later snapshots are
 // matched by id, never by their relationship field, which Bonfire can get wrong (BONFIRE.md §6).
@@ -301,3 +370,5 @@
 // that keeps owners the single writers (budget.go explains it). Store.Stats reports entries and
 // estimated heap bytes per kind (stats.go says how they are estimated).
 package cacheactors
+
+//go:generate go test -run TestDocTables -update

@@ -75,7 +75,7 @@ func (r *Router) next() seqID {
 // event earlier than everything held behind it: owners cannot wait for each other in a cycle.
 //
 // patch is shared by every owner it goes to (it is never changed).
-func (r *Router) cascade(d *ownerpb.Dispatch, primary, to actors.Key, patch *ownerpb.Patch, emit func(actors.Key, any)) {
+func (r *Router) cascade(d *ownerpb.Dispatch, primary, to actors.Key, patch *ownerpb.Patch, emit emitFunc) {
 	if to == primary {
 		d.Local = append(d.Local, patch)
 		return
@@ -88,185 +88,19 @@ func (r *Router) cascade(d *ownerpb.Dispatch, primary, to actors.Key, patch *own
 	emit(to, &ownerpb.Gated{Router: d.Gate.Router, Seq: d.Gate.Seq, Primary: pbKey(primary), Patch: patch})
 }
 
-func (r *Router) route(ev stoatpb.Event, d *ownerpb.Dispatch, emit func(actors.Key, any)) actors.Key {
-	switch e := ev.(type) {
-	case *stoatpb.ReadyEvent:
-		d.Barrier = r.seedReady(e, emit)
-		return r.shard
-	case *stoatpb.MessageCreateEvent:
-		// The author and membership snapshots go to their owners from here, in wire order, so
-		// that a later UserUpdate or UserPlatformWipe cannot be overtaken by a stale snapshot.
-		// They are not gated: they are true whatever the handlers decide, and gating would make
-		// every user partition wait for every channel's handlers.
-		m := e.GetMessage()
-		if _, ok := r.channels[m.GetChannel()]; !ok {
-			r.channels[m.GetChannel()] = true // cached from now on, wherever it came from
-		}
-		if u := m.GetUser(); u != nil {
-			emit(actors.UserDirKey(u.GetId()), u) // an upsert_user: the User itself
-		}
-		if mem := m.GetMember(); mem != nil {
-			emit(serverKey(mem.GetId().GetServer()), mem)
-		}
-		return channelKey(m.GetChannel())
-	case *stoatpb.MessageUpdateEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.MessageAppendEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.MessageDeleteEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.MessageDeleteBulkEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.MessageReactEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.MessageUnreactEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.MessageClearReactionEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.MessageStartEditingEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.MessageStopEditingEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.PrivateChannelCreateEvent:
-		e.Channel = normalizeChannel(e.Channel)
-		return r.channelCreated(e.Channel, emit)
-	case *stoatpb.ServerChannelCreateEvent:
-		e.Channel = normalizeChannel(e.Channel)
-		return r.channelCreated(e.Channel, emit)
-	case *stoatpb.ChannelUpdateEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.ChannelDeleteEvent:
-		key := channelKey(e.ChannelId)
-		if srv, ok := r.channelServer[e.ChannelId]; ok {
-			// The server sends no ServerUpdate after a ChannelDelete.
-			r.cascade(d, key, serverKey(srv), wrapPatch(&ownerpb.RemoveChannel{Channel: e.ChannelId}), emit)
-		}
-		r.forgetChannel(e.ChannelId)
-		return key
-	case *stoatpb.GroupRecipientAddEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.GroupRecipientRemoveEvent:
-		if e.UserId == r.me && r.me != "" {
-			r.forgetChannel(e.ChannelId) // the channel owner drops the group
-		}
-		return channelKey(e.ChannelId)
-	case *stoatpb.ChannelStartTypingEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.ChannelStopTypingEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.MessageAckEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.VoiceChannelJoinEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.VoiceChannelLeaveEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.VoiceChannelMoveEvent:
-		key := channelKey(e.To)
-		if e.From != "" && e.From != e.To {
-			r.cascade(d, key, channelKey(e.From), wrapPatch(&ownerpb.RemoveVoice{User: e.UserId}), emit)
-		}
-		return key
-	case *stoatpb.UserVoiceStateUpdateEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.VoiceCallUpdateEvent:
-		return channelKey(e.ChannelId)
-	case *stoatpb.WebhookCreateEvent:
-		r.webhookChannel[e.GetWebhook().GetId()] = e.GetWebhook().GetChannelId()
-		return channelKey(e.GetWebhook().GetChannelId())
-	case *stoatpb.WebhookUpdateEvent:
-		if ch, ok := r.webhookChannel[e.WebhookId]; ok {
-			e.ChannelId = ch
-			key := channelKey(ch)
-			if to := e.GetWebhook().GetChannelId(); to != "" && to != ch {
-				// The webhook moves: its new channel takes it over (and drops it on ChannelDelete).
-				r.webhookChannel[e.WebhookId] = to
-				r.cascade(d, key, channelKey(to), wrapPatch(&ownerpb.AdoptWebhook{Webhook: e.WebhookId}), emit)
-			}
-			return key
-		}
-	case *stoatpb.WebhookDeleteEvent:
-		if ch, ok := r.webhookChannel[e.WebhookId]; ok {
-			delete(r.webhookChannel, e.WebhookId)
-			e.ChannelId = ch
-			return channelKey(ch)
-		}
-	case *stoatpb.ServerCreateEvent:
-		return r.serverCreated(e, emit)
-	case *stoatpb.ServerUpdateEvent:
-		return serverKey(e.ServerId)
-	case *stoatpb.ServerDeleteEvent:
-		key := serverKey(e.ServerId)
-		r.serverGone(d, key, e.ServerId, emit)
-		return key
-	case *stoatpb.ServerMemberJoinEvent:
-		return serverKey(e.ServerId)
-	case *stoatpb.ServerMemberUpdateEvent:
-		return serverKey(e.GetMemberId().GetServer())
-	case *stoatpb.ServerMemberRemoveEvent:
-		key := serverKey(e.ServerId)
-		if e.UserId == r.me && r.me != "" {
-			// Leaving (or being removed from) a server removes it from your view.
-			r.serverGone(d, key, e.ServerId, emit)
-		}
-		return key
-	case *stoatpb.RawServerRoleUpdateEvent:
-		return serverKey(e.ServerId)
-	case *stoatpb.ServerRoleDeleteEvent:
-		// The server sends no events for the channels' role_permissions.
-		key := serverKey(e.ServerId)
-		if chs := r.serverChannels[e.ServerId]; len(chs) > 0 {
-			strip := wrapPatch(&ownerpb.StripRole{Role: e.RoleId})
-			for ch := range chs {
-				r.cascade(d, key, channelKey(ch), strip, emit)
-			}
-		}
-		return key
-	case *stoatpb.ServerRoleRanksUpdateEvent:
-		return serverKey(e.ServerId)
-	case *stoatpb.ServerEmojiCreateEvent:
-		if p := e.GetEmoji().GetParent(); p.GetType() == stoatpb.EmojiParentType_EMOJI_PARENT_TYPE_SERVER {
-			r.emojiServer[e.GetEmoji().GetId()] = p.GetId()
-			return serverKey(p.GetId())
-		}
-	case *stoatpb.ServerEmojiUpdateEvent:
-		if s, ok := r.emojiServer[e.EmojiId]; ok {
-			e.ServerId = s
-			return serverKey(s)
-		}
-	case *stoatpb.ServerEmojiDeleteEvent:
-		if s, ok := r.emojiServer[e.EmojiId]; ok {
-			delete(r.emojiServer, e.EmojiId)
-			e.ServerId = s
-			return serverKey(s)
-		}
-	case *stoatpb.UserUpdateEvent:
-		return actors.UserDirKey(e.UserId)
-	case *stoatpb.UserRelationshipUpdateEvent:
-		key := actors.UserDirKey(e.GetNewUser().GetId())
-		if r.me != "" && e.GetNewUser().GetId() != "" {
-			// Your own relations list lives with your user, maybe in another partition.
-			r.cascade(d, key, actors.UserDirKey(r.me), wrapPatch(&ownerpb.SetRelation{User: e.GetNewUser().GetId(), Status: e.GetNewUser().GetRelationship()}), emit)
-		}
-		return key
-	case *stoatpb.UserPlatformWipeEvent:
-		// BONFIRE.md §2.5: the user's messages, DMs, relationships and memberships go, everywhere.
-		key := actors.UserDirKey(e.UserId)
-		if r.me != "" {
-			r.cascade(d, key, actors.UserDirKey(r.me), wrapPatch(&ownerpb.SetRelation{User: e.UserId}), emit)
-		}
-		wipe := wrapPatch(&ownerpb.WipeUser{User: e.UserId})
-		for srv := range r.servers {
-			r.cascade(d, key, serverKey(srv), wipe, emit)
-		}
-		for ch := range r.channels {
-			r.cascade(d, key, channelKey(ch), wipe, emit)
-		}
-		return key
+// route computes the event's primary owner and sends its seeds and patches: the event's spec
+// says how (spec.go).
+func (r *Router) route(ev stoatpb.Event, d *ownerpb.Dispatch, emit emitFunc) actors.Key {
+	if s := &specs[ev.EventType()]; s.route != nil {
+		return s.route(r, ev, d, emit)
 	}
 	return r.shard
 }
 
-func (r *Router) channelCreated(ch *stoatpb.Channel, emit func(actors.Key, any)) actors.Key {
+// channelCreated routes a ChannelCreate of *c, which it normalises (normalizeChannel).
+func (r *Router) channelCreated(c **stoatpb.Channel, emit emitFunc) actors.Key {
+	*c = normalizeChannel(*c)
+	ch := *c
 	r.channels[ch.GetId()] = true
 	if srv := ch.GetServer(); srv != "" {
 		r.linkChannel(ch.GetId(), srv)
@@ -301,7 +135,7 @@ func (r *Router) forgetChannel(ch string) {
 }
 
 // serverCreated seeds the channels of a ServerCreate (replacing what a previous one said).
-func (r *Router) serverCreated(e *stoatpb.ServerCreateEvent, emit func(actors.Key, any)) actors.Key {
+func (r *Router) serverCreated(e *stoatpb.ServerCreateEvent, emit emitFunc) actors.Key {
 	listed := make(map[string]bool, len(e.Channels))
 	for i, ch := range e.Channels {
 		e.Channels[i] = normalizeChannel(ch)
@@ -327,7 +161,7 @@ func (r *Router) serverCreated(e *stoatpb.ServerCreateEvent, emit func(actors.Ke
 
 // serverGone cascades a ServerDelete, or your own ServerMemberLeave, to the server's channels
 // (stoat.py leaves them cached, with their messages).
-func (r *Router) serverGone(d *ownerpb.Dispatch, key actors.Key, srv string, emit func(actors.Key, any)) {
+func (r *Router) serverGone(d *ownerpb.Dispatch, key actors.Key, srv string, emit emitFunc) {
 	var drop *ownerpb.Patch
 	for ch := range r.serverChannels[srv] {
 		if drop == nil {
@@ -354,7 +188,7 @@ func (r *Router) serverGone(d *ownerpb.Dispatch, key actors.Key, srv string, emi
 // seedReady emits the seeds of a Ready: drops for the servers and channels the previous Ready
 // had and this one lacks, then the servers (with their members and emojis), channels and users.
 // Each carries the Ready's barrier, which says how many acks the Ready waits for.
-func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit func(actors.Key, any)) *ownerpb.BarrierAck {
+func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit emitFunc) *ownerpb.BarrierAck {
 	for _, u := range e.Users {
 		if u.GetRelationship() == stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_USER {
 			r.me = u.GetId()
