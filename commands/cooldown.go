@@ -80,11 +80,15 @@ func (c *Cooldown) sweep(now time.Time) {
 	c.sweepAt = 2*len(c.uses) + 64
 }
 
-// waitText says how long is left, rounded up to a tenth of a second below 10s and to the second
-// above, so the user is never told to retry too early.
+// waitText says how long is left, rounded up (so the user is never told to retry too early) to
+// a tenth of a second below 10s, to the second below 10m, and to the minute above.
 func waitText(d time.Duration) string {
-	if d < 10*time.Second {
-		return ((d + 100*time.Millisecond - 1) / (100 * time.Millisecond) * (100 * time.Millisecond)).String()
+	unit := time.Minute
+	switch {
+	case d < 10*time.Second:
+		unit = 100 * time.Millisecond
+	case d < 10*time.Minute:
+		unit = time.Second
 	}
-	return ((d + time.Second - 1) / time.Second * time.Second).String()
+	return ((d + unit - 1) / unit * unit).String()
 }

@@ -55,7 +55,8 @@ func TestWaitText(t *testing.T) {
 		4*time.Second + time.Millisecond:         "4.1s",
 		4 * time.Second:                          "4s",
 		10*time.Second + time.Millisecond:        "11s",
-		59*time.Minute + 59*time.Second + 1:      "1h0m0s",
+		59*time.Minute + 1:                       "1h0m0s",
+		12*time.Minute + 500*time.Millisecond:    "13m0s",
 		3*time.Minute + 200*time.Millisecond + 1: "3m1s",
 	} {
 		if got := waitText(d); got != want {
