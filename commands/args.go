@@ -122,7 +122,7 @@ func Rest(name, description string) *Param[string] {
 // User is a user argument: a mention (<@ID>), an id, or a username ("alice" or "alice#1234").
 // A mention or an id is looked up in the cache, then fetched over REST (bot.FetchUser, which
 // detaches the handler) if the cache does not have it; a username is looked up among the cached
-// users only.
+// users only (a scan of them all: mentions and ids are the cheap way).
 func User(name, description string) *Param[*stoatpb.User] {
 	return NewParam(name, description, "user", resolveUser)
 }

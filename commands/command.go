@@ -19,7 +19,8 @@ type Command struct {
 	// Args are its arguments, in order: required ones first, then optional ones, then at most
 	// one Rest.
 	Args []Arg
-	// Checks run in order before the arguments are parsed; the first that fails answers why.
+	// Checks run in order before the arguments are parsed, after those of the command's parents;
+	// the first that fails answers why.
 	Checks []Check
 	// Cooldown limits how often it runs (nil: never).
 	Cooldown *Cooldown

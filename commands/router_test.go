@@ -47,7 +47,7 @@ func testRouter(opts ...commands.Option) *commands.Router {
 			_, err := ctx.Reply(fmt.Sprintf("after=%v word=%q n=%d text=%q given=%v", d.Get(ctx), word.Get(ctx), n.Get(ctx), text.Get(ctx), text.Given(ctx)))
 			return err
 		}},
-		&commands.Command{Name: "config", Description: "Settings.", Subcommands: []*commands.Command{
+		&commands.Command{Name: "config", Description: "Settings.", Checks: []commands.Check{commands.Users(world().UserByName("alice").GetId())}, Subcommands: []*commands.Command{
 			{Name: "set", Args: []commands.Arg{key, value}, Run: func(ctx *commands.Context) error {
 				settings[key.Get(ctx)] = value.Get(ctx)
 				_, err := ctx.Reply("ok")
@@ -196,6 +196,9 @@ func TestChecks(t *testing.T) {
 		if got := h.say(bob, general, line); got != want {
 			t.Errorf("bob: %s: %q, want %q", line, got, want)
 		}
+	}
+	if got := h.say(bob, general, "!config set x 1"); got != "you are not allowed to use this command" {
+		t.Errorf("bob: !config set (alice only): %q", got)
 	}
 	if got := h.say(alice, h.dm(), "!guild"); got != "this command works only in a server" {
 		t.Errorf("!guild in a DM: %q", got)

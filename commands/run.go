@@ -14,10 +14,8 @@ func (e *usageError) Error() string { return e.what }
 // the user got wrong is answered; what went wrong in the bot is logged.
 func (r *Router) run(ctx *Context, sc *scanner) error {
 	cmd := ctx.Command
-	for _, check := range cmd.Checks {
-		if err := check(ctx); err != nil {
-			return r.fail(ctx, err)
-		}
+	if err := runChecks(ctx, cmd); err != nil {
+		return r.fail(ctx, err)
 	}
 	if cmd.Run == nil {
 		word, _, _ := sc.next()
@@ -36,6 +34,22 @@ func (r *Router) run(ctx *Context, sc *scanner) error {
 		}
 	}
 	return r.fail(ctx, cmd.Run(ctx))
+}
+
+// runChecks runs the checks of cmd's parents, then cmd's own: a subcommand is guarded by its
+// group's checks too.
+func runChecks(ctx *Context, cmd *Command) error {
+	if cmd.parent != nil {
+		if err := runChecks(ctx, cmd.parent); err != nil {
+			return err
+		}
+	}
+	for _, check := range cmd.Checks {
+		if err := check(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // parseArgs fills ctx.values from the words of sc, in the order of the command's arguments.
