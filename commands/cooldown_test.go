@@ -2,6 +2,8 @@ package commands
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -62,5 +64,24 @@ func TestWaitText(t *testing.T) {
 		if got := waitText(d); got != want {
 			t.Errorf("waitText(%v) = %s, want %s", d, got, want)
 		}
+	}
+}
+
+// TestCooldownConcurrent spends one allowance from many goroutines, as commands of different
+// channels do for a per-user cooldown: exactly rate uses pass.
+func TestCooldownConcurrent(t *testing.T) {
+	c := PerUser(5, time.Hour)
+	var passed atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if _, ok := c.take("alice"); ok {
+				passed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if passed.Load() != 5 {
+		t.Errorf("%d uses passed, want 5", passed.Load())
 	}
 }

@@ -126,9 +126,9 @@ func (h *harness) say(user, channel, content string) string {
 	return h.reply(channel, h.post(user, channel, content))
 }
 
-// ignored posts content as user in channel and checks that the bot does not answer it: a
-// command posted after it in the same channel is answered, and by then (a channel's messages are
-// handled in order) nothing answered the first.
+// ignored posts content as user in channel and checks that the bot does not answer it: a probe
+// command is posted after it in the same channel and answered; a channel's messages are handled
+// in order, so an answer to the first would have been sent before the probe's.
 func (h *harness) ignored(user, channel, content, probe string) {
 	h.t.Helper()
 	id := h.post(user, channel, content)

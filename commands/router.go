@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/ermine-rt/ermine"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
@@ -128,7 +129,7 @@ func (r *Router) strip(content, me string) (prefix, line string, ok bool) {
 	for _, p := range r.prefixes {
 		if len(content) >= len(p) && (content[:len(p)] == p || r.fold && strings.EqualFold(content[:len(p)], p)) {
 			line = content[len(p):]
-			if line == "" || unicode.IsSpace(rune(line[0])) {
+			if r, _ := utf8.DecodeRuneInString(line); line == "" || unicode.IsSpace(r) {
 				continue // "!" alone or "! ping" is not a command
 			}
 			return content[:len(p)], line, true
