@@ -2,6 +2,9 @@ package ermine_test
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -144,5 +147,34 @@ func TestPermissionsFromTheCache(t *testing.T) {
 	}
 	if p := b.Permissions("01NOSUCHCHANNEL00000000000", me); p != 0 {
 		t.Fatalf("an unknown channel: %s", p)
+	}
+}
+
+// TestPermissionAliases: every permission (Set) constant of package permissions has its Perm
+// alias in the root package.
+func TestPermissionAliases(t *testing.T) {
+	consts := func(path string) map[string]bool {
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := map[string]bool{}
+		for _, d := range f.Decls {
+			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
+				for _, s := range g.Specs {
+					vs := s.(*ast.ValueSpec)
+					if typ, ok := vs.Type.(*ast.Ident); ok && typ.Name == "Set" || path == "perms.go" {
+						names[vs.Names[0].Name] = true
+					}
+				}
+			}
+		}
+		return names
+	}
+	aliases := consts("perms.go")
+	for name := range consts("permissions/bits.go") {
+		if !aliases["Perm"+name] {
+			t.Errorf("permissions.%s has no ermine.Perm%s", name, name)
+		}
 	}
 }

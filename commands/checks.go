@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ermine-rt/ermine"
 )
 
 // Check decides whether a command may run. It returns nil to allow it, a Denied error to refuse
@@ -61,9 +63,22 @@ func ServerOwner() Check {
 	}
 }
 
+// RequirePermissions allows the command only to an author who holds every permission of want
+// in the channel, as the backend computes them from the cache (ermine.Context.Permissions); the
+// denial names the missing ones.
+func RequirePermissions(want ermine.Permissions) Check {
+	return func(ctx *Context) error {
+		if missing := ctx.Permissions().Missing(want); missing != 0 {
+			return Deny("you need the %s permission", missing)
+		}
+		return nil
+	}
+}
+
 // RequirePermission allows the command only when has reports that the author holds permission
-// (a name the denial shows: "you need the ManageMessages permission"). has is where a permission
-// calculator plugs in; an error from it means it could not tell.
+// (a name the denial shows: "you need the ManageMessages permission"): a check of your own,
+// where RequirePermissions' calculation from the cache does not fit. An error from has means it
+// could not tell.
 func RequirePermission(permission string, has func(ctx *Context) (bool, error)) Check {
 	return func(ctx *Context) error {
 		ok, err := has(ctx)

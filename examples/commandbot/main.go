@@ -20,30 +20,6 @@ import (
 	"github.com/ermine-rt/ermine/examples/internal/runner"
 )
 
-// manageMessages is Stoat's ManageMessages permission bit.
-const manageMessages = 1 << 23
-
-// canManageMessages stands in for ermine's permission calculator, not merged yet, with what the
-// cache answers today: the server's owner, or a member with a role that grants ManageMessages.
-// The calculator will also apply the server's default permissions and the channel's overrides.
-func canManageMessages(ctx *commands.Context) (bool, error) {
-	srv, member := ctx.Server(), ctx.Member()
-	if srv == nil || member == nil {
-		return false, nil
-	}
-	if srv.GetOwner() == ctx.Message().GetAuthor() {
-		return true, nil
-	}
-	for _, r := range srv.GetRoles() {
-		for _, id := range member.GetRoles() {
-			if r.GetId() == id && r.GetPermissions().GetA()&manageMessages != 0 {
-				return true, nil
-			}
-		}
-	}
-	return false, nil
-}
-
 // warnings counts the warnings of each member. Commands of different channels run in parallel,
 // hence the lock.
 type warnings struct {
@@ -94,7 +70,7 @@ func register(b *ermine.Bot) {
 			Name:        "warn",
 			Description: "Warns a member, and counts their warnings.",
 			Args:        []commands.Arg{member, reason},
-			Checks:      []commands.Check{commands.ServerOnly(), commands.RequirePermission("ManageMessages", canManageMessages)},
+			Checks:      []commands.Check{commands.ServerOnly(), commands.RequirePermissions(ermine.PermManageMessages)},
 			Run: func(ctx *commands.Context) error {
 				id := member.Get(ctx).GetId()
 				n := warned.add(id.GetServer(), id.GetUser())
