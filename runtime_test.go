@@ -479,10 +479,13 @@ func TestDetachMovesTheOwnerOn(t *testing.T) {
 	b := newBot(t, ermine.Config{DetachAfter: time.Minute})
 	const events = 200
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(letGo) // before the bot closes (cleanups run last first), even if the test fails
 	var waiting, returned atomic.Int64
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
+		waiting.Add(1) // before Detach: once detached, the owner may finish before this goroutine goes on
 		ctx.Detach()
-		waiting.Add(1)
 		<-release
 		returned.Add(1)
 		return nil
@@ -516,7 +519,7 @@ func TestDetachMovesTheOwnerOn(t *testing.T) {
 	if len(order) != events {
 		t.Fatalf("second handler ran %d times", len(order))
 	}
-	close(release)
+	letGo()
 	eventually(t, "detached handlers return", func() bool { return returned.Load() == events })
 }
 

@@ -39,7 +39,7 @@ var channelUpdate = on[*channelOwner, *stoatpb.ChannelUpdateEvent]{
 	tests: []string{"TestEventEffects/ChannelUpdate"},
 	id:    func(e *stoatpb.ChannelUpdateEvent) string { return e.ChannelId },
 	before: func(o *channelOwner, e *stoatpb.ChannelUpdateEvent) {
-		if e.Before = o.current(); e.Before != nil {
+		if e.Before = o.channelNow(); e.Before != nil {
 			e.After = applyChannel(e.Before, e.Channel, e.Clear)
 		}
 	},
@@ -69,7 +69,7 @@ may also mean you lost access)`,
 		r.forgetChannel(e.ChannelId)
 		return key
 	},
-	before:  func(o *channelOwner, e *stoatpb.ChannelDeleteEvent) { e.Channel = o.current() },
+	before:  func(o *channelOwner, e *stoatpb.ChannelDeleteEvent) { e.Channel = o.channelNow() },
 	process: func(o *channelOwner, _ *stoatpb.ChannelDeleteEvent) { o.Reset() },
 }.spec()
 
@@ -77,7 +77,7 @@ var groupRecipientAdd = on[*channelOwner, *stoatpb.GroupRecipientAddEvent]{
 	key: "id", r: "Group", w: "add the user to recipients (once)",
 	tests:  []string{"TestEventEffects/ChannelGroupJoin"},
 	id:     func(e *stoatpb.GroupRecipientAddEvent) string { return e.ChannelId },
-	before: func(o *channelOwner, e *stoatpb.GroupRecipientAddEvent) { e.Group = o.current() },
+	before: func(o *channelOwner, e *stoatpb.GroupRecipientAddEvent) { e.Group = o.channelNow() },
 	process: func(o *channelOwner, e *stoatpb.GroupRecipientAddEvent) {
 		if o.channel != nil && !slices.Contains(o.channel.Recipients, e.UserId) {
 			n := o.edit()
@@ -97,7 +97,7 @@ var groupRecipientRemove = on[*channelOwner, *stoatpb.GroupRecipientRemoveEvent]
 		}
 		return channelKey(e.ChannelId)
 	},
-	before: func(o *channelOwner, e *stoatpb.GroupRecipientRemoveEvent) { e.Group = o.current() },
+	before: func(o *channelOwner, e *stoatpb.GroupRecipientRemoveEvent) { e.Group = o.channelNow() },
 	process: func(o *channelOwner, e *stoatpb.GroupRecipientRemoveEvent) {
 		if e.UserId == o.myID() {
 			o.Reset() // you left the group (stoat.py keeps it)

@@ -23,7 +23,7 @@ are in it)`,
 	py: `stoat.py changes last_message_id in place (the handlers' channel object changes) and
 replaces the author object by its id on the very message the handlers hold.`,
 	tests: []string{"TestEventEffects/Message", "TestEventEffects/Message/DM becomes active", "TestEventEffects/Message/mentions", "TestEventEffects/Message/group ownership changes"},
-	route: func(r *Router, e *stoatpb.MessageCreateEvent, _ *ownerpb.Dispatch, emit emitFunc) actors.Key {
+	route: func(r *Router, e *stoatpb.MessageCreateEvent, d *ownerpb.Dispatch, emit emitFunc) actors.Key {
 		// The author and membership snapshots go to their owners from here, in wire order, so
 		// that a later UserUpdate or UserPlatformWipe cannot be overtaken by a stale snapshot.
 		// They are not gated: they are true whatever the handlers decide, and gating would make
@@ -37,6 +37,9 @@ replaces the author object by its id on the very message the handlers hold.`,
 		}
 		if mem := m.GetMember(); mem != nil {
 			emit(serverKey(mem.GetId().GetServer()), mem)
+		}
+		if len(m.GetRoleMentions()) > 0 {
+			d.MyRoles = r.myRoles[r.channelServer[m.GetChannel()]]
 		}
 		return channelKey(m.GetChannel())
 	},
@@ -227,8 +230,8 @@ func (o *channelOwner) mentionsMe(m *stoatpb.Message) bool {
 	if slices.Contains(m.GetMentions(), me) || m.GetFlags()&(flagMentionsEveryone|flagMentionsOnline) != 0 {
 		return true
 	}
-	if len(m.GetRoleMentions()) > 0 && o.channel.GetServer() != "" {
-		for _, r := range o.store().Member(o.channel.GetServer(), me).GetRoles() {
+	if len(m.GetRoleMentions()) > 0 {
+		for _, r := range o.current.GetMyRoles() {
 			if slices.Contains(m.GetRoleMentions(), r) {
 				return true
 			}

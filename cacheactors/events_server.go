@@ -66,7 +66,12 @@ var serverDelete = on[*serverOwner, *stoatpb.ServerDeleteEvent]{
 var serverMemberJoin = on[*serverOwner, *stoatpb.ServerMemberJoinEvent]{
 	key: "id", r: "Member (synthesised from user, joined now, if the server sent none)", w: "set it (if the server is cached)",
 	tests: []string{"TestEventEffects/ServerMemberJoin"},
-	id:    func(e *stoatpb.ServerMemberJoinEvent) string { return e.ServerId },
+	route: func(r *Router, e *stoatpb.ServerMemberJoinEvent, _ *ownerpb.Dispatch, _ emitFunc) actors.Key {
+		if e.UserId == r.me && r.me != "" {
+			r.myRoles[e.ServerId] = e.GetMember().GetRoles()
+		}
+		return serverKey(e.ServerId)
+	},
 	before: func(o *serverOwner, e *stoatpb.ServerMemberJoinEvent) {
 		if e.Member == nil && e.UserId != "" {
 			// Servers before 2025-08 send only the user id: a member who just joined.
@@ -85,8 +90,19 @@ var serverMemberUpdate = on[*serverOwner, *stoatpb.ServerMemberUpdateEvent]{
 	r: `Before, After (clear first: Roles → none, CanPublish/CanReceive → absent (true), JoinedAt
 and VoiceChannel are no-ops; then data)`,
 	w:     "set After (if cached)",
-	tests: []string{"TestEventEffects/ServerMemberUpdate"},
-	id:    func(e *stoatpb.ServerMemberUpdateEvent) string { return e.GetMemberId().GetServer() },
+	tests: []string{"TestEventEffects/ServerMemberUpdate", "TestEventEffects/Message/mentions"},
+	route: func(r *Router, e *stoatpb.ServerMemberUpdateEvent, _ *ownerpb.Dispatch, _ emitFunc) actors.Key {
+		id := e.GetMemberId()
+		if id.GetUser() == r.me && r.me != "" {
+			if slices.Contains(e.Clear, stoatpb.FieldsMember_FIELDS_MEMBER_ROLES) {
+				delete(r.myRoles, id.GetServer())
+			}
+			if roles := e.GetMember().GetRoles(); roles != nil {
+				r.myRoles[id.GetServer()] = roles.GetItems()
+			}
+		}
+		return serverKey(id.GetServer())
+	},
 	before: func(o *serverOwner, e *stoatpb.ServerMemberUpdateEvent) {
 		if e.Before = o.member(e.GetMemberId().GetUser()); e.Before != nil {
 			e.After = applyMember(e.Before, e.Member, e.Clear)
@@ -160,6 +176,9 @@ var serverRoleDelete = on[*serverOwner, *stoatpb.ServerRoleDeleteEvent]{
 	route: func(r *Router, e *stoatpb.ServerRoleDeleteEvent, d *ownerpb.Dispatch, emit emitFunc) actors.Key {
 		// The server sends no events for the channels' role_permissions.
 		key := serverKey(e.ServerId)
+		if mine := r.myRoles[e.ServerId]; slices.Contains(mine, e.RoleId) {
+			r.myRoles[e.ServerId] = slices.DeleteFunc(slices.Clone(mine), func(id string) bool { return id == e.RoleId })
+		}
 		if chs := r.serverChannels[e.ServerId]; len(chs) > 0 {
 			strip := wrapPatch(&ownerpb.StripRole{Role: e.RoleId})
 			for ch := range chs {

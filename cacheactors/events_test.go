@@ -102,8 +102,8 @@ func TestEventEffects(t *testing.T) {
 			expect(t, "system message", s.Message(group, msgID(1)).GetSystem().GetTo(), bob)
 		}},
 		{name: "Message/mentions", setup: []stoatpb.Event{
-			// Your roles are read from the server's owner: no order holds between the server and
-			// the channel (different topics on the wire too), so this is applied first.
+			// Your roles travel with a message that mentions roles: the reader follows them
+			// from your member events, in wire order.
 			&stoatpb.ServerMemberUpdateEvent{MemberId: &stoatpb.MemberId{Server: srv, User: me}, Member: &stoatpb.PartialMember{Roles: &stoatpb.StringList{Items: []string{mod}}}},
 		}, events: []stoatpb.Event{
 			&stoatpb.MessageCreateEvent{Message: &stoatpb.Message{Id: msgID(1), Channel: general, Author: alice, Mentions: []string{me}}},
@@ -548,4 +548,25 @@ func TestEventEffects(t *testing.T) {
 			t.Errorf("no test case for %s", typ)
 		}
 	}
+}
+
+// TestRelationOfAUserLearntLater: a user the Ready did not list, but whom your relations list
+// names, is cached with that relationship when a message brings them (Bonfire's guess in the
+// snapshot is wrong), wherever your own user lives: each user-directory partition keeps your
+// relations with its users.
+func TestRelationOfAUserLearntLater(t *testing.T) {
+	r := newRig(t, Policy{})
+	rd := worldReady()
+	for _, u := range rd.Users {
+		if u.GetId() == me {
+			u.Relations = append(u.Relations, &stoatpb.Relationship{Id: carol, Status: relFriend})
+		}
+	}
+	r.run(rd)
+	if r.store.User(carol) != nil {
+		t.Fatal("the world's Ready lists carol: the test needs a user it does not list")
+	}
+	r.run(&stoatpb.MessageCreateEvent{Message: &stoatpb.Message{Id: msgID(1), Channel: general, Author: carol, Content: "hi",
+		User: &stoatpb.User{Id: carol, Username: "carol", Relationship: relNone}}})
+	expect(t, "carol's relationship", r.store.User(carol).GetRelationship(), relFriend)
 }

@@ -47,8 +47,9 @@ var userRelationshipUpdate = on[*userDirOwner, *stoatpb.UserRelationshipUpdateEv
 	process: func(o *userDirOwner, e *stoatpb.UserRelationshipUpdateEvent) {
 		// The event's user is authoritative for its relationship; your own relations list is
 		// updated by the cascade patch.
-		if e.GetNewUser() != nil {
-			o.setUser(e.GetNewUser())
+		if u := e.GetNewUser(); u != nil {
+			o.setUser(u)
+			o.setRel(u.GetId(), u.GetRelationship())
 		}
 	},
 }.spec()
@@ -87,5 +88,6 @@ voice drops them, and a DM with them is removed entirely`,
 		// The rest of the wipe (relations, memberships, messages, DMs) are gated cascades.
 		o.store().users.del(e.UserId)
 		delete(o.users, e.UserId)
+		o.setRel(e.UserId, stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_NONE)
 	},
 }.spec()

@@ -350,7 +350,7 @@ func (o *channelOwner) Reset() {
 }
 
 // setChannel publishes c, which carries the channel's last_message_id: a change to the channel
-// starts from current() or edit(), never from o.channel itself.
+// starts from channelNow() or edit(), never from o.channel itself.
 func (o *channelOwner) setChannel(c *stoatpb.Channel) {
 	o.channel = c
 	o.store().channels.set(o.key.ID, c)
@@ -363,8 +363,8 @@ func (o *channelOwner) setChannel(c *stoatpb.Channel) {
 	}
 }
 
-// current is the channel with its last_message_id (a copy if the window carries a newer one).
-func (o *channelOwner) current() *stoatpb.Channel {
+// channelNow is the channel with its last_message_id (a copy if the window carries a newer one).
+func (o *channelOwner) channelNow() *stoatpb.Channel {
 	if o.channel == nil {
 		return nil
 	}

@@ -164,6 +164,10 @@ type userDirOwner struct {
 	// users is the partition's state: the owner reads its users here, never from the Store,
 	// which it only publishes to (for readers outside the owners).
 	users map[string]userEntry
+	// rels are the connected user's relationships with users of this partition, from the
+	// Ready's relations list and the relationship events (the list itself lives with your own
+	// user, maybe in another partition): what a user learnt later starts with.
+	rels map[string]stoatpb.RelationshipStatus
 }
 
 // userEntry is a cached user and the LRU epoch of its last write.
@@ -183,6 +187,10 @@ func (o *userDirOwner) patch(msg any) {
 		}
 		for _, u := range m.Users {
 			o.setUser(u)
+		}
+		o.rels = nil // a Ready's relations list is the whole truth
+		for _, r := range m.Relations {
+			o.setRel(r.GetId(), r.GetStatus())
 		}
 	case *stoatpb.User: // upsert_user
 		o.learnUser(m)
@@ -204,7 +212,7 @@ func (o *userDirOwner) Reset() {
 			s.self.Store(nil)
 		}
 	}
-	o.users = nil
+	o.users, o.rels = nil, nil
 }
 
 // isMe reports whether u is the connected user: by id once it is known (Bonfire may mark
@@ -270,16 +278,24 @@ func (o *userDirOwner) learnUser(u *stoatpb.User) {
 	o.setUser(u)
 }
 
-// relationTo derives your relationship with user from your own relations list. Your own user
-// may live in another partition: this is still a read of another owner's state through the
-// Store (the owner protocol's remaining in-process assumption here).
+// relationTo is your relationship with user, one of this partition's (rels).
 func (o *userDirOwner) relationTo(user string) stoatpb.RelationshipStatus {
-	for _, r := range o.store().Me().GetRelations() {
-		if r.GetId() == user {
-			return r.GetStatus()
-		}
+	if r, ok := o.rels[user]; ok {
+		return r
 	}
 	return stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_NONE
+}
+
+// setRel records your relationship with user, one of this partition's.
+func (o *userDirOwner) setRel(user string, status stoatpb.RelationshipStatus) {
+	if status == stoatpb.RelationshipStatus_RELATIONSHIP_STATUS_NONE {
+		delete(o.rels, user)
+		return
+	}
+	if o.rels == nil {
+		o.rels = map[string]stoatpb.RelationshipStatus{}
+	}
+	o.rels[user] = status
 }
 
 // setRelation updates the own user's relations list (the own user lives in this partition).

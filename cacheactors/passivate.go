@@ -18,7 +18,7 @@ import (
 
 // Passivate hands the channel's state over.
 func (o *channelOwner) Passivate() any {
-	return &ownerpb.ChannelSnapshot{State: o.state(), Channel: o.current(), Messages: o.window.snapshot(),
+	return &ownerpb.ChannelSnapshot{State: o.state(), Channel: o.channelNow(), Messages: o.window.snapshot(),
 		Voice: o.voice, Webhooks: o.webhooks, ReadState: o.readState}
 }
 
@@ -37,6 +37,9 @@ func (o *userDirOwner) Passivate() any {
 	for _, id := range slices.Sorted(maps.Keys(o.users)) {
 		snap.Users = append(snap.Users, o.users[id].user)
 		snap.Epochs = append(snap.Epochs, o.users[id].epoch)
+	}
+	for _, id := range slices.Sorted(maps.Keys(o.rels)) {
+		snap.Relations = append(snap.Relations, &stoatpb.Relationship{Id: id, Status: o.rels[id]})
 	}
 	return snap
 }
@@ -82,6 +85,9 @@ func (o *userDirOwner) restore(snap *ownerpb.UserDirSnapshot) {
 		for i, u := range snap.Users {
 			o.users[u.GetId()] = userEntry{user: u, epoch: snap.Epochs[i]}
 		}
+	}
+	for _, r := range snap.Relations {
+		o.setRel(r.GetId(), r.GetStatus())
 	}
 }
 

@@ -27,6 +27,10 @@ type Router struct {
 	id, seq        uint64
 	me             string
 	emojiServer    map[string]string
+	// myRoles are the connected user's roles in each server, as the wire says (the Ready's
+	// memberships, then the member and role events): a message that mentions roles carries
+	// them to its channel (Dispatch.my_roles).
+	myRoles map[string][]string
 	webhookChannel map[string]string
 	channelServer  map[string]string
 	serverChannels map[string]map[string]struct{}
@@ -40,6 +44,7 @@ func NewRouter(shard string) *Router {
 		shard:          ShardKey(shard),
 		id:             rand.Uint64(),
 		emojiServer:    map[string]string{},
+		myRoles:        map[string][]string{},
 		webhookChannel: map[string]string{},
 		channelServer:  map[string]string{},
 		serverChannels: map[string]map[string]struct{}{},
@@ -162,6 +167,7 @@ func (r *Router) serverCreated(e *stoatpb.ServerCreateEvent, emit emitFunc) acto
 // serverGone cascades a ServerDelete, or your own ServerMemberLeave, to the server's channels
 // (stoat.py leaves them cached, with their messages).
 func (r *Router) serverGone(d *ownerpb.Dispatch, key actors.Key, srv string, emit emitFunc) {
+	delete(r.myRoles, srv)
 	var drop *ownerpb.Patch
 	for ch := range r.serverChannels[srv] {
 		if drop == nil {
@@ -214,10 +220,29 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit emitFunc) *ownerpb.Barrie
 			drops = append(drops, channelKey(id))
 		}
 	}
-	parts := map[actors.Key][]*stoatpb.User{}
+	r.myRoles = map[string][]string{}
+	for _, m := range e.Members {
+		if id := m.GetId(); id.GetUser() == r.me && r.me != "" {
+			r.myRoles[id.GetServer()] = m.GetRoles()
+		}
+	}
+	parts := map[actors.Key]*ownerpb.SeedUsers{}
+	part := func(user string) *ownerpb.SeedUsers {
+		k := actors.UserDirKey(user)
+		if parts[k] == nil {
+			parts[k] = &ownerpb.SeedUsers{Me: r.me}
+		}
+		return parts[k]
+	}
 	for _, u := range e.Users {
-		k := actors.UserDirKey(u.GetId())
-		parts[k] = append(parts[k], u)
+		p := part(u.GetId())
+		p.Users = append(p.Users, u)
+		if u.GetId() == r.me {
+			for _, rel := range u.GetRelations() {
+				q := part(rel.GetId())
+				q.Relations = append(q.Relations, rel)
+			}
+		}
 	}
 	// The count is known before the first seed leaves, so that the barrier is immutable.
 	id := r.next()
@@ -265,8 +290,9 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit emitFunc) *ownerpb.Barrie
 		}
 		emit(channelKey(c.GetId()), &ownerpb.SeedChannel{Channel: c, Voice: voice[c.GetId()], ReadState: unreads[c.GetId()], WithReadState: len(e.ReadStates) > 0, Barrier: b})
 	}
-	for k, us := range parts {
-		emit(k, &ownerpb.SeedUsers{Users: us, Me: r.me, Barrier: b})
+	for k, seed := range parts {
+		seed.Barrier = b
+		emit(k, seed)
 	}
 	return b
 }

@@ -648,6 +648,10 @@ type Dispatch struct {
 	Gate *Gate `protobuf:"bytes,6,opt,name=gate,proto3" json:"gate,omitempty"`
 	// local holds cascade patches for this owner itself, applied after process.
 	Local []*Patch `protobuf:"bytes,7,rep,name=local,proto3" json:"local,omitempty"`
+	// my_roles, for a message that mentions roles in a server's channel: the connected user's
+	// roles in that server as the reader knows them, so that the channel tells a mention of one of
+	// them without reading the server's members.
+	MyRoles []string `protobuf:"bytes,8,rep,name=my_roles,json=myRoles,proto3" json:"my_roles,omitempty"`
 	// The event. The field numbers follow the order of stoatpb/events.proto (append events there,
 	// never insert).
 	//
@@ -791,6 +795,13 @@ func (x *Dispatch) GetGate() *Gate {
 func (x *Dispatch) GetLocal() []*Patch {
 	if x != nil {
 		return x.Local
+	}
+	return nil
+}
+
+func (x *Dispatch) GetMyRoles() []string {
+	if x != nil {
+		return x.MyRoles
 	}
 	return nil
 }
@@ -1897,10 +1908,14 @@ func (x *SeedChannel) GetBarrier() *BarrierAck {
 
 // SeedUsers are the users of a Ready for one user-directory partition.
 type SeedUsers struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Users         []*stoatpb.User        `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
-	Me            string                 `protobuf:"bytes,2,opt,name=me,proto3" json:"me,omitempty"`
-	Barrier       *BarrierAck            `protobuf:"bytes,3,opt,name=barrier,proto3" json:"barrier,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Users   []*stoatpb.User        `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	Me      string                 `protobuf:"bytes,2,opt,name=me,proto3" json:"me,omitempty"`
+	Barrier *BarrierAck            `protobuf:"bytes,3,opt,name=barrier,proto3" json:"barrier,omitempty"`
+	// relations are the connected user's relationships with users of this partition (its
+	// relations list, split by partition), which the partition keeps for the users it learns
+	// later: no partition reads another's state.
+	Relations     []*stoatpb.Relationship `protobuf:"bytes,4,rep,name=relations,proto3" json:"relations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1952,6 +1967,13 @@ func (x *SeedUsers) GetMe() string {
 func (x *SeedUsers) GetBarrier() *BarrierAck {
 	if x != nil {
 		return x.Barrier
+	}
+	return nil
+}
+
+func (x *SeedUsers) GetRelations() []*stoatpb.Relationship {
+	if x != nil {
+		return x.Relations
 	}
 	return nil
 }
@@ -3530,10 +3552,12 @@ func (x *ServerSnapshot) GetEmojis() []string {
 // UserDirSnapshot is a user-directory partition's state: its users, each with the LRU epoch of
 // its last write.
 type UserDirSnapshot struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	State         *OwnerState            `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
-	Users         []*stoatpb.User        `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
-	Epochs        []uint32               `protobuf:"varint,3,rep,packed,name=epochs,proto3" json:"epochs,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	State  *OwnerState            `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Users  []*stoatpb.User        `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	Epochs []uint32               `protobuf:"varint,3,rep,packed,name=epochs,proto3" json:"epochs,omitempty"`
+	// relations: the connected user's relationships with the partition's users (SeedUsers).
+	Relations     []*stoatpb.Relationship `protobuf:"bytes,4,rep,name=relations,proto3" json:"relations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3585,6 +3609,13 @@ func (x *UserDirSnapshot) GetUsers() []*stoatpb.User {
 func (x *UserDirSnapshot) GetEpochs() []uint32 {
 	if x != nil {
 		return x.Epochs
+	}
+	return nil
+}
+
+func (x *UserDirSnapshot) GetRelations() []*stoatpb.Relationship {
+	if x != nil {
+		return x.Relations
 	}
 	return nil
 }
@@ -3920,7 +3951,7 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\amessage\"J\n" +
 	"\bOwnerKey\x12.\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1a.ermine.owner.v1.OwnerKindR\x04kind\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xd4'\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xef'\n" +
 	"\bDispatch\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\x04R\x06stream\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -3928,7 +3959,8 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\x02me\x18\x04 \x01(\tR\x02me\x125\n" +
 	"\abarrier\x18\x05 \x01(\v2\x1b.ermine.owner.v1.BarrierAckR\abarrier\x12)\n" +
 	"\x04gate\x18\x06 \x01(\v2\x15.ermine.owner.v1.GateR\x04gate\x12,\n" +
-	"\x05local\x18\a \x03(\v2\x16.ermine.owner.v1.PatchR\x05local\x123\n" +
+	"\x05local\x18\a \x03(\v2\x16.ermine.owner.v1.PatchR\x05local\x12\x19\n" +
+	"\bmy_roles\x18\b \x03(\tR\amyRoles\x123\n" +
 	"\x05ready\x18d \x01(\v2\x1b.ermine.stoat.v1.ReadyEventH\x00R\x05ready\x12K\n" +
 	"\rauthenticated\x18e \x01(\v2#.ermine.stoat.v1.AuthenticatedEventH\x00R\rauthenticated\x126\n" +
 	"\x06logout\x18f \x01(\v2\x1c.ermine.stoat.v1.LogoutEventH\x00R\x06logout\x120\n" +
@@ -4007,11 +4039,12 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\n" +
 	"read_state\x18\x03 \x01(\v2\x1e.ermine.stoat.v1.ChannelUnreadR\treadState\x12&\n" +
 	"\x0fwith_read_state\x18\x04 \x01(\bR\rwithReadState\x125\n" +
-	"\abarrier\x18\x05 \x01(\v2\x1b.ermine.owner.v1.BarrierAckR\abarrier\"\x7f\n" +
+	"\abarrier\x18\x05 \x01(\v2\x1b.ermine.owner.v1.BarrierAckR\abarrier\"\xbc\x01\n" +
 	"\tSeedUsers\x12+\n" +
 	"\x05users\x18\x01 \x03(\v2\x15.ermine.stoat.v1.UserR\x05users\x12\x0e\n" +
 	"\x02me\x18\x02 \x01(\tR\x02me\x125\n" +
-	"\abarrier\x18\x03 \x01(\v2\x1b.ermine.owner.v1.BarrierAckR\abarrier\"=\n" +
+	"\abarrier\x18\x03 \x01(\v2\x1b.ermine.owner.v1.BarrierAckR\abarrier\x12;\n" +
+	"\trelations\x18\x04 \x03(\v2\x1d.ermine.stoat.v1.RelationshipR\trelations\"=\n" +
 	"\x04Drop\x125\n" +
 	"\abarrier\x18\x01 \x01(\v2\x1b.ermine.owner.v1.BarrierAckR\abarrier\"&\n" +
 	"\n" +
@@ -4120,11 +4153,12 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\amembers\x18\x03 \x03(\v2\x17.ermine.stoat.v1.MemberR\amembers\x12\x1f\n" +
 	"\vhas_members\x18\x04 \x01(\bR\n" +
 	"hasMembers\x12\x16\n" +
-	"\x06emojis\x18\x05 \x03(\tR\x06emojis\"\x89\x01\n" +
+	"\x06emojis\x18\x05 \x03(\tR\x06emojis\"\xc6\x01\n" +
 	"\x0fUserDirSnapshot\x121\n" +
 	"\x05state\x18\x01 \x01(\v2\x1b.ermine.owner.v1.OwnerStateR\x05state\x12+\n" +
 	"\x05users\x18\x02 \x03(\v2\x15.ermine.stoat.v1.UserR\x05users\x12\x16\n" +
-	"\x06epochs\x18\x03 \x03(\rR\x06epochs\"B\n" +
+	"\x06epochs\x18\x03 \x03(\rR\x06epochs\x12;\n" +
+	"\trelations\x18\x04 \x03(\v2\x1d.ermine.stoat.v1.RelationshipR\trelations\"B\n" +
 	"\rShardSnapshot\x121\n" +
 	"\x05state\x18\x01 \x01(\v2\x1b.ermine.owner.v1.OwnerStateR\x05state\"\v\n" +
 	"\tIdleCheck\"\x12\n" +
@@ -4262,8 +4296,9 @@ var file_ownerpb_owner_proto_goTypes = []any{
 	(*stoatpb.Channel)(nil),                     // 102: ermine.stoat.v1.Channel
 	(*stoatpb.ChannelVoiceState)(nil),           // 103: ermine.stoat.v1.ChannelVoiceState
 	(*stoatpb.ChannelUnread)(nil),               // 104: ermine.stoat.v1.ChannelUnread
-	(stoatpb.RelationshipStatus)(0),             // 105: ermine.stoat.v1.RelationshipStatus
-	(*stoatpb.Message)(nil),                     // 106: ermine.stoat.v1.Message
+	(*stoatpb.Relationship)(nil),                // 105: ermine.stoat.v1.Relationship
+	(stoatpb.RelationshipStatus)(0),             // 106: ermine.stoat.v1.RelationshipStatus
+	(*stoatpb.Message)(nil),                     // 107: ermine.stoat.v1.Message
 }
 var file_ownerpb_owner_proto_depIdxs = []int32{
 	3,   // 0: ermine.owner.v1.OwnerMessage.dispatch:type_name -> ermine.owner.v1.Dispatch
@@ -4366,45 +4401,47 @@ var file_ownerpb_owner_proto_depIdxs = []int32{
 	22,  // 97: ermine.owner.v1.SeedChannel.barrier:type_name -> ermine.owner.v1.BarrierAck
 	40,  // 98: ermine.owner.v1.SeedUsers.users:type_name -> ermine.stoat.v1.User
 	22,  // 99: ermine.owner.v1.SeedUsers.barrier:type_name -> ermine.owner.v1.BarrierAck
-	22,  // 100: ermine.owner.v1.Drop.barrier:type_name -> ermine.owner.v1.BarrierAck
-	105, // 101: ermine.owner.v1.SetRelation.status:type_name -> ermine.stoat.v1.RelationshipStatus
-	8,   // 102: ermine.owner.v1.Patch.drop:type_name -> ermine.owner.v1.Drop
-	10,  // 103: ermine.owner.v1.Patch.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
-	11,  // 104: ermine.owner.v1.Patch.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
-	12,  // 105: ermine.owner.v1.Patch.strip_role:type_name -> ermine.owner.v1.StripRole
-	13,  // 106: ermine.owner.v1.Patch.adopt_webhook:type_name -> ermine.owner.v1.AdoptWebhook
-	14,  // 107: ermine.owner.v1.Patch.set_relation:type_name -> ermine.owner.v1.SetRelation
-	15,  // 108: ermine.owner.v1.Patch.wipe_user:type_name -> ermine.owner.v1.WipeUser
-	2,   // 109: ermine.owner.v1.Gated.primary:type_name -> ermine.owner.v1.OwnerKey
-	17,  // 110: ermine.owner.v1.Gated.patch:type_name -> ermine.owner.v1.Patch
-	2,   // 111: ermine.owner.v1.GateQuery.from:type_name -> ermine.owner.v1.OwnerKey
-	2,   // 112: ermine.owner.v1.BarrierAck.shard:type_name -> ermine.owner.v1.OwnerKey
-	2,   // 113: ermine.owner.v1.Processed.owner:type_name -> ermine.owner.v1.OwnerKey
-	3,   // 114: ermine.owner.v1.OwnerState.early:type_name -> ermine.owner.v1.Dispatch
-	1,   // 115: ermine.owner.v1.OwnerState.held:type_name -> ermine.owner.v1.OwnerMessage
-	19,  // 116: ermine.owner.v1.OwnerState.outcomes:type_name -> ermine.owner.v1.GateResolved
-	27,  // 117: ermine.owner.v1.OwnerState.last_gates:type_name -> ermine.owner.v1.GateMark
-	19,  // 118: ermine.owner.v1.OwnerState.recent:type_name -> ermine.owner.v1.GateResolved
-	28,  // 119: ermine.owner.v1.OwnerState.acks:type_name -> ermine.owner.v1.BarrierCount
-	26,  // 120: ermine.owner.v1.ChannelSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	102, // 121: ermine.owner.v1.ChannelSnapshot.channel:type_name -> ermine.stoat.v1.Channel
-	30,  // 122: ermine.owner.v1.ChannelSnapshot.messages:type_name -> ermine.owner.v1.MessageWindow
-	103, // 123: ermine.owner.v1.ChannelSnapshot.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
-	104, // 124: ermine.owner.v1.ChannelSnapshot.read_state:type_name -> ermine.stoat.v1.ChannelUnread
-	106, // 125: ermine.owner.v1.MessageWindow.full:type_name -> ermine.stoat.v1.Message
-	26,  // 126: ermine.owner.v1.ServerSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	100, // 127: ermine.owner.v1.ServerSnapshot.server:type_name -> ermine.stoat.v1.Server
-	41,  // 128: ermine.owner.v1.ServerSnapshot.members:type_name -> ermine.stoat.v1.Member
-	26,  // 129: ermine.owner.v1.UserDirSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	40,  // 130: ermine.owner.v1.UserDirSnapshot.users:type_name -> ermine.stoat.v1.User
-	26,  // 131: ermine.owner.v1.ShardSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	0,   // 132: ermine.owner.v1.KeysRequest.kind:type_name -> ermine.owner.v1.OwnerKind
-	2,   // 133: ermine.owner.v1.KeysReply.keys:type_name -> ermine.owner.v1.OwnerKey
-	134, // [134:134] is the sub-list for method output_type
-	134, // [134:134] is the sub-list for method input_type
-	134, // [134:134] is the sub-list for extension type_name
-	134, // [134:134] is the sub-list for extension extendee
-	0,   // [0:134] is the sub-list for field type_name
+	105, // 100: ermine.owner.v1.SeedUsers.relations:type_name -> ermine.stoat.v1.Relationship
+	22,  // 101: ermine.owner.v1.Drop.barrier:type_name -> ermine.owner.v1.BarrierAck
+	106, // 102: ermine.owner.v1.SetRelation.status:type_name -> ermine.stoat.v1.RelationshipStatus
+	8,   // 103: ermine.owner.v1.Patch.drop:type_name -> ermine.owner.v1.Drop
+	10,  // 104: ermine.owner.v1.Patch.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
+	11,  // 105: ermine.owner.v1.Patch.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
+	12,  // 106: ermine.owner.v1.Patch.strip_role:type_name -> ermine.owner.v1.StripRole
+	13,  // 107: ermine.owner.v1.Patch.adopt_webhook:type_name -> ermine.owner.v1.AdoptWebhook
+	14,  // 108: ermine.owner.v1.Patch.set_relation:type_name -> ermine.owner.v1.SetRelation
+	15,  // 109: ermine.owner.v1.Patch.wipe_user:type_name -> ermine.owner.v1.WipeUser
+	2,   // 110: ermine.owner.v1.Gated.primary:type_name -> ermine.owner.v1.OwnerKey
+	17,  // 111: ermine.owner.v1.Gated.patch:type_name -> ermine.owner.v1.Patch
+	2,   // 112: ermine.owner.v1.GateQuery.from:type_name -> ermine.owner.v1.OwnerKey
+	2,   // 113: ermine.owner.v1.BarrierAck.shard:type_name -> ermine.owner.v1.OwnerKey
+	2,   // 114: ermine.owner.v1.Processed.owner:type_name -> ermine.owner.v1.OwnerKey
+	3,   // 115: ermine.owner.v1.OwnerState.early:type_name -> ermine.owner.v1.Dispatch
+	1,   // 116: ermine.owner.v1.OwnerState.held:type_name -> ermine.owner.v1.OwnerMessage
+	19,  // 117: ermine.owner.v1.OwnerState.outcomes:type_name -> ermine.owner.v1.GateResolved
+	27,  // 118: ermine.owner.v1.OwnerState.last_gates:type_name -> ermine.owner.v1.GateMark
+	19,  // 119: ermine.owner.v1.OwnerState.recent:type_name -> ermine.owner.v1.GateResolved
+	28,  // 120: ermine.owner.v1.OwnerState.acks:type_name -> ermine.owner.v1.BarrierCount
+	26,  // 121: ermine.owner.v1.ChannelSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	102, // 122: ermine.owner.v1.ChannelSnapshot.channel:type_name -> ermine.stoat.v1.Channel
+	30,  // 123: ermine.owner.v1.ChannelSnapshot.messages:type_name -> ermine.owner.v1.MessageWindow
+	103, // 124: ermine.owner.v1.ChannelSnapshot.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
+	104, // 125: ermine.owner.v1.ChannelSnapshot.read_state:type_name -> ermine.stoat.v1.ChannelUnread
+	107, // 126: ermine.owner.v1.MessageWindow.full:type_name -> ermine.stoat.v1.Message
+	26,  // 127: ermine.owner.v1.ServerSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	100, // 128: ermine.owner.v1.ServerSnapshot.server:type_name -> ermine.stoat.v1.Server
+	41,  // 129: ermine.owner.v1.ServerSnapshot.members:type_name -> ermine.stoat.v1.Member
+	26,  // 130: ermine.owner.v1.UserDirSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	40,  // 131: ermine.owner.v1.UserDirSnapshot.users:type_name -> ermine.stoat.v1.User
+	105, // 132: ermine.owner.v1.UserDirSnapshot.relations:type_name -> ermine.stoat.v1.Relationship
+	26,  // 133: ermine.owner.v1.ShardSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	0,   // 134: ermine.owner.v1.KeysRequest.kind:type_name -> ermine.owner.v1.OwnerKind
+	2,   // 135: ermine.owner.v1.KeysReply.keys:type_name -> ermine.owner.v1.OwnerKey
+	136, // [136:136] is the sub-list for method output_type
+	136, // [136:136] is the sub-list for method input_type
+	136, // [136:136] is the sub-list for extension type_name
+	136, // [136:136] is the sub-list for extension extendee
+	0,   // [0:136] is the sub-list for field type_name
 }
 
 func init() { file_ownerpb_owner_proto_init() }
