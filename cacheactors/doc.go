@@ -362,6 +362,26 @@
 // change under it. Messages are kept compact and a read builds the *stoatpb.Message (window.go);
 // it is a snapshot all the same.
 //
+// The Store is a read model: the owners publish to it, each for its own entities, and read their
+// state from themselves. It is consistent per entity (an entity reads as its owner left it after
+// some event, never half of an update) and eventually consistent across entities: a handler of a
+// channel's event reads the channel as it was before the event, but a server or a user as their
+// owners have them now, which may be a few events behind or ahead of the wire position of the
+// event (their owners run in parallel). A channel's last_message_id is published with its message
+// window (Store.Channel merges the two).
+//
+// Facts an owner needs from another entity travel with the event, from the reader's router: your
+// id (Dispatch.me), your roles in a server for a message that mentions roles (Dispatch.my_roles),
+// your relationships with a partition's users (SeedUsers.relations, then the relationship events
+// at the partition itself). What owners still read from the Store, and why it is safe in one
+// process (cluster mode replaces each by a message):
+//   - VoiceChannelMoveEvent's OldContainer: the `from` channel's voice state; the patch that
+//     removes the user there is gated on this event, so `from` is unchanged meanwhile.
+//   - WebhookUpdateEvent's and WebhookDeleteEvent's Before: the webhook as published by its
+//     channel; a webhook moved to another channel was published by the channel it left.
+//   - Your own user, when an owner has not been told your id yet (a patch before any event) and
+//     for a Ready without your user.
+//
 // # Policies
 //
 // Policy (ermine.Config.Cache) has per-kind toggles (users, members, messages, emojis, voice
