@@ -178,3 +178,31 @@ func TestPermissionAliases(t *testing.T) {
 		}
 	}
 }
+
+// TestFramesNothingNeedsAreSkipped: typing frames are left undecoded while nothing subscribes
+// to them, decoded as soon as a handler does; the connection's and the cache's frames never are.
+func TestFramesNothingNeedsAreSkipped(t *testing.T) {
+	b := newBot(t, ermine.Config{})
+	skip := ermine.SkipFrameForTest(b)
+	for _, f := range []string{"Ready", "Authenticated", "Pong", "Error", "Logout", "Bulk", "Message", "MessageUpdate", "ChannelAck", "UserUpdate", "NoSuchFrame"} {
+		if skip(f) {
+			t.Errorf("%s is skipped", f)
+		}
+	}
+	for _, f := range []string{"ChannelStartTyping", "ChannelStopTyping"} {
+		if !skip(f) {
+			t.Errorf("%s is decoded with nothing subscribed", f)
+		}
+	}
+	sub := ermine.Handle(b, func(ctx *ermine.Context, ev *ermine.ChannelStartTypingEvent) error { return nil })
+	if skip("ChannelStartTyping") {
+		t.Error("ChannelStartTyping is skipped while a handler subscribes")
+	}
+	if !skip("ChannelStopTyping") {
+		t.Error("ChannelStopTyping is decoded though nothing subscribes to it")
+	}
+	sub.Remove()
+	if !skip("ChannelStartTyping") {
+		t.Error("ChannelStartTyping is still decoded after its handler was removed")
+	}
+}

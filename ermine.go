@@ -188,6 +188,7 @@ type Bot struct {
 	stats    dispatch.Stats
 	cancel   context.CancelFunc
 	metrics  *metrics
+	skipper  *skipper
 
 	byType    [stoatpb.NumEventTypes]atomic.Uint64 // events routed, by type (metrics)
 	lastEvent atomic.Int64                         // UnixNano of the last event routed (health)
@@ -224,6 +225,7 @@ func New(cfg Config) (*Bot, error) {
 		cancel:   cancel,
 	}
 	b.metrics = newMetrics(b)
+	b.skipper = newSkipper(b.registry)
 	b.budget = actors.NewBudget(actors.BudgetConfig{MaxEvents: cfg.MaxInFlight, MaxBytes: cfg.MaxInFlightBytes, Logger: logger,
 		ObserveLatency: func(d time.Duration) { b.metrics.latency.Observe(d.Seconds()) }})
 	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger), rest.WithUserAgent(UserAgent)}, cfg.REST...)...)

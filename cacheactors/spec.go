@@ -27,6 +27,9 @@ type spec struct {
 	// before and process are the owner's hooks (dispatch.Hooks), run only by an owner of the
 	// spec's kind (the shard owner also gets the events whose owner cannot be known); nil: none.
 	before, process func(o ownerKind, ev stoatpb.Event)
+	// routes: route is the spec's own (it may send patches or keep the router's indexes), not
+	// a key computed from an id.
+	routes bool
 }
 
 // on is a spec with its functions typed: events of type E, owned by owners of type O. The
@@ -57,6 +60,7 @@ func (s on[O, E]) spec() spec {
 	// The closures capture the typed functions alone: one load less on the hot path.
 	switch route, id, kind := s.route, s.id, out.owner; {
 	case route != nil:
+		out.routes = true
 		out.route = func(r *Router, ev stoatpb.Event, d *ownerpb.Dispatch, emit emitFunc) actors.Key {
 			return route(r, ev.(E), d, emit)
 		}
@@ -161,4 +165,16 @@ func (o *ownerBase) Process(ev stoatpb.Event) {
 	if s := &specs[ev.EventType()]; s.process != nil && s.owner == o.key.Kind {
 		s.process(o.kind, ev)
 	}
+}
+
+// Needs reports whether the runtime itself needs events of type t, whatever the handlers: the
+// connection's own (its spec is the shard owner's), and those that can change the cache or the
+// router's indexes (a process hook, or a route of its own). The other events (typing, editing
+// indicators…) may be skipped on the wire when nothing subscribes to them.
+func Needs(t stoatpb.EventType) bool {
+	if t <= 0 || t >= stoatpb.NumEventTypes {
+		return true
+	}
+	s := &specs[t]
+	return s.owner == actors.KindShard || s.process != nil || s.routes
 }
