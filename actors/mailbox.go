@@ -77,20 +77,18 @@ func newOwnerMailbox(o *ownerActor) actor.MailboxProducer {
 }
 
 // PostUserMessage implements actor.Mailbox.
-func (m *ownerMailbox) PostUserMessage(msg any) {
-	m.mu.Lock()
-	m.user.push(msg)
-	m.mu.Unlock()
-	m.userN.Add(1)
-	m.schedule()
-}
+func (m *ownerMailbox) PostUserMessage(msg any) { m.post(&m.user, &m.userN, msg) }
 
 // PostSystemMessage implements actor.Mailbox.
-func (m *ownerMailbox) PostSystemMessage(msg any) {
+func (m *ownerMailbox) PostSystemMessage(msg any) { m.post(&m.sys, &m.sysN, msg) }
+
+// post queues msg (counted after it is in the queue, so that a count never runs ahead of it)
+// and makes sure a runner will see it.
+func (m *ownerMailbox) post(q *queue, n *atomic.Int32, msg any) {
 	m.mu.Lock()
-	m.sys.push(msg)
+	q.push(msg)
 	m.mu.Unlock()
-	m.sysN.Add(1)
+	n.Add(1)
 	m.schedule()
 }
 
