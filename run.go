@@ -60,6 +60,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	if cfg.Logger == nil {
 		cfg.Logger = b.logger
 	}
+	if b.cfg.Record != nil {
+		cfg.Record = b.cfg.Record
+	}
 	if cfg.Dial == nil {
 		cfg.Dial = &websocket.DialOptions{HTTPHeader: http.Header{"User-Agent": {UserAgent}}}
 	}
