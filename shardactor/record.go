@@ -76,6 +76,13 @@ func (r *recorder) frame(frame []byte, log *slog.Logger) {
 	}
 }
 
+// flush logs the failed writes left out of the log since its last line.
+func (r *recorder) flush(log *slog.Logger) {
+	r.log.Flush(func(_ string, n uint64) {
+		log.Warn(recordMsg+" (repeated; counted when the connection ended)", "suppressed", n)
+	})
+}
+
 func (r *recorder) write(frame []byte) error {
 	if r.format == bonfire.Msgpack {
 		if uint64(len(frame)) > math.MaxUint32 {

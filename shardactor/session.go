@@ -164,9 +164,12 @@ func (ss *session) deliverSized(ev stoatpb.Event, size int) error {
 func (ss *session) connectAndRead() error {
 	cfg := ss.sh.cfg
 	env := ss.env
-	// The malformed frames left out of the log since its last line are counted when the
-	// connection ends, not lost.
+	// The malformed frames and failed recording writes left out of the log since its last line
+	// are counted when the connection ends, not lost.
 	defer ss.flushMalformed()
+	if rec := ss.sh.rec; rec != nil {
+		defer rec.flush(env.log)
+	}
 	if err := ss.deliver(&stoatpb.BeforeConnectEvent{}); err != nil {
 		return err
 	}
