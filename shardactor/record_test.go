@@ -72,6 +72,8 @@ func TestRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec.wait(t, "the last events", func(evs []stoatpb.Event) bool { return count[*stoatpb.ChannelStartTypingEvent](evs) == 6 })
+			// A Pong received means a Ping was sent: the recording must hold the one, not the other.
+			rec.wait(t, "a Pong", func(evs []stoatpb.Event) bool { return count[*stoatpb.PongEvent](evs) > 0 })
 			sh.Stop()
 			if err := waitDone(t, sh); !errors.Is(err, shardactor.ErrStopped) {
 				t.Fatalf("Err = %v", err)
@@ -121,7 +123,7 @@ func TestRecord(t *testing.T) {
 			if want := bytes.ReplaceAll(raw, []byte("\n"), []byte(" ")); !bytes.Contains(out.Bytes(), want) {
 				t.Errorf("the raw frame %q is not in the recording", want)
 			}
-			if strings.Contains(out.String(), srv.Token()) || strings.Contains(out.String(), "Ping") {
+			if strings.Contains(out.String(), srv.Token()) || strings.Contains(out.String(), "Ping") || !strings.Contains(out.String(), "Pong") {
 				t.Errorf("the recording holds the token or a frame the shard sent:\n%q", out.String())
 			}
 		})
