@@ -163,8 +163,13 @@ type Config struct {
 	// process what was delivered, and detached handlers the rest of it to return. See Close
 	// for what happens when it runs out.
 	ShutdownTimeout time.Duration
+	// Record, if set, receives every frame the connection reads, byte for byte, in the format
+	// `ermine replay` reads, with a marker where each connection began (shardactor.Config.Record
+	// says how). The token is never written. Give it a buffered writer and flush it after Run
+	// returns.
+	Record io.Writer
 	// Shard tunes the connection (heartbeat, backoff, frame size…); its Name, URL, Token and
-	// Format are set by Run.
+	// Format are set by Run, and its Record when Record is set.
 	Shard shardactor.Config
 	// ChannelIdle passivates channel owners that received nothing for this long; their state is
 	// kept for their next activation (default 0: never).

@@ -63,6 +63,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	if cfg.Skip == nil {
 		cfg.Skip = b.skipper.skip
 	}
+	if b.cfg.Record != nil {
+		cfg.Record = b.cfg.Record
+	}
 	if cfg.Dial == nil {
 		cfg.Dial = &websocket.DialOptions{HTTPHeader: http.Header{"User-Agent": {UserAgent}}}
 	}

@@ -24,13 +24,13 @@ type Router struct {
 	shard actors.Key
 	// id tells this router's gates and barriers from another router's; seq numbers them in wire
 	// order (gates.go).
-	id, seq        uint64
-	me             string
-	emojiServer    map[string]string
+	id, seq     uint64
+	me          string
+	emojiServer map[string]string
 	// myRoles are the connected user's roles in each server, as the wire says (the Ready's
 	// memberships, then the member and role events): a message that mentions roles carries
 	// them to its channel (Dispatch.my_roles).
-	myRoles map[string][]string
+	myRoles        map[string][]string
 	webhookChannel map[string]string
 	channelServer  map[string]string
 	serverChannels map[string]map[string]struct{}

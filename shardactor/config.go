@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
@@ -103,6 +104,18 @@ type Config struct {
 	// those left out, and the rest is counted when the connection ends. Stats.DecodeErrors counts
 	// every one. Default 10s.
 	RepeatLogInterval time.Duration
+	// Record, if set, receives every frame the shard reads, byte for byte, before it is decoded,
+	// in the format `ermine replay` reads: one frame per line for JSON (a line break in a frame,
+	// whitespace between JSON tokens, is written as a space), each frame after its length as a
+	// 4-byte big-endian integer for msgpack. Each connection's frames follow a connect marker
+	// (ConnectMarker), so that a replay sees the reconnects. Only received frames are recorded:
+	// what the shard sends (Pings, Authenticate) is not, and the token appears in no frame.
+	//
+	// The reader goroutine writes it, two Write calls per frame and one goroutine at a time, and
+	// waits for it: give it a buffered writer (bufio.Writer) and flush it once the shard is Done.
+	// A failed write is counted (Stats.RecordErrors) and logged, rate-limited; the connection
+	// goes on, and the recording may hold part of that frame.
+	Record io.Writer
 }
 
 // plainConfig is a Config without its methods, to be formatted as a struct.

@@ -49,6 +49,13 @@
 // frame, Ready, Pong) do not count the time the reader spends blocked in the Sink, so
 // backpressure never passes for a dead connection. Stats.Latency is the last Ping→Pong round trip.
 //
+// # Recording
+//
+// With Config.Record set, the reader writes every frame it reads, before decoding it, in the
+// format `ermine replay` reads, after a connect marker (ConnectMarker) for each connection; a
+// replay turns the marker into that connection's BeforeConnect and AfterConnect. What the shard
+// sends is not recorded. A failed write is counted and logged, and never ends the connection.
+//
 // # Secrets
 //
 // The token travels in the events URL. It never appears in a log line, an error or Stats: URLs are

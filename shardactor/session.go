@@ -164,9 +164,12 @@ func (ss *session) deliverSized(ev stoatpb.Event, size int) error {
 func (ss *session) connectAndRead() error {
 	cfg := ss.sh.cfg
 	env := ss.env
-	// The malformed frames left out of the log since its last line are counted when the
-	// connection ends, not lost.
+	// The malformed frames and failed recording writes left out of the log since its last line
+	// are counted when the connection ends, not lost.
 	defer ss.flushMalformed()
+	if rec := ss.sh.rec; rec != nil {
+		defer rec.flush(env.log)
+	}
 	if err := ss.deliver(&stoatpb.BeforeConnectEvent{}); err != nil {
 		return err
 	}
@@ -195,6 +198,9 @@ func (ss *session) connectAndRead() error {
 	defer conn.CloseNow()
 	conn.SetReadLimit(cfg.MaxFrameSize)
 	ss.sh.stats.connects.Add(1)
+	if rec := ss.sh.rec; rec != nil {
+		rec.connect(env.log)
+	}
 	ss.notify(&sessionUp{gen: ss.gen, conn: conn, url: ep.redacted})
 
 	// A stop closes the socket with a close handshake, then drops it if the server does not
@@ -266,6 +272,7 @@ func (ss *session) readLoop(conn *websocket.Conn) error {
 	cfg := ss.sh.cfg
 	st := &ss.sh.stats
 	dec := bonfire.NewDecoder(cfg.Format, cfg.decoderOpts...)
+	rec := ss.sh.rec
 	var (
 		frames frameReader
 		evs    []stoatpb.Event
@@ -291,6 +298,9 @@ func (ss *session) readLoop(conn *websocket.Conn) error {
 		}
 		at := ss.sh.now()
 		ss.busy.begin(at)
+		if rec != nil {
+			rec.frame(frame, ss.env.log)
+		}
 		st.frames.Add(1)
 		st.bytes.Add(uint64(len(frame)))
 

@@ -48,6 +48,8 @@ type Shard struct {
 	// discovered is the last events URL Config.Discover returned (nil before one), dialled
 	// when a later discovery fails.
 	discovered atomic.Pointer[endpoint]
+	// rec writes Config.Record; nil without one.
+	rec *recorder
 }
 
 // Spawn validates cfg and starts a shard actor in system, which connects at once. The shard runs
@@ -75,6 +77,9 @@ func Spawn(ctx context.Context, system *actor.ActorSystem, cfg Config, sink Sink
 		done:   make(chan struct{}),
 		// Frame types come from the server: bound the table a junk stream can grow.
 		malformed: ratelog.Limiter{Interval: st.RepeatLogInterval, MaxKeys: maxMalformedTypes},
+	}
+	if st.Record != nil {
+		s.rec = newRecorder(s)
 	}
 	a := newShardActor(s, runCtx, sink)
 	props := actor.PropsFromProducer(func() actor.Actor { return a })

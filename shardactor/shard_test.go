@@ -1,6 +1,7 @@
 package shardactor_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -356,7 +357,10 @@ func TestTokenNeverLeaks(t *testing.T) {
 	}
 
 	rec := newRecorder()
-	sh := spawn(t, sys, steady(testConfig(srv, bonfire.JSON, logger)), rec)
+	var recording bytes.Buffer // written by the reader only, read once the shard is Done
+	cfg := steady(testConfig(srv, bonfire.JSON, logger))
+	cfg.Record = &recording
+	sh := spawn(t, sys, cfg, rec)
 	rec.wait(t, "Ready", func(evs []stoatpb.Event) bool { return count[*stoatpb.ReadyEvent](evs) == 1 })
 	srv.PushRaw(websocket.MessageText, []byte(`{"type":"Message","_id":`))
 	srv.Cut()
@@ -370,6 +374,10 @@ func TestTokenNeverLeaks(t *testing.T) {
 	}
 	check("Err", fmt.Sprintf("%v %+v %#v", err, err, err))
 	check("Stats", fmt.Sprintf("%+v", sh.Stats()))
+	check("the recording", recording.String())
+	if !strings.Contains(recording.String(), `"InvalidSession"`) {
+		t.Errorf("the recording lacks the last connection's frames; is the check blind?\n%s", recording.String())
+	}
 	for _, ev := range rec.events() {
 		if ac, ok := ev.(*stoatpb.AfterConnectEvent); ok {
 			check("AfterConnectEvent", ac.GetUrl())
@@ -383,7 +391,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cfg := testConfig(srv, bonfire.JSON, logger)
+	cfg = testConfig(srv, bonfire.JSON, logger)
 	cfg.Name, cfg.URL = "shard-refused", "ws://"+addr+"/events?ready=users"
 	refused := spawn(t, sys, cfg, newRecorder())
 	eventually(t, "two failed reconnects", func() bool { return refused.Stats().Reconnects >= 2 })

@@ -62,6 +62,9 @@ type Stats struct {
 	// (bonfire.Decoder.Skipped): malformed elements of a Ready's lists (users, servers, channels,
 	// members, emojis…), and such lists of the wrong type. Each is logged as a warning.
 	ItemsSkipped uint64
+	// RecordErrors counts the frames (connect markers included) that Config.Record failed to
+	// take.
+	RecordErrors uint64
 	// PingsSent counts heartbeat Pings written.
 	PingsSent uint64
 	// PongsIgnored counts Pongs whose data did not match the outstanding Ping.
@@ -79,7 +82,7 @@ type counters struct {
 	state                                atomic.Int32
 	connects, reconnects, readies        atomic.Uint64
 	frames, bytes, events, decodeErrors  atomic.Uint64
-	itemsSkipped                         atomic.Uint64
+	itemsSkipped, recordErrors           atomic.Uint64
 	pingsSent, pongsIgnored, pongsMissed atomic.Uint64
 	latency                              atomic.Int64
 	lastError                            atomic.Pointer[string]
@@ -97,6 +100,7 @@ func (c *counters) snapshot(name string) Stats {
 		Events:       c.events.Load(),
 		DecodeErrors: c.decodeErrors.Load(),
 		ItemsSkipped: c.itemsSkipped.Load(),
+		RecordErrors: c.recordErrors.Load(),
 		PingsSent:    c.pingsSent.Load(),
 		PongsIgnored: c.pongsIgnored.Load(),
 		PongsMissed:  c.pongsMissed.Load(),

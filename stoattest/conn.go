@@ -73,6 +73,18 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if hasToken {
 		token = tokens[0]
 	}
+	s.mu.Lock()
+	refuse := s.refuseStatus
+	if refuse != 0 {
+		s.stats.UpgradesRefused++
+		s.notifyLocked()
+	}
+	s.mu.Unlock()
+	if refuse != 0 {
+		s.log.Debug("stoattest: WebSocket upgrade refused", "status", refuse)
+		http.Error(w, http.StatusText(refuse), refuse)
+		return
+	}
 	cw := &corkingWriter{ResponseWriter: w}
 	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // any Origin, like the real server
@@ -181,6 +193,12 @@ func (c *conn) read() (msg proto.Message, ok bool) {
 	typ, data, err := c.ws.Read(c.ctx)
 	if err != nil {
 		c.s.log.Debug("stoattest: read ended", "conn", c.id, "err", err)
+		if code := websocket.CloseStatus(err); code != -1 {
+			c.s.mu.Lock()
+			c.s.stats.ClientCloses[code]++
+			c.s.notifyLocked()
+			c.s.mu.Unlock()
+		}
 		return nil, false
 	}
 	var frameType string

@@ -94,6 +94,7 @@ type Server struct {
 	pongDelay    time.Duration
 	dropPongs    bool
 	readyDelay   time.Duration
+	refuseStatus int // answers upgrades when non-zero (RefuseUpgrades)
 	stalls       int
 	rateLimits   bool
 	buckets      map[uint64]*bucketEntry
@@ -163,6 +164,7 @@ func Start(ctx context.Context, addr string, opts ...Option) (*Server, error) {
 	}
 	s.stats.Received = map[string]int{}
 	s.stats.Routes = map[string]int{}
+	s.stats.ClientCloses = map[websocket.StatusCode]int{}
 	open := make(chan struct{})
 	close(open)
 	s.gate.Store(&open)
@@ -481,6 +483,19 @@ func (s *Server) DropPongs(drop bool) {
 	s.dropPongs = drop
 }
 
+// RefuseUpgrades makes the events endpoint answer every later WebSocket upgrade with the HTTP
+// status (a 3xx, 4xx or 5xx: 503 for an outage, 401 for a refused token…) and a short text body,
+// as a proxy or a server that is down would, without upgrading; 0 accepts upgrades again. Open
+// connections and REST are not affected. Each refusal is counted in Stats.UpgradesRefused.
+func (s *Server) RefuseUpgrades(status int) {
+	if status != 0 && (status < 300 || status > 599) {
+		panic(fmt.Sprintf("stoattest: RefuseUpgrades(%d): want 0 or a 3xx, 4xx or 5xx status", status))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseStatus = status
+}
+
 // DelayReady makes the server wait d between Authenticated and Ready on new connections (the
 // real server builds Ready from its database in that gap); 0 restores the default.
 func (s *Server) DelayReady(d time.Duration) {
@@ -612,6 +627,13 @@ type Stats struct {
 	Undecodable int
 	// Received counts received frames by their "type" (whether understood or not).
 	Received map[string]int
+	// ClientCloses counts the close frames clients sent, by status code: a client closing the
+	// connection, or answering the close of CloseAll (its code echoed, as clients do). A
+	// connection dropped without a close frame is not counted.
+	ClientCloses map[websocket.StatusCode]int
+	// UpgradesRefused counts the WebSocket upgrades answered with an HTTP status
+	// (RefuseUpgrades).
+	UpgradesRefused int
 	// PongsSent counts Pongs written to clients; PongsDropped those withheld by DropPongs.
 	PongsSent, PongsDropped int
 	// Requests counts REST requests; RateLimited those answered 429.
@@ -632,6 +654,7 @@ func (s *Server) statsLocked() Stats {
 	st := s.stats
 	st.Received = maps.Clone(s.stats.Received)
 	st.Routes = maps.Clone(s.stats.Routes)
+	st.ClientCloses = maps.Clone(s.stats.ClientCloses)
 	st.Live, st.LiveReady = len(s.conns), 0
 	for c := range s.conns {
 		if c.ready && !c.gone {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -17,13 +18,19 @@ import (
 	"github.com/ermine-rt/ermine/cacheactors"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
+	"github.com/ermine-rt/ermine/shardactor"
 )
 
 // runReplay feeds a recorded stream through the real pipeline (decoder, router, owners, cache)
 // with no network and prints the cache as one canonical JSON document.
 //
 // JSONL input: one server→client frame per line, as it came over the wire. Msgpack input: each
-// frame preceded by its length as a 4-byte big-endian integer.
+// frame preceded by its length as a 4-byte big-endian integer. Both are what `ermine gen` writes
+// and what `ermine record` (Config.Record) records. A recording's connect marker
+// (shardactor.ConnectMarker, {"type":"ermine.Connect"}) stands where a connection began: replay
+// delivers a BeforeConnectEvent and an AfterConnectEvent (with no URL) there, as the connection
+// does, and the recorded Authenticated and Ready that follow it do the rest of a reconnect (the
+// Ready replaces the cache's entity sets).
 func runReplay(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	format := fs.String("format", "json", "frame format: json (JSONL) or msgpack (length-prefixed)")
@@ -87,10 +94,12 @@ func runReplay(ctx context.Context, args []string) error {
 }
 
 // replayFrames decodes every frame of r and ingests its events; malformed frames are counted
-// (and logged with -v) and skipped, as on a live connection.
+// (and logged with -v) and skipped, as on a live connection. A connect marker becomes the
+// synthetic events of a connection.
 func replayFrames(ctx context.Context, bot *ermine.Bot, r io.Reader, f bonfire.Format, logger *slog.Logger) (events, malformed int, err error) {
 	dec := bonfire.NewDecoder(f)
 	src := bot.NewSource("replay")
+	marker := shardactor.ConnectMarker(f)
 	var evs []stoatpb.Event
 	next := frameReader(r, f)
 	for {
@@ -100,6 +109,16 @@ func replayFrames(ctx context.Context, bot *ermine.Bot, r io.Reader, f bonfire.F
 		}
 		if err != nil {
 			return events, malformed, err
+		}
+		if bytes.Equal(frame, marker) {
+			for _, ev := range []stoatpb.Event{&stoatpb.BeforeConnectEvent{}, &stoatpb.AfterConnectEvent{}} {
+				ev.SetShard("replay")
+				if err := src.Ingest(ctx, ev); err != nil {
+					return events, malformed, err
+				}
+				events++
+			}
+			continue
 		}
 		evs, err = dec.Decode(frame, evs[:0])
 		if err != nil {
