@@ -50,7 +50,10 @@ func runPredicates(t *testing.T, p Policy) (*rig, seen) {
 	t.Helper()
 	r := newWorld(t, p)
 	s := seen{edits: map[string]bool{}}
+	var mu sync.Mutex // handlers run on their owners' goroutines
 	dispatchAll(r, func(ev stoatpb.Event) {
+		mu.Lock()
+		defer mu.Unlock()
 		s.events = append(s.events, ev.EventType().String())
 		if e, ok := ev.(*stoatpb.MessageUpdateEvent); ok {
 			s.edits[e.MessageId] = e.Before != nil
