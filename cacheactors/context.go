@@ -37,9 +37,6 @@ func (k CacheContextKind) EventType() stoatpb.EventType {
 	return stoatpb.EventTypeNone
 }
 
-// EventContextKind returns the kind of typ's cache reads and writes.
-func EventContextKind(typ stoatpb.EventType) CacheContextKind { return CacheContextKind(typ) }
-
 // CacheContext is the context of one cache write or read: why it happens (Kind) and what it
 // comes from. It is a plain value: passing one allocates nothing.
 type CacheContext struct {
@@ -53,7 +50,7 @@ type CacheContext struct {
 // EventCacheContext returns the context in which ev's primary owner writes the cache
 // (stoat.py's event.cache_context).
 func EventCacheContext(ev stoatpb.Event) CacheContext {
-	return CacheContext{Kind: EventContextKind(ev.EventType()), Event: ev}
+	return CacheContext{Kind: CacheContextKind(ev.EventType()), Event: ev}
 }
 
 // patchContext is the context of a seed or patch, which another owner's event sent: its kind
