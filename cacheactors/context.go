@@ -13,8 +13,9 @@ import (
 // CacheContextKind says why the cache is written or read: stoat.py's cache context classes
 // (its CacheContextType), Go-named. There is one kind per event class, whose value is the
 // event's EventType (its before_dispatch reads, its process writes, and the seeds and patches it
-// sends other owners), and one per read site the runtime performs on a bot's behalf, after them.
-// The values are generated (contexts.ermine.go) from the event types and a list of read sites.
+// sends other owners), and after them CacheUserRequest (what a REST response the bot asked for
+// teaches) and one per read site the runtime performs on a bot's behalf. The values are
+// generated (contexts.ermine.go) from the event types and a list of the others.
 type CacheContextKind uint8
 
 // CacheUndefined is the kind of a write no event class explains: an eviction, a drop, a
@@ -53,10 +54,9 @@ func EventCacheContext(ev stoatpb.Event) CacheContext {
 	return CacheContext{Kind: CacheContextKind(ev.EventType()), Event: ev}
 }
 
-// patchContext is the context of a seed or patch, which another owner's event sent: its kind
-// follows from the message's type (a seed of a channel without a Ready barrier comes from a
-// ServerCreateEvent). An upsert_user or upsert_member taught by a REST response shares the
-// MessageCreateEvent kind: both are the same message.
+// patchContext is the context of a seed or patch, which another owner's event sent (or a REST
+// response, LearnUser and LearnMember): its kind follows from the message's type (a seed of a
+// channel without a Ready barrier comes from a ServerCreateEvent).
 func patchContext(msg any) CacheContext {
 	var k CacheContextKind
 	switch m := msg.(type) {
@@ -69,6 +69,8 @@ func patchContext(msg any) CacheContext {
 		k = CacheReadyEvent
 	case *stoatpb.User, *stoatpb.Member:
 		k = CacheMessageCreateEvent
+	case *ownerpb.LearnUser, *ownerpb.LearnMember:
+		k = CacheUserRequest
 	case *ownerpb.RemoveVoice:
 		k = CacheVoiceChannelMoveEvent
 	case *ownerpb.SetRelation:

@@ -12,10 +12,12 @@ import (
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
-// readSites are the reads the runtime makes on a bot's behalf outside an event's
-// before_dispatch, each named after stoat.py's context of the same read (the property in its
+// readSites are the kinds that are not event classes: what a REST response the bot asked for
+// teaches, and the reads the runtime makes on a bot's behalf outside an event's before_dispatch,
+// each named after stoat.py's context of the same write or read (the value in its
 // CacheContextType) and given the ermine API that makes it.
 var readSites = []struct{ name, py, ermine string }{
+	{"UserRequest", "USER_REQUEST: the end user is asking for object", "ermine.Bot.FetchUser, FetchMember"},
 	{"ChannelThroughMessageChannel", "Message.channel: Channel", "ermine.Context.Channel"},
 	{"ServerThroughMessageServer", "Message.server: Optional[Server]", "ermine.Context.Server"},
 	{"UserThroughMessageAuthor", "Message.author_as_user: User", "ermine.Context.Author"},
@@ -33,7 +35,7 @@ func contextKindsSource(t *testing.T) []byte {
 	for typ := stoatpb.EventType(1); typ < stoatpb.NumEventTypes; typ++ {
 		fmt.Fprintf(&b, "\tCache%s = CacheContextKind(stoatpb.EventType%s)\n", typ, typ.String()[:len(typ.String())-len("Event")])
 	}
-	b.WriteString(")\n\n// The kinds of the read sites, after the events': stoat.py's property, then ermine's.\nconst (\n")
+	b.WriteString(")\n\n// The other kinds, after the events': stoat.py's name, then ermine's API.\nconst (\n")
 	for i, s := range readSites {
 		fmt.Fprintf(&b, "\t// Cache%s is %s (%s).\n\tCache%s", s.name, s.py, s.ermine, s.name)
 		if i == 0 {

@@ -66,10 +66,12 @@ const (
 	CacheUserSlowmodesEvent          = CacheContextKind(stoatpb.EventTypeUserSlowmodes)
 )
 
-// The kinds of the read sites, after the events': stoat.py's property, then ermine's.
+// The other kinds, after the events': stoat.py's name, then ermine's API.
 const (
+	// CacheUserRequest is USER_REQUEST: the end user is asking for object (ermine.Bot.FetchUser, FetchMember).
+	CacheUserRequest = CacheContextKind(stoatpb.NumEventTypes) + iota
 	// CacheChannelThroughMessageChannel is Message.channel: Channel (ermine.Context.Channel).
-	CacheChannelThroughMessageChannel = CacheContextKind(stoatpb.NumEventTypes) + iota
+	CacheChannelThroughMessageChannel
 	// CacheServerThroughMessageServer is Message.server: Optional[Server] (ermine.Context.Server).
 	CacheServerThroughMessageServer
 	// CacheUserThroughMessageAuthor is Message.author_as_user: User (ermine.Context.Author).
@@ -144,6 +146,7 @@ var cacheContextNames = [NumCacheContextKinds]string{
 	CacheUserMoveVoiceChannelEvent:            "UserMoveVoiceChannelEventCacheContext",
 	CacheVoiceCallUpdateEvent:                 "VoiceCallUpdateEventCacheContext",
 	CacheUserSlowmodesEvent:                   "UserSlowmodesEventCacheContext",
+	CacheUserRequest:                          "UserRequestCacheContext",
 	CacheChannelThroughMessageChannel:         "ChannelThroughMessageChannelCacheContext",
 	CacheServerThroughMessageServer:           "ServerThroughMessageServerCacheContext",
 	CacheUserThroughMessageAuthor:             "UserThroughMessageAuthorCacheContext",

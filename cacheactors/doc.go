@@ -399,7 +399,8 @@
 // seeds and patches the event sends other owners: a Ready's seeds are CacheReadyEvent, the
 // author and member a MessageCreateEvent carries are CacheMessageCreateEvent) and, for the
 // event's primary owner, the event itself (EventCacheContext, stoat.py's event.cache_context).
-// A predicate gets it with the entry. The reads the runtime makes for a bot outside
+// What a REST response the bot asked for teaches (ermine.Bot.FetchUser, FetchMember) is
+// CacheUserRequest. A predicate gets the context with the entry. The reads the runtime makes for a bot outside
 // before_dispatch (ermine.Context's accessors) have kinds of their own, after the events', named
 // after stoat.py's (CacheMemberThroughMessageAuthor…); Store.Reading asks Policy.Reads about
 // them and counts them. A context is a value of two words, built from what the owner holds:

@@ -32,9 +32,9 @@ func (o *serverOwner) patch(msg any) {
 	case *ownerpb.Drop:
 		o.Reset()
 	case *stoatpb.Member: // upsert_member
-		if o.server != nil { // not for a server you are not in (any more)
-			o.setMember(m)
-		}
+		o.learnMember(m)
+	case *ownerpb.LearnMember:
+		o.learnMember(m.Member)
 	case *ownerpb.AddChannel:
 		if o.server != nil && !slices.Contains(o.server.Channels, m.Channel) {
 			n := o.server.ShallowClone()
@@ -94,6 +94,14 @@ func (o *serverOwner) setMember(m *stoatpb.Member) {
 	}
 	o.putMember(m)
 	o.store().wrote(&o.writing)
+}
+
+// learnMember caches a member snapshot that came with a message or a REST response, not for a
+// server you are not in (any more).
+func (o *serverOwner) learnMember(m *stoatpb.Member) {
+	if o.server != nil {
+		o.setMember(m)
+	}
 }
 
 func (o *serverOwner) member(user string) *stoatpb.Member {
@@ -209,6 +217,8 @@ func (o *userDirOwner) patch(msg any) {
 		}
 	case *stoatpb.User: // upsert_user
 		o.learnUser(m)
+	case *ownerpb.LearnUser:
+		o.learnUser(m.User)
 	case *ownerpb.SetRelation:
 		o.setRelation(m.User, m.Status)
 	case *ownerpb.Drop:

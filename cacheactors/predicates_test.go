@@ -155,8 +155,14 @@ func TestPolicyContexts(t *testing.T) {
 		Members: func(ctx CacheContext, _ *stoatpb.Member) bool { return record(&members, ctx) },
 	})
 	r.run(predicateStream()[2], &stoatpb.ServerMemberJoinEvent{ServerId: srv, UserId: bob})
-	expectList(t, "users", users, []write{{CacheReadyEvent, false}, {CacheReadyEvent, false}, {CacheMessageCreateEvent, false}})
-	expectList(t, "members", members, []write{{CacheReadyEvent, false}, {CacheMessageCreateEvent, false}, {CacheServerMemberJoinEvent, true}})
+	// What REST responses taught (ermine.Bot.FetchUser, FetchMember).
+	r.dir.Deliver(Learn{}.User(&stoatpb.User{Id: dave, Username: "dave"}))
+	r.dir.Deliver(Learn{}.Member(&stoatpb.Member{Id: &stoatpb.MemberId{Server: srv, User: dave}}))
+	r.drain()
+	expectList(t, "users", users, []write{{CacheReadyEvent, false}, {CacheReadyEvent, false}, {CacheMessageCreateEvent, false}, {CacheUserRequest, false}})
+	expectList(t, "members", members, []write{{CacheReadyEvent, false}, {CacheMessageCreateEvent, false}, {CacheServerMemberJoinEvent, true}, {CacheUserRequest, false}})
+	expect(t, "dave learnt", r.store.User(dave).GetUsername(), "dave")
+	expect(t, "dave's membership learnt", r.store.Member(srv, dave) != nil, true)
 }
 
 // TestWritesByContextKind: Stats counts the writes of each context kind.
