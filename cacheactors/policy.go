@@ -11,8 +11,9 @@ import (
 // event's primary owner, the event. An entry it refuses is not cached, and a version of it
 // already cached is removed, so that the cache never serves a stale entry; handlers receive the
 // same events either way, only what before_dispatch finds in the cache changes. A Keep runs on
-// the goroutine of the entity's owner, for every write of its kind: it must be fast, must not
-// block and must not read the cache (the Store).
+// the goroutine of the entity's owner, for every write of its kind (owners of different
+// entities call it in parallel): it must be fast and safe for concurrent use, and must not
+// block.
 type Keep[T any] func(ctx CacheContext, entry T) bool
 
 // And keeps an entry every one of ps keeps (a nil Keep keeps every entry).

@@ -115,6 +115,12 @@ func TestContextPolicies(t *testing.T) {
 				expectList(t, "general", messageIDs(s.Messages(general)), []string{msgID(3)})
 				expect(t, "alice's edit found nothing", h.edits[msgID(1)], false)
 			}},
+		{"not carol's: a refused message still moves last_message_id", Policy{Messages: Not(func(_ CacheContext, m *stoatpb.Message) bool { return m.Author == carol })},
+			func(t *testing.T, s *Store, h seen) {
+				expectList(t, "general", messageIDs(s.Messages(general)), []string{msgID(1)})
+				expect(t, "general's last_message_id", s.Channel(general).GetLastMessageId(), msgID(3))
+				expect(t, "carol's edit found nothing", h.edits[msgID(3)], false)
+			}},
 		{"edits dropped: a refused new version removes the cached one", Policy{Messages: Not(From[*stoatpb.Message](CacheMessageUpdateEvent))},
 			func(t *testing.T, s *Store, h seen) {
 				expect(t, "messages", s.Counts()["messages"], 0)
@@ -203,4 +209,28 @@ func TestCacheContextKindNames(t *testing.T) {
 	expect(t, "out of range", NumCacheContextKinds.String(), "CacheContextKind("+strconv.Itoa(int(NumCacheContextKinds))+")")
 	ev := &stoatpb.MessageAckEvent{}
 	expect(t, "an event's context", EventCacheContext(ev), CacheContext{Kind: CacheMessageAckEvent, Event: ev})
+}
+
+func TestKeepCombinators(t *testing.T) {
+	yes := func(CacheContext, int) bool { return true }
+	no := func(CacheContext, int) bool { return false }
+	ctx := CacheContext{Kind: CacheMessageCreateEvent}
+	for _, tc := range []struct {
+		name string
+		keep Keep[int]
+		want bool
+	}{
+		{"And()", And[int](), true},
+		{"And(yes, no)", And[int](yes, no), false},
+		{"And(yes, nil)", And[int](yes, nil), true},
+		{"Or()", Or[int](), false},
+		{"Or(no, yes)", Or[int](no, yes), true},
+		{"Or(no, nil)", Or[int](no, nil), true},
+		{"Not(yes)", Not[int](yes), false},
+		{"Not(nil)", Not[int](nil), false},
+		{"From(the kind)", From[int](CacheReadyEvent, CacheMessageCreateEvent), true},
+		{"From(another)", From[int](CacheReadyEvent), false},
+	} {
+		expect(t, tc.name, tc.keep(ctx, 0), tc.want)
+	}
 }
