@@ -54,6 +54,7 @@ type msgBudget struct {
 }
 
 func (s *Store) configure(p Policy) {
+	s.reads = p.Reads
 	if p.MaxUsers > 0 {
 		per := (p.MaxUsers + actors.UserDirPartitions - 1) / actors.UserDirPartitions
 		size := 1 << bits.Len(uint(max(p.MaxUsers, 1024)-1))

@@ -384,11 +384,27 @@
 //
 // # Policies
 //
-// Policy (ermine.Config.Cache) has per-kind toggles (users, members, messages, emojis, voice
-// participants, read states), the per-channel message bound (oldest evicted first), and the
+// Policy (ermine.Config.Cache) has per-kind predicates (users, members, messages, emojis, voice
+// participants, read states: Keep, composed with And, Or, Not and From) with toggles that are
+// shorthand for keeping none, the per-channel message bound (oldest evicted first), and the
 // optional global bounds on users and on messages across channels, with an approximate LRU
 // that keeps owners the single writers (budget.go explains it). Store.Stats reports entries and
-// estimated heap bytes per kind (stats.go says how they are estimated).
+// estimated heap bytes per kind (stats.go says how they are estimated), and the writes and
+// reads by context kind.
+//
+// # Cache contexts
+//
+// Every write knows why it happens, as in stoat.py, where each cache call takes a context: its
+// CacheContextKind is the event class whose process writes (the event's kind, also for the
+// seeds and patches the event sends other owners: a Ready's seeds are CacheReadyEvent, the
+// author and member a MessageCreateEvent carries are CacheMessageCreateEvent) and, for the
+// event's primary owner, the event itself (EventCacheContext, stoat.py's event.cache_context).
+// What a REST response the bot asked for teaches (ermine.Bot.FetchUser, FetchMember) is
+// CacheUserRequest. A predicate gets the context with the entry. The reads the runtime makes for a bot outside
+// before_dispatch (ermine.Context's accessors) have kinds of their own, after the events', named
+// after stoat.py's (CacheMemberThroughMessageAuthor…); Store.Reading asks Policy.Reads about
+// them and counts them. A context is a value of two words, built from what the owner holds:
+// the default policy calls no predicate, and no write allocates for its context.
 package cacheactors
 
 //go:generate go test -run TestDocTables -update

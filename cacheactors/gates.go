@@ -286,6 +286,7 @@ func (o *ownerBase) receive(ctx actors.Context, msg any) {
 		return
 	default:
 		if !o.hold.holding() {
+			o.writing = patchContext(msg)
 			o.kind.patch(msg)
 			return
 		}
@@ -336,6 +337,7 @@ func (o *ownerBase) applyPatch(msg any) {
 	if b := seedBarrier(msg); b != nil {
 		defer o.ack(o.ctx, b)
 	}
+	o.writing = patchContext(msg)
 	o.kind.patch(msg)
 }
 

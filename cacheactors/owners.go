@@ -22,8 +22,22 @@ type Policy struct {
 	MessagesPerChannel int
 	// NoUsers caches no users but the connected one. NoMembers caches only your own
 	// memberships. NoMessages, NoEmojis, NoVoice (voice participants) and NoReadStates turn
-	// caching of those entities off.
+	// caching of those entities off. Each is shorthand for a predicate below that keeps nothing,
+	// and overrides it.
 	NoUsers, NoMembers, NoMessages, NoEmojis, NoVoice, NoReadStates bool
+	// Users, Members, Messages, Emojis, Voice (a channel's voice participants) and ReadStates
+	// decide at each write of an entry of their kind whether the cache keeps it, given the
+	// write's context (see Keep); nil keeps every entry. Your own user and your own memberships
+	// are always kept.
+	Users      Keep[*stoatpb.User]
+	Members    Keep[*stoatpb.Member]
+	Messages   Keep[*stoatpb.Message]
+	Emojis     Keep[*stoatpb.Emoji]
+	Voice      Keep[*stoatpb.ChannelVoiceState]
+	ReadStates Keep[*stoatpb.ChannelUnread]
+	// Reads decides each read the runtime makes on a bot's behalf at a read site (see
+	// Store.Reading): false answers it as a miss. Nil answers every read.
+	Reads func(CacheContext) bool
 	// MaxUsers bounds the number of cached users (0: unbounded), evicting the least recently
 	// used (read or written) first; the connected user is never evicted.
 	MaxUsers int
@@ -66,6 +80,7 @@ type Deps struct {
 	Logger *slog.Logger
 
 	once       sync.Once
+	keep       keepers // Policy's predicates, its toggles applied
 	gateLog    ratelog.Limiter
 	gates      gateCounters
 	unknownLog ratelog.Limiter
@@ -74,7 +89,10 @@ type Deps struct {
 // NewOwner is the actors.Factory of the cache owners. saved is what a passivated owner of the
 // same key returned from Passivate (an ownerpb snapshot): the owner is rebuilt from it.
 func (d *Deps) NewOwner(key actors.Key, saved any) actors.Owner {
-	d.once.Do(func() { d.Store.configure(d.Policy) })
+	d.once.Do(func() {
+		d.Store.configure(d.Policy)
+		d.keep = d.Policy.keepers()
+	})
 	base := ownerBase{deps: d, key: key, run: d.Pipeline.NewRunner(key)}
 	var o ownerKind
 	switch key.Kind {
@@ -138,6 +156,9 @@ type ownerBase struct {
 	current *ownerpb.Dispatch
 	// kind is the owner this is the base of (its hooks and patches).
 	kind ownerKind
+	// writing is the context of the cache writes in progress: the event being processed, or the
+	// seed or patch being applied.
+	writing CacheContext
 }
 
 func (o *ownerBase) store() *Store { return o.deps.Store }
@@ -187,7 +208,8 @@ func (o *ownerBase) finish(processed bool) {
 		}
 		o.processed(d)
 	}()
-	if processed {
+	if processed && len(d.Local) > 0 {
+		o.writing = EventCacheContext(d.GetStoatEvent()) // its patches are the event's writes
 		for _, p := range d.Local {
 			o.kind.patch(unwrapPatch(p))
 		}
@@ -354,6 +376,7 @@ func (o *channelOwner) Reset() {
 func (o *channelOwner) setChannel(c *stoatpb.Channel) {
 	o.channel = c
 	o.store().channels.set(o.key.ID, c)
+	o.store().wrote(&o.writing)
 	o.lastID = ""
 	if w := o.window; w != nil && w.lastID != "" {
 		n := *w // the published window is immutable: a new header shares its slots
@@ -382,8 +405,8 @@ func (o *channelOwner) edit() *stoatpb.Channel {
 
 // setVoice publishes the voice participants; nil or none removes them.
 func (o *channelOwner) setVoice(v *stoatpb.ChannelVoiceState) {
-	if o.policy().NoVoice {
-		return
+	if k := o.deps.keep.voice; k != nil && v != nil && !k(o.writing, v) {
+		v = nil
 	}
 	if len(v.GetParticipants()) == 0 {
 		if o.voice != nil {
@@ -394,11 +417,13 @@ func (o *channelOwner) setVoice(v *stoatpb.ChannelVoiceState) {
 	}
 	o.voice = v
 	o.store().voice.set(o.key.ID, v)
+	o.store().wrote(&o.writing)
 }
 
+// setReadState publishes the channel's read state; nil removes it.
 func (o *channelOwner) setReadState(rs *stoatpb.ChannelUnread) {
-	if o.policy().NoReadStates {
-		return
+	if k := o.deps.keep.readStates; k != nil && rs != nil && !k(o.writing, rs) {
+		rs = nil
 	}
 	o.readState = rs
 	if rs == nil {
@@ -406,6 +431,7 @@ func (o *channelOwner) setReadState(rs *stoatpb.ChannelUnread) {
 		return
 	}
 	o.store().readStates.set(o.key.ID, rs)
+	o.store().wrote(&o.writing)
 }
 
 // setWindow publishes w (nil or empty: no messages), counts the change in the global message
@@ -454,8 +480,20 @@ func (o *channelOwner) putMessage(m *stoatpb.Message) {
 	if limit <= 0 {
 		return
 	}
+	if k := o.deps.keep.messages; k != nil && !k(o.writing, m) {
+		if o.window != nil {
+			w := o.window.filter(func(c *cmsg) bool { return c.id() != m.GetId() })
+			if w == o.window {
+				n := *w // a new header, to carry a new last_message_id (see setWindow)
+				w = &n
+			}
+			o.setWindow(w)
+		}
+		return
+	}
 	w, _ := o.window.with(o.key.ID, compact(m, o.key.ID, o.policy().FullMessages, &o.texts), limit)
 	o.setWindow(w)
+	o.store().wrote(&o.writing)
 }
 
 func (o *channelOwner) find(id string) *stoatpb.Message { return o.window.Find(id) }

@@ -32,9 +32,9 @@ func (o *serverOwner) patch(msg any) {
 	case *ownerpb.Drop:
 		o.Reset()
 	case *stoatpb.Member: // upsert_member
-		if o.server != nil { // not for a server you are not in (any more)
-			o.setMember(m)
-		}
+		o.learnMember(m)
+	case *ownerpb.LearnMember:
+		o.learnMember(m.Member)
 	case *ownerpb.AddChannel:
 		if o.server != nil && !slices.Contains(o.server.Channels, m.Channel) {
 			n := o.server.ShallowClone()
@@ -64,6 +64,7 @@ func (o *serverOwner) Reset() {
 func (o *serverOwner) setServer(s *stoatpb.Server) {
 	o.server = s
 	o.store().servers.set(o.key.ID, s)
+	o.store().wrote(&o.writing)
 }
 
 func (o *serverOwner) resetMembers() {
@@ -80,13 +81,27 @@ func (o *serverOwner) putMember(m *stoatpb.Member) {
 }
 
 func (o *serverOwner) setMember(m *stoatpb.Member) {
-	if m.GetId().GetUser() == "" || (o.policy().NoMembers && m.GetId().GetUser() != o.myID()) {
+	user := m.GetId().GetUser()
+	if user == "" {
+		return
+	}
+	if k := o.deps.keep.members; k != nil && user != o.myID() && !k(o.writing, m) {
+		o.delMember(user)
 		return
 	}
 	if o.members == nil {
 		o.resetMembers()
 	}
 	o.putMember(m)
+	o.store().wrote(&o.writing)
+}
+
+// learnMember caches a member snapshot that came with a message or a REST response, not for a
+// server you are not in (any more).
+func (o *serverOwner) learnMember(m *stoatpb.Member) {
+	if o.server != nil {
+		o.setMember(m)
+	}
 }
 
 func (o *serverOwner) member(user string) *stoatpb.Member {
@@ -114,13 +129,21 @@ func (o *serverOwner) replaceEmojis(emojis []*stoatpb.Emoji) {
 }
 
 func (o *serverOwner) addEmoji(e *stoatpb.Emoji) {
-	if o.policy().NoEmojis || e.GetId() == "" {
+	if e.GetId() == "" {
+		return
+	}
+	if k := o.deps.keep.emojis; k != nil && !k(o.writing, e) {
+		if i := slices.Index(o.emojis, e.GetId()); i >= 0 {
+			o.emojis = slices.Delete(slices.Clone(o.emojis), i, i+1)
+			o.store().emojis.del(e.GetId())
+		}
 		return
 	}
 	if !slices.Contains(o.emojis, e.GetId()) {
 		o.emojis = append(o.emojis, e.GetId())
 	}
 	o.store().emojis.set(e.GetId(), e)
+	o.store().wrote(&o.writing)
 }
 
 // removeChannel drops a channel from the server's channel list and categories: the server sends
@@ -194,6 +217,8 @@ func (o *userDirOwner) patch(msg any) {
 		}
 	case *stoatpb.User: // upsert_user
 		o.learnUser(m)
+	case *ownerpb.LearnUser:
+		o.learnUser(m.User)
 	case *ownerpb.SetRelation:
 		o.setRelation(m.User, m.Status)
 	case *ownerpb.Drop:
@@ -229,10 +254,14 @@ func (o *userDirOwner) setUser(u *stoatpb.User) {
 		return
 	}
 	me := o.isMe(u)
-	if o.policy().NoUsers && !me {
+	s := o.store()
+	if k := o.deps.keep.users; k != nil && !me && !k(o.writing, u) {
+		if _, ok := o.users[u.GetId()]; ok {
+			delete(o.users, u.GetId())
+			s.users.del(u.GetId())
+		}
 		return
 	}
-	s := o.store()
 	if o.users == nil {
 		o.users = map[string]userEntry{}
 	}
@@ -242,6 +271,7 @@ func (o *userDirOwner) setUser(u *stoatpb.User) {
 		s.self.Store(u)
 	}
 	s.users.set(u.GetId(), u)
+	s.wrote(&o.writing)
 	if !known {
 		for _, id := range s.evictUsers(o.users, o.myID()) {
 			delete(o.users, id)

@@ -324,13 +324,13 @@ func normalizeChannel(c *stoatpb.Channel) *stoatpb.Channel {
 // from responses through the owners (in each owner's order), never behind their back.
 type Learn struct{}
 
-// User returns the owner of u and the patch that caches it (an upsert_user: u itself, which
-// must not be changed any more).
+// User returns the owner of u and the patch that caches it (u, which must not be changed any
+// more, in a LearnUser: its writes have the kind CacheUserRequest).
 func (Learn) User(u *stoatpb.User) (actors.Key, proto.Message) {
-	return actors.UserDirKey(u.GetId()), u
+	return actors.UserDirKey(u.GetId()), &ownerpb.LearnUser{User: u}
 }
 
-// Member returns the owner of m and the patch that caches it (an upsert_member: m itself).
+// Member returns the owner of m and the patch that caches it (m in a LearnMember).
 func (Learn) Member(m *stoatpb.Member) (actors.Key, proto.Message) {
-	return serverKey(m.GetId().GetServer()), m
+	return serverKey(m.GetId().GetServer()), &ownerpb.LearnMember{Member: m}
 }

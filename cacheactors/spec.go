@@ -163,6 +163,7 @@ func (o *ownerBase) BeforeDispatch(ev stoatpb.Event) {
 // owns it).
 func (o *ownerBase) Process(ev stoatpb.Event) {
 	if s := &specs[ev.EventType()]; s.process != nil && s.owner == o.key.Kind {
+		o.writing = EventCacheContext(ev)
 		s.process(o.kind, ev)
 	}
 }

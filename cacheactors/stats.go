@@ -24,6 +24,10 @@ type Stats struct {
 	// EvictedUsers and EvictedMessages count the entries the global bounds (Policy.MaxUsers,
 	// Policy.MaxMessages) evicted; the per-channel bound is not counted.
 	EvictedUsers, EvictedMessages uint64
+	// Writes counts the entries written (users, servers, channels, members, messages, emojis,
+	// a channel's voice participants, read states) by the context kind of the write; Reads counts the reads
+	// at read sites (Store.Reading) by kind. Kinds never counted are absent.
+	Writes, Reads map[CacheContextKind]uint64
 }
 
 // Total is the sum over every kind.
@@ -69,6 +73,7 @@ func (s *Store) Stats() Stats {
 	})
 	st.EvictedUsers = s.lru.evictedUsers.Load()
 	st.EvictedMessages = s.lru.evictedMessages.Load()
+	st.Writes, st.Reads = counts(&s.counters.writes), counts(&s.counters.reads)
 	return st
 }
 

@@ -32,6 +32,9 @@ type Store struct {
 	settings   atomic.Pointer[[]*stoatpb.UserSetting]
 
 	lru lru
+	// counters count writes and reads by context kind; reads is Policy.Reads.
+	counters contextCounters
+	reads    func(CacheContext) bool
 }
 
 // NewStore returns an empty store.

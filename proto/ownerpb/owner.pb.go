@@ -105,6 +105,8 @@ type OwnerMessage struct {
 	//	*OwnerMessage_SetRelation
 	//	*OwnerMessage_WipeUser
 	//	*OwnerMessage_EvictMessages
+	//	*OwnerMessage_LearnUser
+	//	*OwnerMessage_LearnMember
 	//	*OwnerMessage_Gated
 	//	*OwnerMessage_GateResolved
 	//	*OwnerMessage_GateQuery
@@ -294,6 +296,24 @@ func (x *OwnerMessage) GetEvictMessages() *EvictMessages {
 	return nil
 }
 
+func (x *OwnerMessage) GetLearnUser() *LearnUser {
+	if x != nil {
+		if x, ok := x.Message.(*OwnerMessage_LearnUser); ok {
+			return x.LearnUser
+		}
+	}
+	return nil
+}
+
+func (x *OwnerMessage) GetLearnMember() *LearnMember {
+	if x != nil {
+		if x, ok := x.Message.(*OwnerMessage_LearnMember); ok {
+			return x.LearnMember
+		}
+	}
+	return nil
+}
+
 func (x *OwnerMessage) GetGated() *Gated {
 	if x != nil {
 		if x, ok := x.Message.(*OwnerMessage_Gated); ok {
@@ -469,6 +489,14 @@ type OwnerMessage_EvictMessages struct {
 	EvictMessages *EvictMessages `protobuf:"bytes,15,opt,name=evict_messages,json=evictMessages,proto3,oneof"`
 }
 
+type OwnerMessage_LearnUser struct {
+	LearnUser *LearnUser `protobuf:"bytes,23,opt,name=learn_user,json=learnUser,proto3,oneof"`
+}
+
+type OwnerMessage_LearnMember struct {
+	LearnMember *LearnMember `protobuf:"bytes,24,opt,name=learn_member,json=learnMember,proto3,oneof"`
+}
+
 type OwnerMessage_Gated struct {
 	// Waiting across owners without blocking (gates and Ready barriers).
 	Gated *Gated `protobuf:"bytes,16,opt,name=gated,proto3,oneof"`
@@ -550,6 +578,10 @@ func (*OwnerMessage_SetRelation) isOwnerMessage_Message() {}
 func (*OwnerMessage_WipeUser) isOwnerMessage_Message() {}
 
 func (*OwnerMessage_EvictMessages) isOwnerMessage_Message() {}
+
+func (*OwnerMessage_LearnUser) isOwnerMessage_Message() {}
+
+func (*OwnerMessage_LearnMember) isOwnerMessage_Message() {}
 
 func (*OwnerMessage_Gated) isOwnerMessage_Message() {}
 
@@ -2392,6 +2424,97 @@ func (x *EvictMessages) GetN() int64 {
 	return 0
 }
 
+// LearnUser is a user a REST response returned (ermine.Bot.FetchUser), for its partition to
+// cache as it does a message's author; unlike upsert_user, it says the write is the bot's request.
+type LearnUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *stoatpb.User          `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LearnUser) Reset() {
+	*x = LearnUser{}
+	mi := &file_ownerpb_owner_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LearnUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LearnUser) ProtoMessage() {}
+
+func (x *LearnUser) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LearnUser.ProtoReflect.Descriptor instead.
+func (*LearnUser) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *LearnUser) GetUser() *stoatpb.User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+// LearnMember is a member a REST response returned (ermine.Bot.FetchMember), for its server.
+type LearnMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *stoatpb.Member        `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LearnMember) Reset() {
+	*x = LearnMember{}
+	mi := &file_ownerpb_owner_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LearnMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LearnMember) ProtoMessage() {}
+
+func (x *LearnMember) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LearnMember.ProtoReflect.Descriptor instead.
+func (*LearnMember) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *LearnMember) GetMember() *stoatpb.Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
 // Patch is one cascade patch, as a gated patch or a Dispatch's local patches carry it.
 type Patch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2411,7 +2534,7 @@ type Patch struct {
 
 func (x *Patch) Reset() {
 	*x = Patch{}
-	mi := &file_ownerpb_owner_proto_msgTypes[16]
+	mi := &file_ownerpb_owner_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2423,7 +2546,7 @@ func (x *Patch) String() string {
 func (*Patch) ProtoMessage() {}
 
 func (x *Patch) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[16]
+	mi := &file_ownerpb_owner_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2436,7 +2559,7 @@ func (x *Patch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Patch.ProtoReflect.Descriptor instead.
 func (*Patch) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{16}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Patch) GetPatch() isPatch_Patch {
@@ -2570,7 +2693,7 @@ type Gated struct {
 
 func (x *Gated) Reset() {
 	*x = Gated{}
-	mi := &file_ownerpb_owner_proto_msgTypes[17]
+	mi := &file_ownerpb_owner_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2582,7 +2705,7 @@ func (x *Gated) String() string {
 func (*Gated) ProtoMessage() {}
 
 func (x *Gated) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[17]
+	mi := &file_ownerpb_owner_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2595,7 +2718,7 @@ func (x *Gated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gated.ProtoReflect.Descriptor instead.
 func (*Gated) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{17}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Gated) GetRouter() uint64 {
@@ -2639,7 +2762,7 @@ type GateResolved struct {
 
 func (x *GateResolved) Reset() {
 	*x = GateResolved{}
-	mi := &file_ownerpb_owner_proto_msgTypes[18]
+	mi := &file_ownerpb_owner_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2651,7 +2774,7 @@ func (x *GateResolved) String() string {
 func (*GateResolved) ProtoMessage() {}
 
 func (x *GateResolved) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[18]
+	mi := &file_ownerpb_owner_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2664,7 +2787,7 @@ func (x *GateResolved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GateResolved.ProtoReflect.Descriptor instead.
 func (*GateResolved) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{18}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GateResolved) GetRouter() uint64 {
@@ -2700,7 +2823,7 @@ type GateQuery struct {
 
 func (x *GateQuery) Reset() {
 	*x = GateQuery{}
-	mi := &file_ownerpb_owner_proto_msgTypes[19]
+	mi := &file_ownerpb_owner_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2712,7 +2835,7 @@ func (x *GateQuery) String() string {
 func (*GateQuery) ProtoMessage() {}
 
 func (x *GateQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[19]
+	mi := &file_ownerpb_owner_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2725,7 +2848,7 @@ func (x *GateQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GateQuery.ProtoReflect.Descriptor instead.
 func (*GateQuery) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{19}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GateQuery) GetRouter() uint64 {
@@ -2760,7 +2883,7 @@ type GatePending struct {
 
 func (x *GatePending) Reset() {
 	*x = GatePending{}
-	mi := &file_ownerpb_owner_proto_msgTypes[20]
+	mi := &file_ownerpb_owner_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2772,7 +2895,7 @@ func (x *GatePending) String() string {
 func (*GatePending) ProtoMessage() {}
 
 func (x *GatePending) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[20]
+	mi := &file_ownerpb_owner_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2785,7 +2908,7 @@ func (x *GatePending) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GatePending.ProtoReflect.Descriptor instead.
 func (*GatePending) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{20}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GatePending) GetRouter() uint64 {
@@ -2817,7 +2940,7 @@ type BarrierAck struct {
 
 func (x *BarrierAck) Reset() {
 	*x = BarrierAck{}
-	mi := &file_ownerpb_owner_proto_msgTypes[21]
+	mi := &file_ownerpb_owner_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +2952,7 @@ func (x *BarrierAck) String() string {
 func (*BarrierAck) ProtoMessage() {}
 
 func (x *BarrierAck) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[21]
+	mi := &file_ownerpb_owner_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2842,7 +2965,7 @@ func (x *BarrierAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BarrierAck.ProtoReflect.Descriptor instead.
 func (*BarrierAck) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{21}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BarrierAck) GetShard() *OwnerKey {
@@ -2883,7 +3006,7 @@ type HoldTimeout struct {
 
 func (x *HoldTimeout) Reset() {
 	*x = HoldTimeout{}
-	mi := &file_ownerpb_owner_proto_msgTypes[22]
+	mi := &file_ownerpb_owner_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2895,7 +3018,7 @@ func (x *HoldTimeout) String() string {
 func (*HoldTimeout) ProtoMessage() {}
 
 func (x *HoldTimeout) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[22]
+	mi := &file_ownerpb_owner_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2908,7 +3031,7 @@ func (x *HoldTimeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldTimeout.ProtoReflect.Descriptor instead.
 func (*HoldTimeout) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{22}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{24}
 }
 
 // ResumeHeld makes an owner go on replaying what it holds after a held message panicked.
@@ -2920,7 +3043,7 @@ type ResumeHeld struct {
 
 func (x *ResumeHeld) Reset() {
 	*x = ResumeHeld{}
-	mi := &file_ownerpb_owner_proto_msgTypes[23]
+	mi := &file_ownerpb_owner_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2932,7 +3055,7 @@ func (x *ResumeHeld) String() string {
 func (*ResumeHeld) ProtoMessage() {}
 
 func (x *ResumeHeld) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[23]
+	mi := &file_ownerpb_owner_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2945,7 +3068,7 @@ func (x *ResumeHeld) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeHeld.ProtoReflect.Descriptor instead.
 func (*ResumeHeld) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{23}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{25}
 }
 
 // Processed acknowledges, cumulatively, every event of a stream up to seq: processed, or
@@ -2961,7 +3084,7 @@ type Processed struct {
 
 func (x *Processed) Reset() {
 	*x = Processed{}
-	mi := &file_ownerpb_owner_proto_msgTypes[24]
+	mi := &file_ownerpb_owner_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2973,7 +3096,7 @@ func (x *Processed) String() string {
 func (*Processed) ProtoMessage() {}
 
 func (x *Processed) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[24]
+	mi := &file_ownerpb_owner_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2986,7 +3109,7 @@ func (x *Processed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Processed.ProtoReflect.Descriptor instead.
 func (*Processed) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{24}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Processed) GetOwner() *OwnerKey {
@@ -3036,7 +3159,7 @@ type OwnerState struct {
 
 func (x *OwnerState) Reset() {
 	*x = OwnerState{}
-	mi := &file_ownerpb_owner_proto_msgTypes[25]
+	mi := &file_ownerpb_owner_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3048,7 +3171,7 @@ func (x *OwnerState) String() string {
 func (*OwnerState) ProtoMessage() {}
 
 func (x *OwnerState) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[25]
+	mi := &file_ownerpb_owner_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3061,7 +3184,7 @@ func (x *OwnerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnerState.ProtoReflect.Descriptor instead.
 func (*OwnerState) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{25}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *OwnerState) GetMe() string {
@@ -3145,7 +3268,7 @@ type GateMark struct {
 
 func (x *GateMark) Reset() {
 	*x = GateMark{}
-	mi := &file_ownerpb_owner_proto_msgTypes[26]
+	mi := &file_ownerpb_owner_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3157,7 +3280,7 @@ func (x *GateMark) String() string {
 func (*GateMark) ProtoMessage() {}
 
 func (x *GateMark) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[26]
+	mi := &file_ownerpb_owner_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3170,7 +3293,7 @@ func (x *GateMark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GateMark.ProtoReflect.Descriptor instead.
 func (*GateMark) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{26}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GateMark) GetRouter() uint64 {
@@ -3199,7 +3322,7 @@ type BarrierCount struct {
 
 func (x *BarrierCount) Reset() {
 	*x = BarrierCount{}
-	mi := &file_ownerpb_owner_proto_msgTypes[27]
+	mi := &file_ownerpb_owner_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3211,7 +3334,7 @@ func (x *BarrierCount) String() string {
 func (*BarrierCount) ProtoMessage() {}
 
 func (x *BarrierCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[27]
+	mi := &file_ownerpb_owner_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3224,7 +3347,7 @@ func (x *BarrierCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BarrierCount.ProtoReflect.Descriptor instead.
 func (*BarrierCount) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{27}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *BarrierCount) GetRouter() uint64 {
@@ -3264,7 +3387,7 @@ type ChannelSnapshot struct {
 
 func (x *ChannelSnapshot) Reset() {
 	*x = ChannelSnapshot{}
-	mi := &file_ownerpb_owner_proto_msgTypes[28]
+	mi := &file_ownerpb_owner_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3276,7 +3399,7 @@ func (x *ChannelSnapshot) String() string {
 func (*ChannelSnapshot) ProtoMessage() {}
 
 func (x *ChannelSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[28]
+	mi := &file_ownerpb_owner_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3289,7 +3412,7 @@ func (x *ChannelSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelSnapshot.ProtoReflect.Descriptor instead.
 func (*ChannelSnapshot) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{28}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ChannelSnapshot) GetState() *OwnerState {
@@ -3358,7 +3481,7 @@ type MessageWindow struct {
 
 func (x *MessageWindow) Reset() {
 	*x = MessageWindow{}
-	mi := &file_ownerpb_owner_proto_msgTypes[29]
+	mi := &file_ownerpb_owner_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3370,7 +3493,7 @@ func (x *MessageWindow) String() string {
 func (*MessageWindow) ProtoMessage() {}
 
 func (x *MessageWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[29]
+	mi := &file_ownerpb_owner_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3383,7 +3506,7 @@ func (x *MessageWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageWindow.ProtoReflect.Descriptor instead.
 func (*MessageWindow) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{29}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MessageWindow) GetText() []string {
@@ -3486,7 +3609,7 @@ type ServerSnapshot struct {
 
 func (x *ServerSnapshot) Reset() {
 	*x = ServerSnapshot{}
-	mi := &file_ownerpb_owner_proto_msgTypes[30]
+	mi := &file_ownerpb_owner_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3498,7 +3621,7 @@ func (x *ServerSnapshot) String() string {
 func (*ServerSnapshot) ProtoMessage() {}
 
 func (x *ServerSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[30]
+	mi := &file_ownerpb_owner_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3511,7 +3634,7 @@ func (x *ServerSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerSnapshot.ProtoReflect.Descriptor instead.
 func (*ServerSnapshot) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{30}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ServerSnapshot) GetState() *OwnerState {
@@ -3564,7 +3687,7 @@ type UserDirSnapshot struct {
 
 func (x *UserDirSnapshot) Reset() {
 	*x = UserDirSnapshot{}
-	mi := &file_ownerpb_owner_proto_msgTypes[31]
+	mi := &file_ownerpb_owner_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3576,7 +3699,7 @@ func (x *UserDirSnapshot) String() string {
 func (*UserDirSnapshot) ProtoMessage() {}
 
 func (x *UserDirSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[31]
+	mi := &file_ownerpb_owner_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3589,7 +3712,7 @@ func (x *UserDirSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserDirSnapshot.ProtoReflect.Descriptor instead.
 func (*UserDirSnapshot) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{31}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UserDirSnapshot) GetState() *OwnerState {
@@ -3631,7 +3754,7 @@ type ShardSnapshot struct {
 
 func (x *ShardSnapshot) Reset() {
 	*x = ShardSnapshot{}
-	mi := &file_ownerpb_owner_proto_msgTypes[32]
+	mi := &file_ownerpb_owner_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3643,7 +3766,7 @@ func (x *ShardSnapshot) String() string {
 func (*ShardSnapshot) ProtoMessage() {}
 
 func (x *ShardSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[32]
+	mi := &file_ownerpb_owner_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3656,7 +3779,7 @@ func (x *ShardSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardSnapshot.ProtoReflect.Descriptor instead.
 func (*ShardSnapshot) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{32}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ShardSnapshot) GetState() *OwnerState {
@@ -3675,7 +3798,7 @@ type IdleCheck struct {
 
 func (x *IdleCheck) Reset() {
 	*x = IdleCheck{}
-	mi := &file_ownerpb_owner_proto_msgTypes[33]
+	mi := &file_ownerpb_owner_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3687,7 +3810,7 @@ func (x *IdleCheck) String() string {
 func (*IdleCheck) ProtoMessage() {}
 
 func (x *IdleCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[33]
+	mi := &file_ownerpb_owner_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3700,7 +3823,7 @@ func (x *IdleCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdleCheck.ProtoReflect.Descriptor instead.
 func (*IdleCheck) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{33}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{35}
 }
 
 // PassivateRequest asks an owner's partition to passivate it (it was idle).
@@ -3712,7 +3835,7 @@ type PassivateRequest struct {
 
 func (x *PassivateRequest) Reset() {
 	*x = PassivateRequest{}
-	mi := &file_ownerpb_owner_proto_msgTypes[34]
+	mi := &file_ownerpb_owner_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3724,7 +3847,7 @@ func (x *PassivateRequest) String() string {
 func (*PassivateRequest) ProtoMessage() {}
 
 func (x *PassivateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[34]
+	mi := &file_ownerpb_owner_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3737,7 +3860,7 @@ func (x *PassivateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PassivateRequest.ProtoReflect.Descriptor instead.
 func (*PassivateRequest) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{34}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{36}
 }
 
 // CloseRequest asks a partition to stop its owners; it answers CloseDone when they have.
@@ -3749,7 +3872,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_ownerpb_owner_proto_msgTypes[35]
+	mi := &file_ownerpb_owner_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3761,7 +3884,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[35]
+	mi := &file_ownerpb_owner_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3774,7 +3897,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{35}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{37}
 }
 
 // CloseDone answers a CloseRequest.
@@ -3786,7 +3909,7 @@ type CloseDone struct {
 
 func (x *CloseDone) Reset() {
 	*x = CloseDone{}
-	mi := &file_ownerpb_owner_proto_msgTypes[36]
+	mi := &file_ownerpb_owner_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3798,7 +3921,7 @@ func (x *CloseDone) String() string {
 func (*CloseDone) ProtoMessage() {}
 
 func (x *CloseDone) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[36]
+	mi := &file_ownerpb_owner_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3811,7 +3934,7 @@ func (x *CloseDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseDone.ProtoReflect.Descriptor instead.
 func (*CloseDone) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{36}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{38}
 }
 
 // KeysRequest asks a partition for the keys of its owners that hold state — active, or
@@ -3826,7 +3949,7 @@ type KeysRequest struct {
 
 func (x *KeysRequest) Reset() {
 	*x = KeysRequest{}
-	mi := &file_ownerpb_owner_proto_msgTypes[37]
+	mi := &file_ownerpb_owner_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3838,7 +3961,7 @@ func (x *KeysRequest) String() string {
 func (*KeysRequest) ProtoMessage() {}
 
 func (x *KeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[37]
+	mi := &file_ownerpb_owner_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3851,7 +3974,7 @@ func (x *KeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysRequest.ProtoReflect.Descriptor instead.
 func (*KeysRequest) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{37}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *KeysRequest) GetKind() OwnerKind {
@@ -3871,7 +3994,7 @@ type KeysReply struct {
 
 func (x *KeysReply) Reset() {
 	*x = KeysReply{}
-	mi := &file_ownerpb_owner_proto_msgTypes[38]
+	mi := &file_ownerpb_owner_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3883,7 +4006,7 @@ func (x *KeysReply) String() string {
 func (*KeysReply) ProtoMessage() {}
 
 func (x *KeysReply) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[38]
+	mi := &file_ownerpb_owner_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3896,7 +4019,7 @@ func (x *KeysReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysReply.ProtoReflect.Descriptor instead.
 func (*KeysReply) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{38}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *KeysReply) GetKeys() []*OwnerKey {
@@ -3910,7 +4033,7 @@ var File_ownerpb_owner_proto protoreflect.FileDescriptor
 
 const file_ownerpb_owner_proto_rawDesc = "" +
 	"\n" +
-	"\x13ownerpb/owner.proto\x12\x0fermine.owner.v1\x1a\x14stoatpb/events.proto\x1a\x13stoatpb/model.proto\"\xf7\r\n" +
+	"\x13ownerpb/owner.proto\x12\x0fermine.owner.v1\x1a\x14stoatpb/events.proto\x1a\x13stoatpb/model.proto\"\xf7\x0e\n" +
 	"\fOwnerMessage\x127\n" +
 	"\bdispatch\x18\x01 \x01(\v2\x19.ermine.owner.v1.DispatchH\x00R\bdispatch\x12>\n" +
 	"\vseed_server\x18\x02 \x01(\v2\x1b.ermine.owner.v1.SeedServerH\x00R\n" +
@@ -3932,7 +4055,10 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\radopt_webhook\x18\f \x01(\v2\x1d.ermine.owner.v1.AdoptWebhookH\x00R\fadoptWebhook\x12A\n" +
 	"\fset_relation\x18\r \x01(\v2\x1c.ermine.owner.v1.SetRelationH\x00R\vsetRelation\x128\n" +
 	"\twipe_user\x18\x0e \x01(\v2\x19.ermine.owner.v1.WipeUserH\x00R\bwipeUser\x12G\n" +
-	"\x0eevict_messages\x18\x0f \x01(\v2\x1e.ermine.owner.v1.EvictMessagesH\x00R\revictMessages\x12.\n" +
+	"\x0eevict_messages\x18\x0f \x01(\v2\x1e.ermine.owner.v1.EvictMessagesH\x00R\revictMessages\x12;\n" +
+	"\n" +
+	"learn_user\x18\x17 \x01(\v2\x1a.ermine.owner.v1.LearnUserH\x00R\tlearnUser\x12A\n" +
+	"\flearn_member\x18\x18 \x01(\v2\x1c.ermine.owner.v1.LearnMemberH\x00R\vlearnMember\x12.\n" +
 	"\x05gated\x18\x10 \x01(\v2\x16.ermine.owner.v1.GatedH\x00R\x05gated\x12D\n" +
 	"\rgate_resolved\x18\x11 \x01(\v2\x1d.ermine.owner.v1.GateResolvedH\x00R\fgateResolved\x12;\n" +
 	"\n" +
@@ -4064,7 +4190,11 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\bWipeUser\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\"\x1d\n" +
 	"\rEvictMessages\x12\f\n" +
-	"\x01n\x18\x01 \x01(\x03R\x01n\"\xc9\x03\n" +
+	"\x01n\x18\x01 \x01(\x03R\x01n\"6\n" +
+	"\tLearnUser\x12)\n" +
+	"\x04user\x18\x01 \x01(\v2\x15.ermine.stoat.v1.UserR\x04user\">\n" +
+	"\vLearnMember\x12/\n" +
+	"\x06member\x18\x01 \x01(\v2\x17.ermine.stoat.v1.MemberR\x06member\"\xc9\x03\n" +
 	"\x05Patch\x12+\n" +
 	"\x04drop\x18\x01 \x01(\v2\x15.ermine.owner.v1.DropH\x00R\x04drop\x12G\n" +
 	"\x0eremove_channel\x18\x02 \x01(\v2\x1e.ermine.owner.v1.RemoveChannelH\x00R\rremoveChannel\x12A\n" +
@@ -4189,7 +4319,7 @@ func file_ownerpb_owner_proto_rawDescGZIP() []byte {
 }
 
 var file_ownerpb_owner_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ownerpb_owner_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_ownerpb_owner_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_ownerpb_owner_proto_goTypes = []any{
 	(OwnerKind)(0),                              // 0: ermine.owner.v1.OwnerKind
 	(*OwnerMessage)(nil),                        // 1: ermine.owner.v1.OwnerMessage
@@ -4208,97 +4338,99 @@ var file_ownerpb_owner_proto_goTypes = []any{
 	(*SetRelation)(nil),                         // 14: ermine.owner.v1.SetRelation
 	(*WipeUser)(nil),                            // 15: ermine.owner.v1.WipeUser
 	(*EvictMessages)(nil),                       // 16: ermine.owner.v1.EvictMessages
-	(*Patch)(nil),                               // 17: ermine.owner.v1.Patch
-	(*Gated)(nil),                               // 18: ermine.owner.v1.Gated
-	(*GateResolved)(nil),                        // 19: ermine.owner.v1.GateResolved
-	(*GateQuery)(nil),                           // 20: ermine.owner.v1.GateQuery
-	(*GatePending)(nil),                         // 21: ermine.owner.v1.GatePending
-	(*BarrierAck)(nil),                          // 22: ermine.owner.v1.BarrierAck
-	(*HoldTimeout)(nil),                         // 23: ermine.owner.v1.HoldTimeout
-	(*ResumeHeld)(nil),                          // 24: ermine.owner.v1.ResumeHeld
-	(*Processed)(nil),                           // 25: ermine.owner.v1.Processed
-	(*OwnerState)(nil),                          // 26: ermine.owner.v1.OwnerState
-	(*GateMark)(nil),                            // 27: ermine.owner.v1.GateMark
-	(*BarrierCount)(nil),                        // 28: ermine.owner.v1.BarrierCount
-	(*ChannelSnapshot)(nil),                     // 29: ermine.owner.v1.ChannelSnapshot
-	(*MessageWindow)(nil),                       // 30: ermine.owner.v1.MessageWindow
-	(*ServerSnapshot)(nil),                      // 31: ermine.owner.v1.ServerSnapshot
-	(*UserDirSnapshot)(nil),                     // 32: ermine.owner.v1.UserDirSnapshot
-	(*ShardSnapshot)(nil),                       // 33: ermine.owner.v1.ShardSnapshot
-	(*IdleCheck)(nil),                           // 34: ermine.owner.v1.IdleCheck
-	(*PassivateRequest)(nil),                    // 35: ermine.owner.v1.PassivateRequest
-	(*CloseRequest)(nil),                        // 36: ermine.owner.v1.CloseRequest
-	(*CloseDone)(nil),                           // 37: ermine.owner.v1.CloseDone
-	(*KeysRequest)(nil),                         // 38: ermine.owner.v1.KeysRequest
-	(*KeysReply)(nil),                           // 39: ermine.owner.v1.KeysReply
-	(*stoatpb.User)(nil),                        // 40: ermine.stoat.v1.User
-	(*stoatpb.Member)(nil),                      // 41: ermine.stoat.v1.Member
-	(*stoatpb.ReadyEvent)(nil),                  // 42: ermine.stoat.v1.ReadyEvent
-	(*stoatpb.AuthenticatedEvent)(nil),          // 43: ermine.stoat.v1.AuthenticatedEvent
-	(*stoatpb.LogoutEvent)(nil),                 // 44: ermine.stoat.v1.LogoutEvent
-	(*stoatpb.PongEvent)(nil),                   // 45: ermine.stoat.v1.PongEvent
-	(*stoatpb.ErrorEvent)(nil),                  // 46: ermine.stoat.v1.ErrorEvent
-	(*stoatpb.BeforeConnectEvent)(nil),          // 47: ermine.stoat.v1.BeforeConnectEvent
-	(*stoatpb.AfterConnectEvent)(nil),           // 48: ermine.stoat.v1.AfterConnectEvent
-	(*stoatpb.BeesEvent)(nil),                   // 49: ermine.stoat.v1.BeesEvent
-	(*stoatpb.UnknownEvent)(nil),                // 50: ermine.stoat.v1.UnknownEvent
-	(*stoatpb.SessionCreateEvent)(nil),          // 51: ermine.stoat.v1.SessionCreateEvent
-	(*stoatpb.SessionDeleteEvent)(nil),          // 52: ermine.stoat.v1.SessionDeleteEvent
-	(*stoatpb.SessionDeleteAllEvent)(nil),       // 53: ermine.stoat.v1.SessionDeleteAllEvent
-	(*stoatpb.PrivateChannelCreateEvent)(nil),   // 54: ermine.stoat.v1.PrivateChannelCreateEvent
-	(*stoatpb.ServerChannelCreateEvent)(nil),    // 55: ermine.stoat.v1.ServerChannelCreateEvent
-	(*stoatpb.ChannelUpdateEvent)(nil),          // 56: ermine.stoat.v1.ChannelUpdateEvent
-	(*stoatpb.ChannelDeleteEvent)(nil),          // 57: ermine.stoat.v1.ChannelDeleteEvent
-	(*stoatpb.GroupRecipientAddEvent)(nil),      // 58: ermine.stoat.v1.GroupRecipientAddEvent
-	(*stoatpb.GroupRecipientRemoveEvent)(nil),   // 59: ermine.stoat.v1.GroupRecipientRemoveEvent
-	(*stoatpb.ChannelStartTypingEvent)(nil),     // 60: ermine.stoat.v1.ChannelStartTypingEvent
-	(*stoatpb.ChannelStopTypingEvent)(nil),      // 61: ermine.stoat.v1.ChannelStopTypingEvent
-	(*stoatpb.MessageStartEditingEvent)(nil),    // 62: ermine.stoat.v1.MessageStartEditingEvent
-	(*stoatpb.MessageStopEditingEvent)(nil),     // 63: ermine.stoat.v1.MessageStopEditingEvent
-	(*stoatpb.MessageAckEvent)(nil),             // 64: ermine.stoat.v1.MessageAckEvent
-	(*stoatpb.MessageCreateEvent)(nil),          // 65: ermine.stoat.v1.MessageCreateEvent
-	(*stoatpb.MessageUpdateEvent)(nil),          // 66: ermine.stoat.v1.MessageUpdateEvent
-	(*stoatpb.MessageAppendEvent)(nil),          // 67: ermine.stoat.v1.MessageAppendEvent
-	(*stoatpb.MessageDeleteEvent)(nil),          // 68: ermine.stoat.v1.MessageDeleteEvent
-	(*stoatpb.MessageDeleteBulkEvent)(nil),      // 69: ermine.stoat.v1.MessageDeleteBulkEvent
-	(*stoatpb.MessageReactEvent)(nil),           // 70: ermine.stoat.v1.MessageReactEvent
-	(*stoatpb.MessageUnreactEvent)(nil),         // 71: ermine.stoat.v1.MessageUnreactEvent
-	(*stoatpb.MessageClearReactionEvent)(nil),   // 72: ermine.stoat.v1.MessageClearReactionEvent
-	(*stoatpb.ServerCreateEvent)(nil),           // 73: ermine.stoat.v1.ServerCreateEvent
-	(*stoatpb.ServerUpdateEvent)(nil),           // 74: ermine.stoat.v1.ServerUpdateEvent
-	(*stoatpb.ServerDeleteEvent)(nil),           // 75: ermine.stoat.v1.ServerDeleteEvent
-	(*stoatpb.ServerEmojiCreateEvent)(nil),      // 76: ermine.stoat.v1.ServerEmojiCreateEvent
-	(*stoatpb.ServerEmojiUpdateEvent)(nil),      // 77: ermine.stoat.v1.ServerEmojiUpdateEvent
-	(*stoatpb.ServerEmojiDeleteEvent)(nil),      // 78: ermine.stoat.v1.ServerEmojiDeleteEvent
-	(*stoatpb.ServerMemberJoinEvent)(nil),       // 79: ermine.stoat.v1.ServerMemberJoinEvent
-	(*stoatpb.ServerMemberUpdateEvent)(nil),     // 80: ermine.stoat.v1.ServerMemberUpdateEvent
-	(*stoatpb.ServerMemberRemoveEvent)(nil),     // 81: ermine.stoat.v1.ServerMemberRemoveEvent
-	(*stoatpb.RawServerRoleUpdateEvent)(nil),    // 82: ermine.stoat.v1.RawServerRoleUpdateEvent
-	(*stoatpb.ServerRoleDeleteEvent)(nil),       // 83: ermine.stoat.v1.ServerRoleDeleteEvent
-	(*stoatpb.ServerRoleRanksUpdateEvent)(nil),  // 84: ermine.stoat.v1.ServerRoleRanksUpdateEvent
-	(*stoatpb.ReportCreateEvent)(nil),           // 85: ermine.stoat.v1.ReportCreateEvent
-	(*stoatpb.UserUpdateEvent)(nil),             // 86: ermine.stoat.v1.UserUpdateEvent
-	(*stoatpb.UserRelationshipUpdateEvent)(nil), // 87: ermine.stoat.v1.UserRelationshipUpdateEvent
-	(*stoatpb.UserSettingsUpdateEvent)(nil),     // 88: ermine.stoat.v1.UserSettingsUpdateEvent
-	(*stoatpb.UserPlatformWipeEvent)(nil),       // 89: ermine.stoat.v1.UserPlatformWipeEvent
-	(*stoatpb.WebhookCreateEvent)(nil),          // 90: ermine.stoat.v1.WebhookCreateEvent
-	(*stoatpb.WebhookUpdateEvent)(nil),          // 91: ermine.stoat.v1.WebhookUpdateEvent
-	(*stoatpb.WebhookDeleteEvent)(nil),          // 92: ermine.stoat.v1.WebhookDeleteEvent
-	(*stoatpb.VoiceChannelJoinEvent)(nil),       // 93: ermine.stoat.v1.VoiceChannelJoinEvent
-	(*stoatpb.VoiceChannelLeaveEvent)(nil),      // 94: ermine.stoat.v1.VoiceChannelLeaveEvent
-	(*stoatpb.VoiceChannelMoveEvent)(nil),       // 95: ermine.stoat.v1.VoiceChannelMoveEvent
-	(*stoatpb.UserVoiceStateUpdateEvent)(nil),   // 96: ermine.stoat.v1.UserVoiceStateUpdateEvent
-	(*stoatpb.UserMoveVoiceChannelEvent)(nil),   // 97: ermine.stoat.v1.UserMoveVoiceChannelEvent
-	(*stoatpb.VoiceCallUpdateEvent)(nil),        // 98: ermine.stoat.v1.VoiceCallUpdateEvent
-	(*stoatpb.UserSlowmodesEvent)(nil),          // 99: ermine.stoat.v1.UserSlowmodesEvent
-	(*stoatpb.Server)(nil),                      // 100: ermine.stoat.v1.Server
-	(*stoatpb.Emoji)(nil),                       // 101: ermine.stoat.v1.Emoji
-	(*stoatpb.Channel)(nil),                     // 102: ermine.stoat.v1.Channel
-	(*stoatpb.ChannelVoiceState)(nil),           // 103: ermine.stoat.v1.ChannelVoiceState
-	(*stoatpb.ChannelUnread)(nil),               // 104: ermine.stoat.v1.ChannelUnread
-	(*stoatpb.Relationship)(nil),                // 105: ermine.stoat.v1.Relationship
-	(stoatpb.RelationshipStatus)(0),             // 106: ermine.stoat.v1.RelationshipStatus
-	(*stoatpb.Message)(nil),                     // 107: ermine.stoat.v1.Message
+	(*LearnUser)(nil),                           // 17: ermine.owner.v1.LearnUser
+	(*LearnMember)(nil),                         // 18: ermine.owner.v1.LearnMember
+	(*Patch)(nil),                               // 19: ermine.owner.v1.Patch
+	(*Gated)(nil),                               // 20: ermine.owner.v1.Gated
+	(*GateResolved)(nil),                        // 21: ermine.owner.v1.GateResolved
+	(*GateQuery)(nil),                           // 22: ermine.owner.v1.GateQuery
+	(*GatePending)(nil),                         // 23: ermine.owner.v1.GatePending
+	(*BarrierAck)(nil),                          // 24: ermine.owner.v1.BarrierAck
+	(*HoldTimeout)(nil),                         // 25: ermine.owner.v1.HoldTimeout
+	(*ResumeHeld)(nil),                          // 26: ermine.owner.v1.ResumeHeld
+	(*Processed)(nil),                           // 27: ermine.owner.v1.Processed
+	(*OwnerState)(nil),                          // 28: ermine.owner.v1.OwnerState
+	(*GateMark)(nil),                            // 29: ermine.owner.v1.GateMark
+	(*BarrierCount)(nil),                        // 30: ermine.owner.v1.BarrierCount
+	(*ChannelSnapshot)(nil),                     // 31: ermine.owner.v1.ChannelSnapshot
+	(*MessageWindow)(nil),                       // 32: ermine.owner.v1.MessageWindow
+	(*ServerSnapshot)(nil),                      // 33: ermine.owner.v1.ServerSnapshot
+	(*UserDirSnapshot)(nil),                     // 34: ermine.owner.v1.UserDirSnapshot
+	(*ShardSnapshot)(nil),                       // 35: ermine.owner.v1.ShardSnapshot
+	(*IdleCheck)(nil),                           // 36: ermine.owner.v1.IdleCheck
+	(*PassivateRequest)(nil),                    // 37: ermine.owner.v1.PassivateRequest
+	(*CloseRequest)(nil),                        // 38: ermine.owner.v1.CloseRequest
+	(*CloseDone)(nil),                           // 39: ermine.owner.v1.CloseDone
+	(*KeysRequest)(nil),                         // 40: ermine.owner.v1.KeysRequest
+	(*KeysReply)(nil),                           // 41: ermine.owner.v1.KeysReply
+	(*stoatpb.User)(nil),                        // 42: ermine.stoat.v1.User
+	(*stoatpb.Member)(nil),                      // 43: ermine.stoat.v1.Member
+	(*stoatpb.ReadyEvent)(nil),                  // 44: ermine.stoat.v1.ReadyEvent
+	(*stoatpb.AuthenticatedEvent)(nil),          // 45: ermine.stoat.v1.AuthenticatedEvent
+	(*stoatpb.LogoutEvent)(nil),                 // 46: ermine.stoat.v1.LogoutEvent
+	(*stoatpb.PongEvent)(nil),                   // 47: ermine.stoat.v1.PongEvent
+	(*stoatpb.ErrorEvent)(nil),                  // 48: ermine.stoat.v1.ErrorEvent
+	(*stoatpb.BeforeConnectEvent)(nil),          // 49: ermine.stoat.v1.BeforeConnectEvent
+	(*stoatpb.AfterConnectEvent)(nil),           // 50: ermine.stoat.v1.AfterConnectEvent
+	(*stoatpb.BeesEvent)(nil),                   // 51: ermine.stoat.v1.BeesEvent
+	(*stoatpb.UnknownEvent)(nil),                // 52: ermine.stoat.v1.UnknownEvent
+	(*stoatpb.SessionCreateEvent)(nil),          // 53: ermine.stoat.v1.SessionCreateEvent
+	(*stoatpb.SessionDeleteEvent)(nil),          // 54: ermine.stoat.v1.SessionDeleteEvent
+	(*stoatpb.SessionDeleteAllEvent)(nil),       // 55: ermine.stoat.v1.SessionDeleteAllEvent
+	(*stoatpb.PrivateChannelCreateEvent)(nil),   // 56: ermine.stoat.v1.PrivateChannelCreateEvent
+	(*stoatpb.ServerChannelCreateEvent)(nil),    // 57: ermine.stoat.v1.ServerChannelCreateEvent
+	(*stoatpb.ChannelUpdateEvent)(nil),          // 58: ermine.stoat.v1.ChannelUpdateEvent
+	(*stoatpb.ChannelDeleteEvent)(nil),          // 59: ermine.stoat.v1.ChannelDeleteEvent
+	(*stoatpb.GroupRecipientAddEvent)(nil),      // 60: ermine.stoat.v1.GroupRecipientAddEvent
+	(*stoatpb.GroupRecipientRemoveEvent)(nil),   // 61: ermine.stoat.v1.GroupRecipientRemoveEvent
+	(*stoatpb.ChannelStartTypingEvent)(nil),     // 62: ermine.stoat.v1.ChannelStartTypingEvent
+	(*stoatpb.ChannelStopTypingEvent)(nil),      // 63: ermine.stoat.v1.ChannelStopTypingEvent
+	(*stoatpb.MessageStartEditingEvent)(nil),    // 64: ermine.stoat.v1.MessageStartEditingEvent
+	(*stoatpb.MessageStopEditingEvent)(nil),     // 65: ermine.stoat.v1.MessageStopEditingEvent
+	(*stoatpb.MessageAckEvent)(nil),             // 66: ermine.stoat.v1.MessageAckEvent
+	(*stoatpb.MessageCreateEvent)(nil),          // 67: ermine.stoat.v1.MessageCreateEvent
+	(*stoatpb.MessageUpdateEvent)(nil),          // 68: ermine.stoat.v1.MessageUpdateEvent
+	(*stoatpb.MessageAppendEvent)(nil),          // 69: ermine.stoat.v1.MessageAppendEvent
+	(*stoatpb.MessageDeleteEvent)(nil),          // 70: ermine.stoat.v1.MessageDeleteEvent
+	(*stoatpb.MessageDeleteBulkEvent)(nil),      // 71: ermine.stoat.v1.MessageDeleteBulkEvent
+	(*stoatpb.MessageReactEvent)(nil),           // 72: ermine.stoat.v1.MessageReactEvent
+	(*stoatpb.MessageUnreactEvent)(nil),         // 73: ermine.stoat.v1.MessageUnreactEvent
+	(*stoatpb.MessageClearReactionEvent)(nil),   // 74: ermine.stoat.v1.MessageClearReactionEvent
+	(*stoatpb.ServerCreateEvent)(nil),           // 75: ermine.stoat.v1.ServerCreateEvent
+	(*stoatpb.ServerUpdateEvent)(nil),           // 76: ermine.stoat.v1.ServerUpdateEvent
+	(*stoatpb.ServerDeleteEvent)(nil),           // 77: ermine.stoat.v1.ServerDeleteEvent
+	(*stoatpb.ServerEmojiCreateEvent)(nil),      // 78: ermine.stoat.v1.ServerEmojiCreateEvent
+	(*stoatpb.ServerEmojiUpdateEvent)(nil),      // 79: ermine.stoat.v1.ServerEmojiUpdateEvent
+	(*stoatpb.ServerEmojiDeleteEvent)(nil),      // 80: ermine.stoat.v1.ServerEmojiDeleteEvent
+	(*stoatpb.ServerMemberJoinEvent)(nil),       // 81: ermine.stoat.v1.ServerMemberJoinEvent
+	(*stoatpb.ServerMemberUpdateEvent)(nil),     // 82: ermine.stoat.v1.ServerMemberUpdateEvent
+	(*stoatpb.ServerMemberRemoveEvent)(nil),     // 83: ermine.stoat.v1.ServerMemberRemoveEvent
+	(*stoatpb.RawServerRoleUpdateEvent)(nil),    // 84: ermine.stoat.v1.RawServerRoleUpdateEvent
+	(*stoatpb.ServerRoleDeleteEvent)(nil),       // 85: ermine.stoat.v1.ServerRoleDeleteEvent
+	(*stoatpb.ServerRoleRanksUpdateEvent)(nil),  // 86: ermine.stoat.v1.ServerRoleRanksUpdateEvent
+	(*stoatpb.ReportCreateEvent)(nil),           // 87: ermine.stoat.v1.ReportCreateEvent
+	(*stoatpb.UserUpdateEvent)(nil),             // 88: ermine.stoat.v1.UserUpdateEvent
+	(*stoatpb.UserRelationshipUpdateEvent)(nil), // 89: ermine.stoat.v1.UserRelationshipUpdateEvent
+	(*stoatpb.UserSettingsUpdateEvent)(nil),     // 90: ermine.stoat.v1.UserSettingsUpdateEvent
+	(*stoatpb.UserPlatformWipeEvent)(nil),       // 91: ermine.stoat.v1.UserPlatformWipeEvent
+	(*stoatpb.WebhookCreateEvent)(nil),          // 92: ermine.stoat.v1.WebhookCreateEvent
+	(*stoatpb.WebhookUpdateEvent)(nil),          // 93: ermine.stoat.v1.WebhookUpdateEvent
+	(*stoatpb.WebhookDeleteEvent)(nil),          // 94: ermine.stoat.v1.WebhookDeleteEvent
+	(*stoatpb.VoiceChannelJoinEvent)(nil),       // 95: ermine.stoat.v1.VoiceChannelJoinEvent
+	(*stoatpb.VoiceChannelLeaveEvent)(nil),      // 96: ermine.stoat.v1.VoiceChannelLeaveEvent
+	(*stoatpb.VoiceChannelMoveEvent)(nil),       // 97: ermine.stoat.v1.VoiceChannelMoveEvent
+	(*stoatpb.UserVoiceStateUpdateEvent)(nil),   // 98: ermine.stoat.v1.UserVoiceStateUpdateEvent
+	(*stoatpb.UserMoveVoiceChannelEvent)(nil),   // 99: ermine.stoat.v1.UserMoveVoiceChannelEvent
+	(*stoatpb.VoiceCallUpdateEvent)(nil),        // 100: ermine.stoat.v1.VoiceCallUpdateEvent
+	(*stoatpb.UserSlowmodesEvent)(nil),          // 101: ermine.stoat.v1.UserSlowmodesEvent
+	(*stoatpb.Server)(nil),                      // 102: ermine.stoat.v1.Server
+	(*stoatpb.Emoji)(nil),                       // 103: ermine.stoat.v1.Emoji
+	(*stoatpb.Channel)(nil),                     // 104: ermine.stoat.v1.Channel
+	(*stoatpb.ChannelVoiceState)(nil),           // 105: ermine.stoat.v1.ChannelVoiceState
+	(*stoatpb.ChannelUnread)(nil),               // 106: ermine.stoat.v1.ChannelUnread
+	(*stoatpb.Relationship)(nil),                // 107: ermine.stoat.v1.Relationship
+	(stoatpb.RelationshipStatus)(0),             // 108: ermine.stoat.v1.RelationshipStatus
+	(*stoatpb.Message)(nil),                     // 109: ermine.stoat.v1.Message
 }
 var file_ownerpb_owner_proto_depIdxs = []int32{
 	3,   // 0: ermine.owner.v1.OwnerMessage.dispatch:type_name -> ermine.owner.v1.Dispatch
@@ -4306,8 +4438,8 @@ var file_ownerpb_owner_proto_depIdxs = []int32{
 	6,   // 2: ermine.owner.v1.OwnerMessage.seed_channel:type_name -> ermine.owner.v1.SeedChannel
 	7,   // 3: ermine.owner.v1.OwnerMessage.seed_users:type_name -> ermine.owner.v1.SeedUsers
 	8,   // 4: ermine.owner.v1.OwnerMessage.drop:type_name -> ermine.owner.v1.Drop
-	40,  // 5: ermine.owner.v1.OwnerMessage.upsert_user:type_name -> ermine.stoat.v1.User
-	41,  // 6: ermine.owner.v1.OwnerMessage.upsert_member:type_name -> ermine.stoat.v1.Member
+	42,  // 5: ermine.owner.v1.OwnerMessage.upsert_user:type_name -> ermine.stoat.v1.User
+	43,  // 6: ermine.owner.v1.OwnerMessage.upsert_member:type_name -> ermine.stoat.v1.Member
 	9,   // 7: ermine.owner.v1.OwnerMessage.add_channel:type_name -> ermine.owner.v1.AddChannel
 	10,  // 8: ermine.owner.v1.OwnerMessage.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
 	11,  // 9: ermine.owner.v1.OwnerMessage.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
@@ -4316,132 +4448,136 @@ var file_ownerpb_owner_proto_depIdxs = []int32{
 	14,  // 12: ermine.owner.v1.OwnerMessage.set_relation:type_name -> ermine.owner.v1.SetRelation
 	15,  // 13: ermine.owner.v1.OwnerMessage.wipe_user:type_name -> ermine.owner.v1.WipeUser
 	16,  // 14: ermine.owner.v1.OwnerMessage.evict_messages:type_name -> ermine.owner.v1.EvictMessages
-	18,  // 15: ermine.owner.v1.OwnerMessage.gated:type_name -> ermine.owner.v1.Gated
-	19,  // 16: ermine.owner.v1.OwnerMessage.gate_resolved:type_name -> ermine.owner.v1.GateResolved
-	20,  // 17: ermine.owner.v1.OwnerMessage.gate_query:type_name -> ermine.owner.v1.GateQuery
-	21,  // 18: ermine.owner.v1.OwnerMessage.gate_pending:type_name -> ermine.owner.v1.GatePending
-	22,  // 19: ermine.owner.v1.OwnerMessage.barrier_ack:type_name -> ermine.owner.v1.BarrierAck
-	23,  // 20: ermine.owner.v1.OwnerMessage.hold_timeout:type_name -> ermine.owner.v1.HoldTimeout
-	24,  // 21: ermine.owner.v1.OwnerMessage.resume_held:type_name -> ermine.owner.v1.ResumeHeld
-	29,  // 22: ermine.owner.v1.OwnerMessage.channel_snapshot:type_name -> ermine.owner.v1.ChannelSnapshot
-	31,  // 23: ermine.owner.v1.OwnerMessage.server_snapshot:type_name -> ermine.owner.v1.ServerSnapshot
-	32,  // 24: ermine.owner.v1.OwnerMessage.user_dir_snapshot:type_name -> ermine.owner.v1.UserDirSnapshot
-	33,  // 25: ermine.owner.v1.OwnerMessage.shard_snapshot:type_name -> ermine.owner.v1.ShardSnapshot
-	25,  // 26: ermine.owner.v1.OwnerMessage.processed:type_name -> ermine.owner.v1.Processed
-	0,   // 27: ermine.owner.v1.OwnerKey.kind:type_name -> ermine.owner.v1.OwnerKind
-	22,  // 28: ermine.owner.v1.Dispatch.barrier:type_name -> ermine.owner.v1.BarrierAck
-	4,   // 29: ermine.owner.v1.Dispatch.gate:type_name -> ermine.owner.v1.Gate
-	17,  // 30: ermine.owner.v1.Dispatch.local:type_name -> ermine.owner.v1.Patch
-	42,  // 31: ermine.owner.v1.Dispatch.ready:type_name -> ermine.stoat.v1.ReadyEvent
-	43,  // 32: ermine.owner.v1.Dispatch.authenticated:type_name -> ermine.stoat.v1.AuthenticatedEvent
-	44,  // 33: ermine.owner.v1.Dispatch.logout:type_name -> ermine.stoat.v1.LogoutEvent
-	45,  // 34: ermine.owner.v1.Dispatch.pong:type_name -> ermine.stoat.v1.PongEvent
-	46,  // 35: ermine.owner.v1.Dispatch.error:type_name -> ermine.stoat.v1.ErrorEvent
-	47,  // 36: ermine.owner.v1.Dispatch.before_connect:type_name -> ermine.stoat.v1.BeforeConnectEvent
-	48,  // 37: ermine.owner.v1.Dispatch.after_connect:type_name -> ermine.stoat.v1.AfterConnectEvent
-	49,  // 38: ermine.owner.v1.Dispatch.bees:type_name -> ermine.stoat.v1.BeesEvent
-	50,  // 39: ermine.owner.v1.Dispatch.unknown:type_name -> ermine.stoat.v1.UnknownEvent
-	51,  // 40: ermine.owner.v1.Dispatch.session_create:type_name -> ermine.stoat.v1.SessionCreateEvent
-	52,  // 41: ermine.owner.v1.Dispatch.session_delete:type_name -> ermine.stoat.v1.SessionDeleteEvent
-	53,  // 42: ermine.owner.v1.Dispatch.session_delete_all:type_name -> ermine.stoat.v1.SessionDeleteAllEvent
-	54,  // 43: ermine.owner.v1.Dispatch.private_channel_create:type_name -> ermine.stoat.v1.PrivateChannelCreateEvent
-	55,  // 44: ermine.owner.v1.Dispatch.server_channel_create:type_name -> ermine.stoat.v1.ServerChannelCreateEvent
-	56,  // 45: ermine.owner.v1.Dispatch.channel_update:type_name -> ermine.stoat.v1.ChannelUpdateEvent
-	57,  // 46: ermine.owner.v1.Dispatch.channel_delete:type_name -> ermine.stoat.v1.ChannelDeleteEvent
-	58,  // 47: ermine.owner.v1.Dispatch.group_recipient_add:type_name -> ermine.stoat.v1.GroupRecipientAddEvent
-	59,  // 48: ermine.owner.v1.Dispatch.group_recipient_remove:type_name -> ermine.stoat.v1.GroupRecipientRemoveEvent
-	60,  // 49: ermine.owner.v1.Dispatch.channel_start_typing:type_name -> ermine.stoat.v1.ChannelStartTypingEvent
-	61,  // 50: ermine.owner.v1.Dispatch.channel_stop_typing:type_name -> ermine.stoat.v1.ChannelStopTypingEvent
-	62,  // 51: ermine.owner.v1.Dispatch.message_start_editing:type_name -> ermine.stoat.v1.MessageStartEditingEvent
-	63,  // 52: ermine.owner.v1.Dispatch.message_stop_editing:type_name -> ermine.stoat.v1.MessageStopEditingEvent
-	64,  // 53: ermine.owner.v1.Dispatch.message_ack:type_name -> ermine.stoat.v1.MessageAckEvent
-	65,  // 54: ermine.owner.v1.Dispatch.message_create:type_name -> ermine.stoat.v1.MessageCreateEvent
-	66,  // 55: ermine.owner.v1.Dispatch.message_update:type_name -> ermine.stoat.v1.MessageUpdateEvent
-	67,  // 56: ermine.owner.v1.Dispatch.message_append:type_name -> ermine.stoat.v1.MessageAppendEvent
-	68,  // 57: ermine.owner.v1.Dispatch.message_delete:type_name -> ermine.stoat.v1.MessageDeleteEvent
-	69,  // 58: ermine.owner.v1.Dispatch.message_delete_bulk:type_name -> ermine.stoat.v1.MessageDeleteBulkEvent
-	70,  // 59: ermine.owner.v1.Dispatch.message_react:type_name -> ermine.stoat.v1.MessageReactEvent
-	71,  // 60: ermine.owner.v1.Dispatch.message_unreact:type_name -> ermine.stoat.v1.MessageUnreactEvent
-	72,  // 61: ermine.owner.v1.Dispatch.message_clear_reaction:type_name -> ermine.stoat.v1.MessageClearReactionEvent
-	73,  // 62: ermine.owner.v1.Dispatch.server_create:type_name -> ermine.stoat.v1.ServerCreateEvent
-	74,  // 63: ermine.owner.v1.Dispatch.server_update:type_name -> ermine.stoat.v1.ServerUpdateEvent
-	75,  // 64: ermine.owner.v1.Dispatch.server_delete:type_name -> ermine.stoat.v1.ServerDeleteEvent
-	76,  // 65: ermine.owner.v1.Dispatch.server_emoji_create:type_name -> ermine.stoat.v1.ServerEmojiCreateEvent
-	77,  // 66: ermine.owner.v1.Dispatch.server_emoji_update:type_name -> ermine.stoat.v1.ServerEmojiUpdateEvent
-	78,  // 67: ermine.owner.v1.Dispatch.server_emoji_delete:type_name -> ermine.stoat.v1.ServerEmojiDeleteEvent
-	79,  // 68: ermine.owner.v1.Dispatch.server_member_join:type_name -> ermine.stoat.v1.ServerMemberJoinEvent
-	80,  // 69: ermine.owner.v1.Dispatch.server_member_update:type_name -> ermine.stoat.v1.ServerMemberUpdateEvent
-	81,  // 70: ermine.owner.v1.Dispatch.server_member_remove:type_name -> ermine.stoat.v1.ServerMemberRemoveEvent
-	82,  // 71: ermine.owner.v1.Dispatch.raw_server_role_update:type_name -> ermine.stoat.v1.RawServerRoleUpdateEvent
-	83,  // 72: ermine.owner.v1.Dispatch.server_role_delete:type_name -> ermine.stoat.v1.ServerRoleDeleteEvent
-	84,  // 73: ermine.owner.v1.Dispatch.server_role_ranks_update:type_name -> ermine.stoat.v1.ServerRoleRanksUpdateEvent
-	85,  // 74: ermine.owner.v1.Dispatch.report_create:type_name -> ermine.stoat.v1.ReportCreateEvent
-	86,  // 75: ermine.owner.v1.Dispatch.user_update:type_name -> ermine.stoat.v1.UserUpdateEvent
-	87,  // 76: ermine.owner.v1.Dispatch.user_relationship_update:type_name -> ermine.stoat.v1.UserRelationshipUpdateEvent
-	88,  // 77: ermine.owner.v1.Dispatch.user_settings_update:type_name -> ermine.stoat.v1.UserSettingsUpdateEvent
-	89,  // 78: ermine.owner.v1.Dispatch.user_platform_wipe:type_name -> ermine.stoat.v1.UserPlatformWipeEvent
-	90,  // 79: ermine.owner.v1.Dispatch.webhook_create:type_name -> ermine.stoat.v1.WebhookCreateEvent
-	91,  // 80: ermine.owner.v1.Dispatch.webhook_update:type_name -> ermine.stoat.v1.WebhookUpdateEvent
-	92,  // 81: ermine.owner.v1.Dispatch.webhook_delete:type_name -> ermine.stoat.v1.WebhookDeleteEvent
-	93,  // 82: ermine.owner.v1.Dispatch.voice_channel_join:type_name -> ermine.stoat.v1.VoiceChannelJoinEvent
-	94,  // 83: ermine.owner.v1.Dispatch.voice_channel_leave:type_name -> ermine.stoat.v1.VoiceChannelLeaveEvent
-	95,  // 84: ermine.owner.v1.Dispatch.voice_channel_move:type_name -> ermine.stoat.v1.VoiceChannelMoveEvent
-	96,  // 85: ermine.owner.v1.Dispatch.user_voice_state_update:type_name -> ermine.stoat.v1.UserVoiceStateUpdateEvent
-	97,  // 86: ermine.owner.v1.Dispatch.user_move_voice_channel:type_name -> ermine.stoat.v1.UserMoveVoiceChannelEvent
-	98,  // 87: ermine.owner.v1.Dispatch.voice_call_update:type_name -> ermine.stoat.v1.VoiceCallUpdateEvent
-	99,  // 88: ermine.owner.v1.Dispatch.user_slowmodes:type_name -> ermine.stoat.v1.UserSlowmodesEvent
-	2,   // 89: ermine.owner.v1.Gate.targets:type_name -> ermine.owner.v1.OwnerKey
-	100, // 90: ermine.owner.v1.SeedServer.server:type_name -> ermine.stoat.v1.Server
-	41,  // 91: ermine.owner.v1.SeedServer.members:type_name -> ermine.stoat.v1.Member
-	101, // 92: ermine.owner.v1.SeedServer.emojis:type_name -> ermine.stoat.v1.Emoji
-	22,  // 93: ermine.owner.v1.SeedServer.barrier:type_name -> ermine.owner.v1.BarrierAck
-	102, // 94: ermine.owner.v1.SeedChannel.channel:type_name -> ermine.stoat.v1.Channel
-	103, // 95: ermine.owner.v1.SeedChannel.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
-	104, // 96: ermine.owner.v1.SeedChannel.read_state:type_name -> ermine.stoat.v1.ChannelUnread
-	22,  // 97: ermine.owner.v1.SeedChannel.barrier:type_name -> ermine.owner.v1.BarrierAck
-	40,  // 98: ermine.owner.v1.SeedUsers.users:type_name -> ermine.stoat.v1.User
-	22,  // 99: ermine.owner.v1.SeedUsers.barrier:type_name -> ermine.owner.v1.BarrierAck
-	105, // 100: ermine.owner.v1.SeedUsers.relations:type_name -> ermine.stoat.v1.Relationship
-	22,  // 101: ermine.owner.v1.Drop.barrier:type_name -> ermine.owner.v1.BarrierAck
-	106, // 102: ermine.owner.v1.SetRelation.status:type_name -> ermine.stoat.v1.RelationshipStatus
-	8,   // 103: ermine.owner.v1.Patch.drop:type_name -> ermine.owner.v1.Drop
-	10,  // 104: ermine.owner.v1.Patch.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
-	11,  // 105: ermine.owner.v1.Patch.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
-	12,  // 106: ermine.owner.v1.Patch.strip_role:type_name -> ermine.owner.v1.StripRole
-	13,  // 107: ermine.owner.v1.Patch.adopt_webhook:type_name -> ermine.owner.v1.AdoptWebhook
-	14,  // 108: ermine.owner.v1.Patch.set_relation:type_name -> ermine.owner.v1.SetRelation
-	15,  // 109: ermine.owner.v1.Patch.wipe_user:type_name -> ermine.owner.v1.WipeUser
-	2,   // 110: ermine.owner.v1.Gated.primary:type_name -> ermine.owner.v1.OwnerKey
-	17,  // 111: ermine.owner.v1.Gated.patch:type_name -> ermine.owner.v1.Patch
-	2,   // 112: ermine.owner.v1.GateQuery.from:type_name -> ermine.owner.v1.OwnerKey
-	2,   // 113: ermine.owner.v1.BarrierAck.shard:type_name -> ermine.owner.v1.OwnerKey
-	2,   // 114: ermine.owner.v1.Processed.owner:type_name -> ermine.owner.v1.OwnerKey
-	3,   // 115: ermine.owner.v1.OwnerState.early:type_name -> ermine.owner.v1.Dispatch
-	1,   // 116: ermine.owner.v1.OwnerState.held:type_name -> ermine.owner.v1.OwnerMessage
-	19,  // 117: ermine.owner.v1.OwnerState.outcomes:type_name -> ermine.owner.v1.GateResolved
-	27,  // 118: ermine.owner.v1.OwnerState.last_gates:type_name -> ermine.owner.v1.GateMark
-	19,  // 119: ermine.owner.v1.OwnerState.recent:type_name -> ermine.owner.v1.GateResolved
-	28,  // 120: ermine.owner.v1.OwnerState.acks:type_name -> ermine.owner.v1.BarrierCount
-	26,  // 121: ermine.owner.v1.ChannelSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	102, // 122: ermine.owner.v1.ChannelSnapshot.channel:type_name -> ermine.stoat.v1.Channel
-	30,  // 123: ermine.owner.v1.ChannelSnapshot.messages:type_name -> ermine.owner.v1.MessageWindow
-	103, // 124: ermine.owner.v1.ChannelSnapshot.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
-	104, // 125: ermine.owner.v1.ChannelSnapshot.read_state:type_name -> ermine.stoat.v1.ChannelUnread
-	107, // 126: ermine.owner.v1.MessageWindow.full:type_name -> ermine.stoat.v1.Message
-	26,  // 127: ermine.owner.v1.ServerSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	100, // 128: ermine.owner.v1.ServerSnapshot.server:type_name -> ermine.stoat.v1.Server
-	41,  // 129: ermine.owner.v1.ServerSnapshot.members:type_name -> ermine.stoat.v1.Member
-	26,  // 130: ermine.owner.v1.UserDirSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	40,  // 131: ermine.owner.v1.UserDirSnapshot.users:type_name -> ermine.stoat.v1.User
-	105, // 132: ermine.owner.v1.UserDirSnapshot.relations:type_name -> ermine.stoat.v1.Relationship
-	26,  // 133: ermine.owner.v1.ShardSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	0,   // 134: ermine.owner.v1.KeysRequest.kind:type_name -> ermine.owner.v1.OwnerKind
-	2,   // 135: ermine.owner.v1.KeysReply.keys:type_name -> ermine.owner.v1.OwnerKey
-	136, // [136:136] is the sub-list for method output_type
-	136, // [136:136] is the sub-list for method input_type
-	136, // [136:136] is the sub-list for extension type_name
-	136, // [136:136] is the sub-list for extension extendee
-	0,   // [0:136] is the sub-list for field type_name
+	17,  // 15: ermine.owner.v1.OwnerMessage.learn_user:type_name -> ermine.owner.v1.LearnUser
+	18,  // 16: ermine.owner.v1.OwnerMessage.learn_member:type_name -> ermine.owner.v1.LearnMember
+	20,  // 17: ermine.owner.v1.OwnerMessage.gated:type_name -> ermine.owner.v1.Gated
+	21,  // 18: ermine.owner.v1.OwnerMessage.gate_resolved:type_name -> ermine.owner.v1.GateResolved
+	22,  // 19: ermine.owner.v1.OwnerMessage.gate_query:type_name -> ermine.owner.v1.GateQuery
+	23,  // 20: ermine.owner.v1.OwnerMessage.gate_pending:type_name -> ermine.owner.v1.GatePending
+	24,  // 21: ermine.owner.v1.OwnerMessage.barrier_ack:type_name -> ermine.owner.v1.BarrierAck
+	25,  // 22: ermine.owner.v1.OwnerMessage.hold_timeout:type_name -> ermine.owner.v1.HoldTimeout
+	26,  // 23: ermine.owner.v1.OwnerMessage.resume_held:type_name -> ermine.owner.v1.ResumeHeld
+	31,  // 24: ermine.owner.v1.OwnerMessage.channel_snapshot:type_name -> ermine.owner.v1.ChannelSnapshot
+	33,  // 25: ermine.owner.v1.OwnerMessage.server_snapshot:type_name -> ermine.owner.v1.ServerSnapshot
+	34,  // 26: ermine.owner.v1.OwnerMessage.user_dir_snapshot:type_name -> ermine.owner.v1.UserDirSnapshot
+	35,  // 27: ermine.owner.v1.OwnerMessage.shard_snapshot:type_name -> ermine.owner.v1.ShardSnapshot
+	27,  // 28: ermine.owner.v1.OwnerMessage.processed:type_name -> ermine.owner.v1.Processed
+	0,   // 29: ermine.owner.v1.OwnerKey.kind:type_name -> ermine.owner.v1.OwnerKind
+	24,  // 30: ermine.owner.v1.Dispatch.barrier:type_name -> ermine.owner.v1.BarrierAck
+	4,   // 31: ermine.owner.v1.Dispatch.gate:type_name -> ermine.owner.v1.Gate
+	19,  // 32: ermine.owner.v1.Dispatch.local:type_name -> ermine.owner.v1.Patch
+	44,  // 33: ermine.owner.v1.Dispatch.ready:type_name -> ermine.stoat.v1.ReadyEvent
+	45,  // 34: ermine.owner.v1.Dispatch.authenticated:type_name -> ermine.stoat.v1.AuthenticatedEvent
+	46,  // 35: ermine.owner.v1.Dispatch.logout:type_name -> ermine.stoat.v1.LogoutEvent
+	47,  // 36: ermine.owner.v1.Dispatch.pong:type_name -> ermine.stoat.v1.PongEvent
+	48,  // 37: ermine.owner.v1.Dispatch.error:type_name -> ermine.stoat.v1.ErrorEvent
+	49,  // 38: ermine.owner.v1.Dispatch.before_connect:type_name -> ermine.stoat.v1.BeforeConnectEvent
+	50,  // 39: ermine.owner.v1.Dispatch.after_connect:type_name -> ermine.stoat.v1.AfterConnectEvent
+	51,  // 40: ermine.owner.v1.Dispatch.bees:type_name -> ermine.stoat.v1.BeesEvent
+	52,  // 41: ermine.owner.v1.Dispatch.unknown:type_name -> ermine.stoat.v1.UnknownEvent
+	53,  // 42: ermine.owner.v1.Dispatch.session_create:type_name -> ermine.stoat.v1.SessionCreateEvent
+	54,  // 43: ermine.owner.v1.Dispatch.session_delete:type_name -> ermine.stoat.v1.SessionDeleteEvent
+	55,  // 44: ermine.owner.v1.Dispatch.session_delete_all:type_name -> ermine.stoat.v1.SessionDeleteAllEvent
+	56,  // 45: ermine.owner.v1.Dispatch.private_channel_create:type_name -> ermine.stoat.v1.PrivateChannelCreateEvent
+	57,  // 46: ermine.owner.v1.Dispatch.server_channel_create:type_name -> ermine.stoat.v1.ServerChannelCreateEvent
+	58,  // 47: ermine.owner.v1.Dispatch.channel_update:type_name -> ermine.stoat.v1.ChannelUpdateEvent
+	59,  // 48: ermine.owner.v1.Dispatch.channel_delete:type_name -> ermine.stoat.v1.ChannelDeleteEvent
+	60,  // 49: ermine.owner.v1.Dispatch.group_recipient_add:type_name -> ermine.stoat.v1.GroupRecipientAddEvent
+	61,  // 50: ermine.owner.v1.Dispatch.group_recipient_remove:type_name -> ermine.stoat.v1.GroupRecipientRemoveEvent
+	62,  // 51: ermine.owner.v1.Dispatch.channel_start_typing:type_name -> ermine.stoat.v1.ChannelStartTypingEvent
+	63,  // 52: ermine.owner.v1.Dispatch.channel_stop_typing:type_name -> ermine.stoat.v1.ChannelStopTypingEvent
+	64,  // 53: ermine.owner.v1.Dispatch.message_start_editing:type_name -> ermine.stoat.v1.MessageStartEditingEvent
+	65,  // 54: ermine.owner.v1.Dispatch.message_stop_editing:type_name -> ermine.stoat.v1.MessageStopEditingEvent
+	66,  // 55: ermine.owner.v1.Dispatch.message_ack:type_name -> ermine.stoat.v1.MessageAckEvent
+	67,  // 56: ermine.owner.v1.Dispatch.message_create:type_name -> ermine.stoat.v1.MessageCreateEvent
+	68,  // 57: ermine.owner.v1.Dispatch.message_update:type_name -> ermine.stoat.v1.MessageUpdateEvent
+	69,  // 58: ermine.owner.v1.Dispatch.message_append:type_name -> ermine.stoat.v1.MessageAppendEvent
+	70,  // 59: ermine.owner.v1.Dispatch.message_delete:type_name -> ermine.stoat.v1.MessageDeleteEvent
+	71,  // 60: ermine.owner.v1.Dispatch.message_delete_bulk:type_name -> ermine.stoat.v1.MessageDeleteBulkEvent
+	72,  // 61: ermine.owner.v1.Dispatch.message_react:type_name -> ermine.stoat.v1.MessageReactEvent
+	73,  // 62: ermine.owner.v1.Dispatch.message_unreact:type_name -> ermine.stoat.v1.MessageUnreactEvent
+	74,  // 63: ermine.owner.v1.Dispatch.message_clear_reaction:type_name -> ermine.stoat.v1.MessageClearReactionEvent
+	75,  // 64: ermine.owner.v1.Dispatch.server_create:type_name -> ermine.stoat.v1.ServerCreateEvent
+	76,  // 65: ermine.owner.v1.Dispatch.server_update:type_name -> ermine.stoat.v1.ServerUpdateEvent
+	77,  // 66: ermine.owner.v1.Dispatch.server_delete:type_name -> ermine.stoat.v1.ServerDeleteEvent
+	78,  // 67: ermine.owner.v1.Dispatch.server_emoji_create:type_name -> ermine.stoat.v1.ServerEmojiCreateEvent
+	79,  // 68: ermine.owner.v1.Dispatch.server_emoji_update:type_name -> ermine.stoat.v1.ServerEmojiUpdateEvent
+	80,  // 69: ermine.owner.v1.Dispatch.server_emoji_delete:type_name -> ermine.stoat.v1.ServerEmojiDeleteEvent
+	81,  // 70: ermine.owner.v1.Dispatch.server_member_join:type_name -> ermine.stoat.v1.ServerMemberJoinEvent
+	82,  // 71: ermine.owner.v1.Dispatch.server_member_update:type_name -> ermine.stoat.v1.ServerMemberUpdateEvent
+	83,  // 72: ermine.owner.v1.Dispatch.server_member_remove:type_name -> ermine.stoat.v1.ServerMemberRemoveEvent
+	84,  // 73: ermine.owner.v1.Dispatch.raw_server_role_update:type_name -> ermine.stoat.v1.RawServerRoleUpdateEvent
+	85,  // 74: ermine.owner.v1.Dispatch.server_role_delete:type_name -> ermine.stoat.v1.ServerRoleDeleteEvent
+	86,  // 75: ermine.owner.v1.Dispatch.server_role_ranks_update:type_name -> ermine.stoat.v1.ServerRoleRanksUpdateEvent
+	87,  // 76: ermine.owner.v1.Dispatch.report_create:type_name -> ermine.stoat.v1.ReportCreateEvent
+	88,  // 77: ermine.owner.v1.Dispatch.user_update:type_name -> ermine.stoat.v1.UserUpdateEvent
+	89,  // 78: ermine.owner.v1.Dispatch.user_relationship_update:type_name -> ermine.stoat.v1.UserRelationshipUpdateEvent
+	90,  // 79: ermine.owner.v1.Dispatch.user_settings_update:type_name -> ermine.stoat.v1.UserSettingsUpdateEvent
+	91,  // 80: ermine.owner.v1.Dispatch.user_platform_wipe:type_name -> ermine.stoat.v1.UserPlatformWipeEvent
+	92,  // 81: ermine.owner.v1.Dispatch.webhook_create:type_name -> ermine.stoat.v1.WebhookCreateEvent
+	93,  // 82: ermine.owner.v1.Dispatch.webhook_update:type_name -> ermine.stoat.v1.WebhookUpdateEvent
+	94,  // 83: ermine.owner.v1.Dispatch.webhook_delete:type_name -> ermine.stoat.v1.WebhookDeleteEvent
+	95,  // 84: ermine.owner.v1.Dispatch.voice_channel_join:type_name -> ermine.stoat.v1.VoiceChannelJoinEvent
+	96,  // 85: ermine.owner.v1.Dispatch.voice_channel_leave:type_name -> ermine.stoat.v1.VoiceChannelLeaveEvent
+	97,  // 86: ermine.owner.v1.Dispatch.voice_channel_move:type_name -> ermine.stoat.v1.VoiceChannelMoveEvent
+	98,  // 87: ermine.owner.v1.Dispatch.user_voice_state_update:type_name -> ermine.stoat.v1.UserVoiceStateUpdateEvent
+	99,  // 88: ermine.owner.v1.Dispatch.user_move_voice_channel:type_name -> ermine.stoat.v1.UserMoveVoiceChannelEvent
+	100, // 89: ermine.owner.v1.Dispatch.voice_call_update:type_name -> ermine.stoat.v1.VoiceCallUpdateEvent
+	101, // 90: ermine.owner.v1.Dispatch.user_slowmodes:type_name -> ermine.stoat.v1.UserSlowmodesEvent
+	2,   // 91: ermine.owner.v1.Gate.targets:type_name -> ermine.owner.v1.OwnerKey
+	102, // 92: ermine.owner.v1.SeedServer.server:type_name -> ermine.stoat.v1.Server
+	43,  // 93: ermine.owner.v1.SeedServer.members:type_name -> ermine.stoat.v1.Member
+	103, // 94: ermine.owner.v1.SeedServer.emojis:type_name -> ermine.stoat.v1.Emoji
+	24,  // 95: ermine.owner.v1.SeedServer.barrier:type_name -> ermine.owner.v1.BarrierAck
+	104, // 96: ermine.owner.v1.SeedChannel.channel:type_name -> ermine.stoat.v1.Channel
+	105, // 97: ermine.owner.v1.SeedChannel.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
+	106, // 98: ermine.owner.v1.SeedChannel.read_state:type_name -> ermine.stoat.v1.ChannelUnread
+	24,  // 99: ermine.owner.v1.SeedChannel.barrier:type_name -> ermine.owner.v1.BarrierAck
+	42,  // 100: ermine.owner.v1.SeedUsers.users:type_name -> ermine.stoat.v1.User
+	24,  // 101: ermine.owner.v1.SeedUsers.barrier:type_name -> ermine.owner.v1.BarrierAck
+	107, // 102: ermine.owner.v1.SeedUsers.relations:type_name -> ermine.stoat.v1.Relationship
+	24,  // 103: ermine.owner.v1.Drop.barrier:type_name -> ermine.owner.v1.BarrierAck
+	108, // 104: ermine.owner.v1.SetRelation.status:type_name -> ermine.stoat.v1.RelationshipStatus
+	42,  // 105: ermine.owner.v1.LearnUser.user:type_name -> ermine.stoat.v1.User
+	43,  // 106: ermine.owner.v1.LearnMember.member:type_name -> ermine.stoat.v1.Member
+	8,   // 107: ermine.owner.v1.Patch.drop:type_name -> ermine.owner.v1.Drop
+	10,  // 108: ermine.owner.v1.Patch.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
+	11,  // 109: ermine.owner.v1.Patch.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
+	12,  // 110: ermine.owner.v1.Patch.strip_role:type_name -> ermine.owner.v1.StripRole
+	13,  // 111: ermine.owner.v1.Patch.adopt_webhook:type_name -> ermine.owner.v1.AdoptWebhook
+	14,  // 112: ermine.owner.v1.Patch.set_relation:type_name -> ermine.owner.v1.SetRelation
+	15,  // 113: ermine.owner.v1.Patch.wipe_user:type_name -> ermine.owner.v1.WipeUser
+	2,   // 114: ermine.owner.v1.Gated.primary:type_name -> ermine.owner.v1.OwnerKey
+	19,  // 115: ermine.owner.v1.Gated.patch:type_name -> ermine.owner.v1.Patch
+	2,   // 116: ermine.owner.v1.GateQuery.from:type_name -> ermine.owner.v1.OwnerKey
+	2,   // 117: ermine.owner.v1.BarrierAck.shard:type_name -> ermine.owner.v1.OwnerKey
+	2,   // 118: ermine.owner.v1.Processed.owner:type_name -> ermine.owner.v1.OwnerKey
+	3,   // 119: ermine.owner.v1.OwnerState.early:type_name -> ermine.owner.v1.Dispatch
+	1,   // 120: ermine.owner.v1.OwnerState.held:type_name -> ermine.owner.v1.OwnerMessage
+	21,  // 121: ermine.owner.v1.OwnerState.outcomes:type_name -> ermine.owner.v1.GateResolved
+	29,  // 122: ermine.owner.v1.OwnerState.last_gates:type_name -> ermine.owner.v1.GateMark
+	21,  // 123: ermine.owner.v1.OwnerState.recent:type_name -> ermine.owner.v1.GateResolved
+	30,  // 124: ermine.owner.v1.OwnerState.acks:type_name -> ermine.owner.v1.BarrierCount
+	28,  // 125: ermine.owner.v1.ChannelSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	104, // 126: ermine.owner.v1.ChannelSnapshot.channel:type_name -> ermine.stoat.v1.Channel
+	32,  // 127: ermine.owner.v1.ChannelSnapshot.messages:type_name -> ermine.owner.v1.MessageWindow
+	105, // 128: ermine.owner.v1.ChannelSnapshot.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
+	106, // 129: ermine.owner.v1.ChannelSnapshot.read_state:type_name -> ermine.stoat.v1.ChannelUnread
+	109, // 130: ermine.owner.v1.MessageWindow.full:type_name -> ermine.stoat.v1.Message
+	28,  // 131: ermine.owner.v1.ServerSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	102, // 132: ermine.owner.v1.ServerSnapshot.server:type_name -> ermine.stoat.v1.Server
+	43,  // 133: ermine.owner.v1.ServerSnapshot.members:type_name -> ermine.stoat.v1.Member
+	28,  // 134: ermine.owner.v1.UserDirSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	42,  // 135: ermine.owner.v1.UserDirSnapshot.users:type_name -> ermine.stoat.v1.User
+	107, // 136: ermine.owner.v1.UserDirSnapshot.relations:type_name -> ermine.stoat.v1.Relationship
+	28,  // 137: ermine.owner.v1.ShardSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	0,   // 138: ermine.owner.v1.KeysRequest.kind:type_name -> ermine.owner.v1.OwnerKind
+	2,   // 139: ermine.owner.v1.KeysReply.keys:type_name -> ermine.owner.v1.OwnerKey
+	140, // [140:140] is the sub-list for method output_type
+	140, // [140:140] is the sub-list for method input_type
+	140, // [140:140] is the sub-list for extension type_name
+	140, // [140:140] is the sub-list for extension extendee
+	0,   // [0:140] is the sub-list for field type_name
 }
 
 func init() { file_ownerpb_owner_proto_init() }
@@ -4465,6 +4601,8 @@ func file_ownerpb_owner_proto_init() {
 		(*OwnerMessage_SetRelation)(nil),
 		(*OwnerMessage_WipeUser)(nil),
 		(*OwnerMessage_EvictMessages)(nil),
+		(*OwnerMessage_LearnUser)(nil),
+		(*OwnerMessage_LearnMember)(nil),
 		(*OwnerMessage_Gated)(nil),
 		(*OwnerMessage_GateResolved)(nil),
 		(*OwnerMessage_GateQuery)(nil),
@@ -4538,7 +4676,7 @@ func file_ownerpb_owner_proto_init() {
 		(*Dispatch_VoiceCallUpdate)(nil),
 		(*Dispatch_UserSlowmodes)(nil),
 	}
-	file_ownerpb_owner_proto_msgTypes[16].OneofWrappers = []any{
+	file_ownerpb_owner_proto_msgTypes[18].OneofWrappers = []any{
 		(*Patch_Drop)(nil),
 		(*Patch_RemoveChannel)(nil),
 		(*Patch_RemoveVoice)(nil),
@@ -4553,7 +4691,7 @@ func file_ownerpb_owner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ownerpb_owner_proto_rawDesc), len(file_ownerpb_owner_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
