@@ -3,11 +3,15 @@ package ermine
 import (
 	"time"
 
+	"github.com/ermine-rt/ermine/cacheactors"
 	"github.com/ermine-rt/ermine/permissions"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
-// The accessors resolve what an event is about from the cache: no accessor makes a REST call. The
+// The accessors resolve what an event is about from the cache: no accessor makes a REST call.
+// Each read is made in its cache context (cacheactors.CacheContext: Channel reads as
+// ChannelThroughMessageChannel, and so on), which Stats counts and a policy may refuse
+// (CachePolicy.Reads: a refused read answers nil). The
 // event's own entity (its channel, for a channel's events) reads as its owner left it before the
 // event; other entities (the server, users, members) read as the read model has them now, which
 // their owners keep up to date in wire order. Each returns nil when the cache does not have it
@@ -16,16 +20,22 @@ import (
 // Channel returns the channel the event happens in.
 func (c *Context) Channel() *stoatpb.Channel {
 	id := channelOf(c.Event())
-	if id == "" {
+	if id == "" || !c.reading(cacheactors.CacheChannelThroughMessageChannel) {
 		return nil
 	}
 	return c.Bot().store.Channel(id)
 }
 
+// reading counts a read of the accessors in its cache context and reports whether the policy
+// lets the cache answer it.
+func (c *Context) reading(kind cacheactors.CacheContextKind) bool {
+	return c.Bot().store.Reading(cacheactors.CacheContext{Kind: kind, Event: c.Event()})
+}
+
 // Server returns the server the event happens in: the event's own, or its channel's.
 func (c *Context) Server() *stoatpb.Server {
 	id := c.serverID()
-	if id == "" {
+	if id == "" || !c.reading(cacheactors.CacheServerThroughMessageServer) {
 		return nil
 	}
 	return c.Bot().store.Server(id)
@@ -35,14 +45,15 @@ func (c *Context) serverID() string {
 	if e, ok := c.Event().(interface{ GetServerId() string }); ok {
 		return e.GetServerId()
 	}
-	if ch := c.Channel(); ch != nil {
-		return ch.GetServer()
+	if id := channelOf(c.Event()); id != "" {
+		return c.Bot().store.Channel(id).GetServer() // not a read of the bot's: not counted
 	}
 	return ""
 }
 
 // Message returns the message the event is about: a MessageCreate's message, a MessageUpdate's
-// message after the edit, the message a reaction, an append or a delete is about (when cached).
+// message after the edit, the message a reaction, an append or a delete is about (when cached:
+// the owner read it for the event, in the event's cache context).
 func (c *Context) Message() *stoatpb.Message {
 	switch e := c.Event().(type) {
 	case *stoatpb.MessageUpdateEvent:
@@ -59,6 +70,9 @@ func (c *Context) Author() *stoatpb.User {
 	if m := c.Message(); m != nil {
 		if u := m.GetUser(); u != nil {
 			return u // the snapshot the message came with
+		}
+		if !c.reading(cacheactors.CacheUserThroughMessageAuthor) {
+			return nil
 		}
 		return c.Bot().store.User(m.GetAuthor())
 	}
@@ -80,7 +94,7 @@ func (c *Context) Member() *stoatpb.Member {
 		user = e.GetUserId()
 	}
 	server := c.serverID()
-	if user == "" || server == "" {
+	if user == "" || server == "" || !c.reading(cacheactors.CacheMemberThroughMessageAuthor) {
 		return nil
 	}
 	return c.Bot().store.Member(server, user)
@@ -92,6 +106,9 @@ func (c *Context) Me() *stoatpb.User { return c.Bot().store.Me() }
 // Permissions returns the Author's permissions in the event's channel, computed from the cache
 // (see Bot.Permissions).
 func (c *Context) Permissions() permissions.Set {
+	if !c.reading(cacheactors.CacheServerThroughMemberServerPermissions) {
+		return 0
+	}
 	u := ""
 	if a := c.Author(); a != nil {
 		u = a.GetId()

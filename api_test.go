@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine"
+	"github.com/ermine-rt/ermine/cacheactors"
 	"github.com/ermine-rt/ermine/permissions"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
@@ -204,5 +205,31 @@ func TestFramesNothingNeedsAreSkipped(t *testing.T) {
 	sub.Remove()
 	if !skip("ChannelStartTyping") {
 		t.Error("ChannelStartTyping is still decoded after its handler was removed")
+	}
+}
+
+// TestAccessorReadsKnowTheirContext: the accessors read in their cache context, which the
+// cache's stats count and a policy may refuse.
+func TestAccessorReadsKnowTheirContext(t *testing.T) {
+	refuseAuthors := func(ctx cacheactors.CacheContext) bool { return ctx.Kind != cacheactors.CacheUserThroughMessageAuthor }
+	b := newBot(t, ermine.Config{Cache: ermine.CachePolicy{Reads: refuseAuthors}})
+	got := make(chan [2]bool, 1)
+	ermine.Handle(b, func(ctx *ermine.Context, ev *ermine.MessageCreateEvent) error {
+		got <- [2]bool{ctx.Author() == nil, ctx.Channel() != nil}
+		return nil
+	})
+	src := b.NewSource("s0")
+	ingest(t, src, ready())
+	drain(t, b)
+	ingest(t, src, message(general, 1, "hi"))
+	if r := <-got; !r[0] || !r[1] {
+		t.Fatalf("author refused: %v, channel answered: %v", r[0], r[1])
+	}
+	if b.Cache().User(alice) == nil {
+		t.Fatal("alice is not cached: the refusal proves nothing")
+	}
+	reads := b.Cache().Stats().Reads
+	if reads[cacheactors.CacheUserThroughMessageAuthor] != 1 || reads[cacheactors.CacheChannelThroughMessageChannel] != 1 {
+		t.Fatalf("reads by context: %v", reads)
 	}
 }
