@@ -98,6 +98,8 @@ var (
 	descGateTimeout = prometheus.NewDesc("ermine_gate_timeouts_total", "Waits of the owner protocol past GateTimeout.", nil, nil)
 	descEntries     = prometheus.NewDesc("ermine_cache_entries", "Cached entries, by kind.", []string{"kind"}, nil)
 	descCacheBytes  = prometheus.NewDesc("ermine_cache_bytes", "Estimated heap bytes of the cache, by kind.", []string{"kind"}, nil)
+	descCacheWrites = prometheus.NewDesc("ermine_cache_writes_total", "Cache writes, by the cache context they were made in (the event class or read site, as stoat.py names them).", []string{"context"}, nil)
+	descCacheReads  = prometheus.NewDesc("ermine_cache_reads_total", "Cache reads made on the bot's behalf, by cache context.", []string{"context"}, nil)
 	descRESTReqs    = prometheus.NewDesc("ermine_rest_requests_total", "REST requests (each attempt), by route.", []string{"route"}, nil)
 	descRESTLimited = prometheus.NewDesc("ermine_rest_rate_limited_total", "REST responses 429 Too Many Requests, by route.", []string{"route"}, nil)
 )
@@ -107,7 +109,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEvents, descShed, descFrames, descFrameBytes, descDecodeErrs, descSkipped,
 		descReconnects, descConnected, descHandlerErrs, descPanics, descAutoDetach, descDetached, descCancelled,
 		descInFlight, descStalls, descOwners, descActivations, descPassivated, descCrashes, descGateTimeout,
-		descEntries, descCacheBytes, descRESTReqs, descRESTLimited} {
+		descEntries, descCacheBytes, descCacheWrites, descCacheReads, descRESTReqs, descRESTLimited} {
 		ch <- d
 	}
 }
@@ -157,6 +159,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		"emojis": cs.Emojis, "voice_states": cs.VoiceStates, "read_states": cs.ReadStates, "webhooks": cs.Webhooks,
 	} {
 		gauge(descCacheBytes, float64(k.Bytes), kind)
+	}
+	writes, reads := b.store.ContextCounts()
+	for kind, n := range writes {
+		counter(descCacheWrites, n, kind.String())
+	}
+	for kind, n := range reads {
+		counter(descCacheReads, n, kind.String())
 	}
 	for _, r := range b.rest.Stats() {
 		counter(descRESTReqs, r.Requests, r.Route)

@@ -105,6 +105,12 @@ func counts(c *[NumCacheContextKinds]atomic.Uint64) map[CacheContextKind]uint64 
 	return out
 }
 
+// ContextCounts returns the cache's writes and reads so far by cache context kind (Stats has
+// them too, but walks the whole cache for its byte estimates).
+func (s *Store) ContextCounts() (writes, reads map[CacheContextKind]uint64) {
+	return counts(&s.counters.writes), counts(&s.counters.reads)
+}
+
 // Reading reports whether a read the runtime makes on the bot's behalf in ctx (a read site's
 // kind, e.g. CacheMemberThroughMessageAuthor for ermine.Context.Member) may be answered from the
 // cache, as Policy.Reads decides, and counts it in Stats.Reads. A read it refuses must be
