@@ -39,9 +39,9 @@ func startDiscoveryBot(t *testing.T, token, apiURL string) *discoveryBot {
 		Token:  token,
 		APIURL: apiURL,
 		Logger: slog.New(slog.NewTextHandler(d.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Shard: shardactor.Config{
-			Backoff: shardactor.Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond, ResetAfter: time.Minute},
-			Jitter:  func() float64 { d.jitters.Add(1); return 0.5 },
+		Connection: ermine.Connection{
+			Backoff: ermine.Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond, ResetAfter: time.Minute,
+				Jitter: func() float64 { d.jitters.Add(1); return 0.5 }},
 		},
 	})
 	if err != nil {

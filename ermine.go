@@ -153,8 +153,8 @@ type Config struct {
 	// handlers of its next event (counted in Stats().DetachedWaits, logged): a handler that
 	// blocks forever costs a bounded number of goroutines, and the stall shows.
 	MaxDetachedHandlers int
-	// REST configures the REST client (its base URL and token come from APIURL and Token).
-	REST []rest.Option
+	// REST tunes the REST client: its HTTP client, rate limiter and retry policy.
+	REST REST
 	// MetricsAddr, if set, is where Run serves the bot's Prometheus metrics and health
 	// (MetricsHandler: /metrics, /healthz) while it runs, e.g. "127.0.0.1:9464". It listens on
 	// exactly that address: give a loopback one unless the metrics may be public.
@@ -168,9 +168,9 @@ type Config struct {
 	// says how). The token is never written. Give it a buffered writer and flush it after Run
 	// returns.
 	Record io.Writer
-	// Shard tunes the connection (heartbeat, backoff, frame size…); its Name, URL, Token and
-	// Format are set by Run, and its Record when Record is set.
-	Shard shardactor.Config
+	// Connection tunes the WebSocket connection: heartbeat, timeouts, backoff, frame size, dial
+	// options, and which frames are left undecoded.
+	Connection Connection
 	// ChannelIdle passivates channel owners that received nothing for this long; their state is
 	// kept for their next activation (default 0: never).
 	ChannelIdle time.Duration
@@ -233,7 +233,7 @@ func New(cfg Config) (*Bot, error) {
 	b.skipper = newSkipper(b.registry)
 	b.budget = actors.NewBudget(actors.BudgetConfig{MaxEvents: cfg.MaxInFlight, MaxBytes: cfg.MaxInFlightBytes, Logger: logger,
 		ObserveLatency: func(d time.Duration) { b.metrics.latency.Observe(d.Seconds()) }})
-	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger), rest.WithUserAgent(UserAgent)}, cfg.REST...)...)
+	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger), rest.WithUserAgent(UserAgent)}, cfg.REST.options()...)...)
 	b.pipeline = &dispatch.Pipeline{
 		Registry:        b.registry,
 		Logger:          logger,

@@ -52,19 +52,11 @@ func (b *Bot) Run(ctx context.Context) error {
 		defer stop()
 	}
 	src := b.NewSource(ShardName)
-	cfg := b.cfg.Shard
+	cfg := b.cfg.Connection.shardConfig()
 	cfg.Name, cfg.URL, cfg.Token, cfg.Format = ShardName, events, b.cfg.Token, b.cfg.Format
-	if cfg.Discover == nil {
-		cfg.Discover = discover
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = b.logger
-	}
+	cfg.Discover, cfg.Logger, cfg.Record = discover, b.logger, b.cfg.Record
 	if cfg.Skip == nil {
 		cfg.Skip = b.skipper.skip
-	}
-	if b.cfg.Record != nil {
-		cfg.Record = b.cfg.Record
 	}
 	if cfg.Dial == nil {
 		cfg.Dial = &websocket.DialOptions{HTTPHeader: http.Header{"User-Agent": {UserAgent}}}

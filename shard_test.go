@@ -39,10 +39,10 @@ func runBot(t *testing.T, format bonfire.Format, opts ...stoattest.Option) *runn
 		APIURL: srv.URL,
 		Format: format,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Shard: shardactor.Config{
+		Connection: ermine.Connection{
 			PingInterval: 50 * time.Millisecond,
 			PongTimeout:  200 * time.Millisecond,
-			Backoff:      shardactor.Backoff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond, ResetAfter: time.Minute},
+			Backoff:      ermine.Backoff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond, ResetAfter: time.Minute},
 		},
 	})
 	if err != nil {

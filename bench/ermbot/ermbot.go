@@ -26,7 +26,7 @@ func Run(ctx context.Context, spec measure.Spec, rec *measure.Recorder) (measure
 	}
 	cfg := ermine.Config{Token: spec.Token, EventsURL: spec.URL, Format: format}
 	if spec.MaxFrame > 0 {
-		cfg.Shard.MaxFrameSize = spec.MaxFrame
+		cfg.Connection.MaxFrameSize = spec.MaxFrame
 	}
 	bot, err := ermine.New(cfg)
 	if err != nil {

@@ -52,7 +52,7 @@ func TestRecordReplaysToTheSameCache(t *testing.T) {
 			srv := stoattest.NewServer(t, stoattest.WithWorld(world), stoattest.WithoutRateLimits())
 			var rec bytes.Buffer // written by the connection's reader only, read after Run returns
 			bot, err := ermine.New(ermine.Config{Token: srv.Token(), APIURL: srv.URL, Format: f, Record: &rec,
-				Shard: shardactor.Config{Backoff: shardactor.Backoff{Base: 10 * time.Millisecond}}})
+				Connection: ermine.Connection{Backoff: ermine.Backoff{Base: 10 * time.Millisecond}}})
 			if err != nil {
 				t.Fatal(err)
 			}
