@@ -119,7 +119,7 @@ func TestDiscoveryRetriesAnOutage(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		if r.Header.Get("User-Agent") != ermine.UserAgent {
+		if r.Header.Get("User-Agent") != "ermine (https://github.com/ermine-rt/ermine, "+ermine.Version+")" {
 			badUA.Store(true)
 		}
 		if r.Header.Get("X-Bot-Token") != "" || r.Header.Get("X-Session-Token") != "" {
