@@ -28,7 +28,7 @@ func TestRESTCallDetachesTheHandler(t *testing.T) {
 	}))
 	defer api.Close()
 	defer close(release)
-	b := newBot(t, ermine.Config{APIURL: api.URL, Token: "t", DetachAfter: time.Minute})
+	b, f := newBot(t, ermine.Config{APIURL: api.URL, Token: "t", DetachAfter: time.Minute})
 	fetched := make(chan error, 1)
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		if ev.GetMessage().GetContent() == "fetch" {
@@ -37,7 +37,7 @@ func TestRESTCallDetachesTheHandler(t *testing.T) {
 		}
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready(), message(general, 1, "fetch"), message(general, 2, "next"))
 	eventually(t, "the next message is processed while the request waits", func() bool {
 		return b.Cache().Message(general, msgID(2)) != nil
@@ -54,7 +54,7 @@ func TestRESTCallDetachesTheHandler(t *testing.T) {
 // TestContextAccessors: the accessors resolve the event's channel, server, message, author,
 // member and the bot from the cache.
 func TestContextAccessors(t *testing.T) {
-	b := newBot(t, ermine.Config{})
+	b, f := newBot(t, ermine.Config{})
 	type seen struct {
 		channel, server, message, author, member, me string
 	}
@@ -66,11 +66,11 @@ func TestContextAccessors(t *testing.T) {
 		}
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	rd := ready()
 	rd.Members = append(rd.Members, &stoatpb.Member{Id: &stoatpb.MemberId{Server: server, User: alice}})
 	ingest(t, src, rd)
-	drain(t, b) // the server and user owners apply their seeds in parallel with the channel's
+	drain(t, f) // the server and user owners apply their seeds in parallel with the channel's
 	ingest(t, src, message(general, 1, "hello"))
 	want := seen{channel: "general", server: "lab", message: "hello", author: "alice", member: alice, me: "bot"}
 	if s := <-got; s != want {
@@ -92,7 +92,7 @@ func TestReplyWithABuiltMessage(t *testing.T) {
 		w.Write([]byte(`{"_id":"01REPLY00000000000000000000","channel":"` + general + `","author":"` + me + `"}`))
 	}))
 	defer api.Close()
-	b := newBot(t, ermine.Config{APIURL: api.URL, Token: "t"})
+	b, f := newBot(t, ermine.Config{APIURL: api.URL, Token: "t"})
 	ermine.Handle(b, func(ctx *ermine.Context, ev *ermine.MessageCreateEvent) error {
 		m := ermine.NewMessage("hi").As("Ermine", "").Embed(ermine.OutgoingEmbed{Title: "t"}).Reactions(true, "👍")
 		if ev.GetMessage().GetContent() == "other" {
@@ -101,7 +101,7 @@ func TestReplyWithABuiltMessage(t *testing.T) {
 		_, err := ctx.ReplyWith(m.Build())
 		return err
 	})
-	ingest(t, b.NewSource("s0"), ready(), message(general, 1, "first"), message(general, 2, "other"))
+	ingest(t, f.Source("s0"), ready(), message(general, 1, "first"), message(general, 2, "other"))
 	first, second := <-bodies, <-bodies // sent concurrently: each detached its handler
 	if r := second["replies"].([]any)[0].(map[string]any); r["mention"] == false {
 		first, second = second, first
@@ -128,7 +128,7 @@ func TestReplyWithABuiltMessage(t *testing.T) {
 // TestPermissionsFromTheCache: the owner of a server holds every permission in its channels; a
 // member without roles holds the server's default permissions.
 func TestPermissionsFromTheCache(t *testing.T) {
-	b := newBot(t, ermine.Config{})
+	b, f := newBot(t, ermine.Config{})
 	got := make(chan permissions.Set, 1)
 	ermine.Handle(b, func(ctx *ermine.Context, ev *ermine.MessageCreateEvent) error {
 		got <- ctx.Permissions()
@@ -136,9 +136,9 @@ func TestPermissionsFromTheCache(t *testing.T) {
 	})
 	rd := ready()
 	rd.Servers[0].DefaultPermissions = int64(permissions.ViewChannel | permissions.SendMessage)
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, rd)
-	drain(t, b)
+	drain(t, f)
 	ingest(t, src, message(general, 1, "hi")) // by alice, the server's owner
 	if p := <-got; !p.Has(permissions.ManageMessages | permissions.ManageServer) {
 		t.Fatalf("the server owner's permissions: %s", p)
@@ -183,7 +183,7 @@ func TestPermissionAliases(t *testing.T) {
 // TestFramesNothingNeedsAreSkipped: typing frames are left undecoded while nothing subscribes
 // to them, decoded as soon as a handler does; the connection's and the cache's frames never are.
 func TestFramesNothingNeedsAreSkipped(t *testing.T) {
-	b := newBot(t, ermine.Config{})
+	b, _ := newBot(t, ermine.Config{})
 	skip := ermine.SkipFrameForTest(b)
 	for _, f := range []string{"Ready", "Authenticated", "Pong", "Error", "Logout", "Bulk", "Message", "MessageUpdate", "ChannelAck", "UserUpdate", "NoSuchFrame"} {
 		if skip(f) {
@@ -212,15 +212,15 @@ func TestFramesNothingNeedsAreSkipped(t *testing.T) {
 // cache's stats count and a policy may refuse.
 func TestAccessorReadsKnowTheirContext(t *testing.T) {
 	refuseAuthors := func(ctx cacheactors.CacheContext) bool { return ctx.Kind != cacheactors.CacheUserThroughMessageAuthor }
-	b := newBot(t, ermine.Config{Cache: ermine.CachePolicy{Reads: refuseAuthors}})
+	b, f := newBot(t, ermine.Config{Cache: ermine.CachePolicy{Reads: refuseAuthors}})
 	got := make(chan [2]bool, 1)
 	ermine.Handle(b, func(ctx *ermine.Context, ev *ermine.MessageCreateEvent) error {
 		got <- [2]bool{ctx.Author() == nil, ctx.Channel() != nil}
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready())
-	drain(t, b)
+	drain(t, f)
 	ingest(t, src, message(general, 1, "hi"))
 	if r := <-got; !r[0] || !r[1] {
 		t.Fatalf("author refused: %v, channel answered: %v", r[0], r[1])

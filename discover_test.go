@@ -39,9 +39,9 @@ func startDiscoveryBot(t *testing.T, token, apiURL string) *discoveryBot {
 		Token:  token,
 		APIURL: apiURL,
 		Logger: slog.New(slog.NewTextHandler(d.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Shard: shardactor.Config{
-			Backoff: shardactor.Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond, ResetAfter: time.Minute},
-			Jitter:  func() float64 { d.jitters.Add(1); return 0.5 },
+		Connection: ermine.Connection{
+			Backoff: ermine.Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond, ResetAfter: time.Minute,
+				Jitter: func() float64 { d.jitters.Add(1); return 0.5 }},
 		},
 	})
 	if err != nil {
@@ -119,7 +119,7 @@ func TestDiscoveryRetriesAnOutage(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		if r.Header.Get("User-Agent") != ermine.UserAgent {
+		if r.Header.Get("User-Agent") != "ermine (https://github.com/ermine-rt/ermine, "+ermine.Version+")" {
 			badUA.Store(true)
 		}
 		if r.Header.Get("X-Bot-Token") != "" || r.Header.Get("X-Session-Token") != "" {

@@ -153,8 +153,8 @@ type Config struct {
 	// handlers of its next event (counted in Stats().DetachedWaits, logged): a handler that
 	// blocks forever costs a bounded number of goroutines, and the stall shows.
 	MaxDetachedHandlers int
-	// REST configures the REST client (its base URL and token come from APIURL and Token).
-	REST []rest.Option
+	// REST tunes the REST client: its HTTP client, rate limiter and retry policy.
+	REST REST
 	// MetricsAddr, if set, is where Run serves the bot's Prometheus metrics and health
 	// (MetricsHandler: /metrics, /healthz) while it runs, e.g. "127.0.0.1:9464". It listens on
 	// exactly that address: give a loopback one unless the metrics may be public.
@@ -168,9 +168,9 @@ type Config struct {
 	// says how). The token is never written. Give it a buffered writer and flush it after Run
 	// returns.
 	Record io.Writer
-	// Shard tunes the connection (heartbeat, backoff, frame size…); its Name, URL, Token and
-	// Format are set by Run, and its Record when Record is set.
-	Shard shardactor.Config
+	// Connection tunes the WebSocket connection: heartbeat, timeouts, backoff, frame size, dial
+	// options, and which frames are left undecoded.
+	Connection Connection
 	// ChannelIdle passivates channel owners that received nothing for this long; their state is
 	// kept for their next activation (default 0: never).
 	ChannelIdle time.Duration
@@ -200,8 +200,8 @@ type Bot struct {
 
 	shed      atomic.Uint64
 	ingested  atomic.Uint64
-	closing   atomic.Bool  // set by Close; Ingest refuses events
-	ingesting atomic.Int32 // Ingest calls under way; Close drains them too
+	closing   atomic.Bool  // set by Close; ingest refuses events
+	ingesting atomic.Int32 // ingest calls under way; Close drains them too
 	stopping  atomic.Bool  // Close was called (set before it stops the connection: Run's stop is graceful)
 	closeMu   sync.Mutex   // makes a second Close wait for the first
 }
@@ -233,7 +233,7 @@ func New(cfg Config) (*Bot, error) {
 	b.skipper = newSkipper(b.registry)
 	b.budget = actors.NewBudget(actors.BudgetConfig{MaxEvents: cfg.MaxInFlight, MaxBytes: cfg.MaxInFlightBytes, Logger: logger,
 		ObserveLatency: func(d time.Duration) { b.metrics.latency.Observe(d.Seconds()) }})
-	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger), rest.WithUserAgent(UserAgent)}, cfg.REST...)...)
+	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger), rest.WithUserAgent(userAgent)}, cfg.REST.options()...)...)
 	b.pipeline = &dispatch.Pipeline{
 		Registry:        b.registry,
 		Logger:          logger,
@@ -292,9 +292,6 @@ func Expect[E stoatpb.Event](ctx context.Context, b *Bot, check func(E) bool, op
 // Cache returns the read side of the cache, safe to use from any goroutine.
 func (b *Bot) Cache() *Cache { return b.store }
 
-// Registry returns the handler registry.
-func (b *Bot) Registry() *dispatch.Registry { return b.registry }
-
 // Stats is a snapshot of the runtime's counters.
 type Stats struct {
 	Ingested       uint64 // events handed to owners
@@ -351,36 +348,32 @@ func (b *Bot) Stats() Stats {
 	return st
 }
 
-// Source feeds the events of one connection (a shard) into the runtime, in wire order. It is not
-// safe for concurrent use: one goroutine (the connection's reader) ingests a shard's events.
-type Source struct {
+// source feeds the events of one connection (a shard) into the runtime, in wire order. It is not
+// safe for concurrent use: one goroutine (the connection's reader, or a feed's Source) ingests a
+// shard's events.
+type source struct {
 	b      *Bot
 	router *cacheactors.Router
 	emit   func(actors.Key, any)
 }
 
-// NewSource returns the Source of shard. Run creates one per connection; tools (replay) and
-// tests use it to feed recorded or synthetic events without a network.
-func (b *Bot) NewSource(shard string) *Source {
-	return &Source{b: b, router: cacheactors.NewRouter(shard), emit: b.dir.Deliver}
+// newSource returns the source of shard: Run makes one for its connection, a feed one for each
+// of its Sources.
+func (b *Bot) newSource(shard string) *source {
+	return &source{b: b, router: cacheactors.NewRouter(shard), emit: b.dir.Deliver}
 }
 
-// ErrClosed is returned by Ingest once the Bot is closing.
+// ErrClosed is returned by Run once the Bot is closed, and by the ingestion of events (package
+// feed) once it is closing.
 var ErrClosed = errors.New("ermine: the bot is closed")
 
-// Ingest routes ev to its owner, counting it as an event of unknown wire size (see
-// IngestSized).
-func (s *Source) Ingest(ctx context.Context, ev stoatpb.Event) error {
-	return s.IngestSized(ctx, ev, 0)
-}
-
-// IngestSized routes ev, which took size bytes on the wire, to its owner. It waits while the
-// in-flight budget (MaxInFlight, MaxInFlightBytes) is spent — that is the backpressure on the
+// ingest routes ev, which took size bytes on the wire (0: unknown), to its owner. It waits while
+// the in-flight budget (MaxInFlight, MaxInFlightBytes) is spent — that is the backpressure on the
 // connection reader — until ctx ends.
-func (s *Source) IngestSized(ctx context.Context, ev stoatpb.Event, size int) error {
+func (s *source) ingest(ctx context.Context, ev stoatpb.Event, size int) error {
 	b := s.b
 	// Counted before the check, so that Close, which sets closing and then drains, waits for
-	// an Ingest that passed it.
+	// an ingest that passed it.
 	b.ingesting.Add(1)
 	defer b.ingesting.Add(-1)
 	if b.closing.Load() {
@@ -406,9 +399,9 @@ func (s *Source) IngestSized(ctx context.Context, ev stoatpb.Event, size int) er
 	return nil
 }
 
-// Drain waits until every ingested event, and every cache patch the owners sent each other
+// drain waits until every ingested event, and every cache patch the owners sent each other
 // because of them, has been processed, or ctx ends.
-func (b *Bot) Drain(ctx context.Context) error {
+func (b *Bot) drain(ctx context.Context) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
 	for b.budget.InUse() > 0 || b.dir.Pending() > 0 || b.ingesting.Load() > 0 {
@@ -421,15 +414,15 @@ func (b *Bot) Drain(ctx context.Context) error {
 	return nil
 }
 
-// HandlerStopGrace is how long Close waits for handlers to return once it has cancelled their
+// handlerStopGrace is how long Close waits for handlers to return once it has cancelled their
 // context after ctx ran out.
-const HandlerStopGrace = time.Second
+const handlerStopGrace = time.Second
 
 // Close stops the runtime, gracefully within ctx. In order:
 //
-//  1. the connection stops (if Run started one; Run then returns nil), Ingest refuses new
+//  1. the connection stops (if Run started one; Run then returns nil), ingestion refuses new
 //     events (ErrClosed), and Close waits until the owners have processed every event ingested
-//     before, and the cache patches they sent each other (Drain);
+//     before, and the cache patches they sent each other;
 //  2. the owners stop;
 //  3. Close waits for the handlers still running detached (a REST call, a WaitFor) to return;
 //  4. the handlers' context (Context.Done) is cancelled, and the actor system stops.
@@ -438,11 +431,11 @@ const HandlerStopGrace = time.Second
 // never run and the cache never applies them (Stats().Owners.Discarded counts them; the error
 // says how many). The handlers' context is cancelled at once; Close then waits for the owners to
 // let go of the message in hand (at most 5 s more; an owner waiting on a handler lets go at
-// once) and HandlerStopGrace more for running handlers to return.
+// once) and a second more for running handlers to return.
 //
 // When Close returns, no owner runs, no handler starts, the cache no longer changes and the
 // runtime's goroutines have ended — except handlers that ignored the cancellation of their
-// context for HandlerStopGrace, which the error names (Go cannot stop a goroutine; such a
+// context for that second, which the error names (Go cannot stop a goroutine; such a
 // handler can no longer reach the cache, and its REST calls fail). Close may be called more
 // than once: a later call waits for the first to finish, then returns nil.
 func (b *Bot) Close(ctx context.Context) error {
@@ -461,7 +454,7 @@ func (b *Bot) Close(ctx context.Context) error {
 		}
 	}
 	b.closing.Store(true)
-	if err := b.Drain(ctx); err != nil {
+	if err := b.drain(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := b.dir.Close(ctx); err != nil {
@@ -472,7 +465,7 @@ func (b *Bot) Close(ctx context.Context) error {
 	waitErr := b.pipeline.WaitHandlers(ctx)
 	b.cancel()
 	if waitErr != nil {
-		grace, cancel := context.WithTimeout(context.Background(), HandlerStopGrace)
+		grace, cancel := context.WithTimeout(context.Background(), handlerStopGrace)
 		if err := b.pipeline.WaitHandlers(grace); err != nil {
 			errs = append(errs, err)
 		}

@@ -86,7 +86,8 @@ func assertStill(t *testing.T, calls *atomic.Int64, cached func() int, before, s
 func TestNothingRunsAfterClose(t *testing.T) {
 	before := runtime.NumGoroutine()
 	b, calls := slowBot(t, ermine.Config{})
-	src := b.NewSource("s0")
+	f := start(t, b)
+	src := f.Source("s0")
 	ingest(t, src, readyWithOther())
 	const n = 3000
 	for i := 1; i <= n; i++ {
@@ -133,7 +134,8 @@ func TestCloseWaitsForDetachedHandlers(t *testing.T) {
 		}
 		return nil
 	})
-	src := b.NewSource("s0")
+	f := start(t, b)
+	src := f.Source("s0")
 	ingest(t, src, ready(), message(general, 1, "quick"), message(general, 2, "forever"))
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
@@ -157,9 +159,10 @@ func TestHandlerThatIgnoresCancellationIsNamed(t *testing.T) {
 		<-stuck
 		return nil
 	}, dispatch.Named("stubborn"))
-	src := b.NewSource("s0")
+	f := start(t, b)
+	src := f.Source("s0")
 	ingest(t, src, ready(), message(general, 1, "x"))
-	drain(t, b)
+	drain(t, f)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := b.Close(ctx); err == nil || !strings.Contains(err.Error(), "stubborn") {
@@ -171,7 +174,7 @@ func TestHandlerThatIgnoresCancellationIsNamed(t *testing.T) {
 // logged with the owner that holds it and counted.
 func TestHotChannelStallIsVisible(t *testing.T) {
 	var logs testlog.Buffer
-	b := newBot(t, ermine.Config{MaxInFlight: 32, DetachAfter: time.Hour, Logger: loggerTo(&logs)})
+	b, f := newBot(t, ermine.Config{MaxInFlight: 32, DetachAfter: time.Hour, Logger: loggerTo(&logs)})
 	release := make(chan struct{})
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		if ev.GetMessage().GetChannel() == general {
@@ -179,9 +182,9 @@ func TestHotChannelStallIsVisible(t *testing.T) {
 		}
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, readyWithOther())
-	drain(t, b)
+	drain(t, f)
 	for i := 1; i <= 32; i++ {
 		ingest(t, src, message(general, i, "hot"))
 	}
@@ -202,7 +205,7 @@ func TestHotChannelStallIsVisible(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	drain(t, b)
+	drain(t, f)
 	if b.Stats().Budget.Stalled <= 0 {
 		t.Error("Stats().Budget.Stalled does not add up the stall")
 	}
@@ -211,15 +214,15 @@ func TestHotChannelStallIsVisible(t *testing.T) {
 // TestBudgetBoundsBytes: the budget counts wire bytes as well as events; an event larger than
 // the whole byte budget still passes alone.
 func TestBudgetBoundsBytes(t *testing.T) {
-	b := newBot(t, ermine.Config{MaxInFlightBytes: 1 << 20, DetachAfter: time.Hour})
+	b, f := newBot(t, ermine.Config{MaxInFlightBytes: 1 << 20, DetachAfter: time.Hour})
 	release := make(chan struct{})
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		<-release
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready())
-	drain(t, b)
+	drain(t, f)
 	for i := 1; i <= 2; i++ {
 		if err := src.IngestSized(context.Background(), message(general, i, "big"), 400<<10); err != nil {
 			t.Fatal(err)
@@ -234,11 +237,11 @@ func TestBudgetBoundsBytes(t *testing.T) {
 		t.Fatalf("Budget.Bytes = %d, want %d", got, 800<<10)
 	}
 	close(release)
-	drain(t, b)
+	drain(t, f)
 	if err := src.IngestSized(context.Background(), message(general, 4, "huge"), 3<<20); err != nil {
 		t.Fatalf("an event larger than the byte budget must pass alone: %v", err)
 	}
-	drain(t, b)
+	drain(t, f)
 	if n := len(b.Cache().Messages(general)); n != 3 {
 		t.Fatalf("cached %d messages, want 3", n)
 	}
@@ -249,7 +252,7 @@ func TestBudgetBoundsBytes(t *testing.T) {
 // while every hot handler still runs, and the hot channel's cache updates are all applied, in
 // order.
 func TestBackloggedOwnerRunsHandlersConcurrently(t *testing.T) {
-	b := newBot(t, ermine.Config{MaxInFlight: 64, ConcurrentHandlersAbove: 8, MaxDetachedHandlers: 1000, DetachAfter: 20 * time.Millisecond})
+	b, f := newBot(t, ermine.Config{MaxInFlight: 64, ConcurrentHandlersAbove: 8, MaxDetachedHandlers: 1000, DetachAfter: 20 * time.Millisecond})
 	release := make(chan struct{})
 	var hotRunning, hotMax atomic.Int64
 	coldSeen := make(chan int64, 1)
@@ -265,9 +268,9 @@ func TestBackloggedOwnerRunsHandlersConcurrently(t *testing.T) {
 		hotRunning.Add(-1)
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, readyWithOther())
-	drain(t, b)
+	drain(t, f)
 	const hot = 400
 	for i := 1; i <= hot; i++ {
 		ingest(t, src, message(general, i, "hot"))
@@ -290,7 +293,7 @@ func TestBackloggedOwnerRunsHandlersConcurrently(t *testing.T) {
 		t.Errorf("Concurrent = %d, max concurrent hot handlers %d: nothing ran concurrently", b.Stats().Concurrent, hotMax.Load())
 	}
 	close(release)
-	drain(t, b)
+	drain(t, f)
 }
 
 // TestBlockedHandlersAreBounded: a handler that blocks forever is detached, but at most
@@ -298,15 +301,15 @@ func TestBackloggedOwnerRunsHandlersConcurrently(t *testing.T) {
 // leaving a goroutine behind per event.
 func TestBlockedHandlersAreBounded(t *testing.T) {
 	var logs testlog.Buffer
-	b := newBot(t, ermine.Config{DetachAfter: 5 * time.Millisecond, MaxDetachedHandlers: 8, Logger: loggerTo(&logs)})
+	b, f := newBot(t, ermine.Config{DetachAfter: 5 * time.Millisecond, MaxDetachedHandlers: 8, Logger: loggerTo(&logs)})
 	release := make(chan struct{})
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		<-release
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready())
-	drain(t, b)
+	drain(t, f)
 	base := runtime.NumGoroutine()
 	for i := 1; i <= 50; i++ {
 		ingest(t, src, message(general, i, "m"))
@@ -330,7 +333,7 @@ func TestBlockedHandlersAreBounded(t *testing.T) {
 		t.Errorf("the auto-detach warning does not say the delay that applied:\n%s", out)
 	}
 	close(release)
-	drain(t, b)
+	drain(t, f)
 	if n := len(b.Cache().Messages(general)); n != 50 {
 		t.Fatalf("cached %d messages, want 50", n)
 	}
@@ -341,18 +344,18 @@ func TestBlockedHandlersAreBounded(t *testing.T) {
 // summaries with counts, each naming its handler.
 func TestHandlerFaultLogsAreRateLimited(t *testing.T) {
 	var logs testlog.Buffer
-	b := newBot(t, ermine.Config{Logger: loggerTo(&logs)})
+	b, f := newBot(t, ermine.Config{Logger: loggerTo(&logs)})
 	ermine.Handle(b, panicky)
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		return errors.New("nope")
 	}, dispatch.Named("refuser"))
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready())
 	const n = 2000
 	for i := 1; i <= n; i++ {
 		ingest(t, src, message(general, i, "m"))
 	}
-	drain(t, b)
+	drain(t, f)
 	if s := b.Stats(); s.HandlerPanics != n || s.HandlerErrors != n {
 		t.Fatalf("counted %d panics and %d errors, want %d each", s.HandlerPanics, s.HandlerErrors, n)
 	}
@@ -383,15 +386,15 @@ func panicky(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error { panic(
 // and the wait goes on.
 func TestPanickingCheckIsAFailedCheck(t *testing.T) {
 	var logs testlog.Buffer
-	b := newBot(t, ermine.Config{Logger: loggerTo(&logs)})
+	b, f := newBot(t, ermine.Config{Logger: loggerTo(&logs)})
 	var handled atomic.Int32
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		handled.Add(1)
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready())
-	drain(t, b)
+	drain(t, f)
 	p, err := ermine.Expect(context.Background(), b, func(ev *stoatpb.MessageCreateEvent) bool {
 		if ev.GetMessage().GetContent() == "bad" {
 			panic("check exploded")
@@ -405,7 +408,7 @@ func TestPanickingCheckIsAFailedCheck(t *testing.T) {
 	for i := 2; i <= 101; i++ {
 		ingest(t, src, message(general, i, "x"))
 	}
-	drain(t, b)
+	drain(t, f)
 	if got := handled.Load(); got != 101 {
 		t.Fatalf("handlers ran for %d of 101 events", got)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine"
+	"github.com/ermine-rt/ermine/feed"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
@@ -40,12 +41,16 @@ func benchPipeline(b *testing.B, channels int, withHandler bool) {
 		ids[i] = fmt.Sprintf("01CH%022d", i)
 		rd.Channels = append(rd.Channels, &stoatpb.Channel{Id: ids[i], ChannelType: stoatpb.ChannelType_CHANNEL_TYPE_TEXT_CHANNEL, Server: server, Name: "c"})
 	}
-	src := bot.NewSource("bench")
 	ctx := context.Background()
+	f, err := feed.Start(ctx, bot)
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := f.Source("bench")
 	if err := src.Ingest(ctx, rd); err != nil {
 		b.Fatal(err)
 	}
-	if err := bot.Drain(ctx); err != nil {
+	if err := f.Drain(ctx); err != nil {
 		b.Fatal(err)
 	}
 	// Every event is built before the clock starts, and nothing pauses it: the owners process
@@ -66,7 +71,7 @@ func benchPipeline(b *testing.B, channels int, withHandler bool) {
 			b.Fatal(err)
 		}
 	}
-	if err := bot.Drain(ctx); err != nil {
+	if err := f.Drain(ctx); err != nil {
 		b.Fatal(err)
 	}
 	b.StopTimer()

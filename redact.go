@@ -13,8 +13,7 @@ const redacted = "REDACTED"
 type plainConfig Config
 
 // redactedCopy returns c with REDACTED in place of a non-empty token, and its URLs without
-// passwords. c.Shard formats itself
-// with its own token redacted (shardactor.Config has String and GoString too).
+// passwords.
 func (c Config) redactedCopy() plainConfig {
 	p := plainConfig(c)
 	if p.Token != "" {

@@ -30,7 +30,6 @@ func TestFormattingRedactsTheToken(t *testing.T) {
 		APIURL:    api,
 		EventsURL: "wss://events.example.test/",
 		Format:    bonfire.Msgpack,
-		Shard:     shardactor.Config{Token: secretToken, URL: "wss://events.example.test/"},
 	}
 	bot, err := ermine.New(cfg)
 	if err != nil {
@@ -73,7 +72,7 @@ func TestFormattingRedactsTheToken(t *testing.T) {
 		{"a struct holding a Config", struct{ C ermine.Config }{cfg}, api, stringVerbs},
 		{"*Bot", bot, api, allVerbs},
 		{"*rest.Client", bot.REST(), api, allVerbs},
-		{"shardactor.Config", cfg.Shard, "events.example.test", stringVerbs},
+		{"shardactor.Config", shardactor.Config{Token: secretToken, URL: "wss://events.example.test/"}, "events.example.test", stringVerbs},
 		{"rest error", restErr, "/users/@me", allVerbs},
 		{"wrapped rest error", fmt.Errorf("fetching: %w", restErr), "/users/@me", allVerbs},
 	}

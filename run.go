@@ -8,17 +8,18 @@ import (
 	"net/url"
 
 	"github.com/coder/websocket"
+	"github.com/ermine-rt/ermine/internal/feedlink"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 	"github.com/ermine-rt/ermine/shardactor"
 	"google.golang.org/protobuf/proto"
 )
 
-// UserAgent is what ermine sends as its User-Agent.
-const UserAgent = "ermine (https://github.com/ermine-rt/ermine, " + Version + ")"
+// userAgent is what ermine sends as its User-Agent.
+const userAgent = "ermine (https://github.com/ermine-rt/ermine, " + Version + ")"
 
-// ShardName is the name of the bot's connection. Stoat has one connection per session and no
+// shardName is the name of the bot's connection. Stoat has one connection per session and no
 // sharding; the name appears in events (GetShard), logs and owner keys.
-const ShardName = "shard-0"
+const shardName = "shard-0"
 
 // Run connects to Stoat and dispatches events until ctx ends; then it stops reading and closes
 // the bot (Close) within ShutdownTimeout: what was read is processed, detached handlers may
@@ -28,11 +29,23 @@ const ShardName = "shard-0"
 // token was refused (*shardactor.AuthError) or the session was logged out
 // (shardactor.ErrLoggedOut). Run may be called once.
 func (b *Bot) Run(ctx context.Context) error {
-	if b.cfg.Token == "" {
+	link := feedlink.From(ctx)
+	if b.cfg.Token == "" && (link == nil || !link.Offline) {
 		return errors.New("ermine: Config.Token is required to connect")
 	}
 	if b.stopping.Load() {
 		return ErrClosed
+	}
+	if link != nil {
+		link.Runtime = feedlink.Runtime{
+			NewSource: func(shard string) func(context.Context, stoatpb.Event, int) error { return b.newSource(shard).ingest },
+			Drain:     b.drain,
+			Registry:  b.registry,
+		}
+		close(link.Attached)
+		if link.Offline {
+			return b.runOffline(ctx)
+		}
 	}
 	// Without EventsURL, the shard discovers it at the start of each connection attempt, so that
 	// an outage of the API at start-up is retried with the shard's backoff like a failed dial.
@@ -51,25 +64,17 @@ func (b *Bot) Run(ctx context.Context) error {
 		}
 		defer stop()
 	}
-	src := b.NewSource(ShardName)
-	cfg := b.cfg.Shard
-	cfg.Name, cfg.URL, cfg.Token, cfg.Format = ShardName, events, b.cfg.Token, b.cfg.Format
-	if cfg.Discover == nil {
-		cfg.Discover = discover
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = b.logger
-	}
+	src := b.newSource(shardName)
+	cfg := b.cfg.Connection.shardConfig()
+	cfg.Name, cfg.URL, cfg.Token, cfg.Format = shardName, events, b.cfg.Token, b.cfg.Format
+	cfg.Discover, cfg.Logger, cfg.Record = discover, b.logger, b.cfg.Record
 	if cfg.Skip == nil {
 		cfg.Skip = b.skipper.skip
 	}
-	if b.cfg.Record != nil {
-		cfg.Record = b.cfg.Record
-	}
 	if cfg.Dial == nil {
-		cfg.Dial = &websocket.DialOptions{HTTPHeader: http.Header{"User-Agent": {UserAgent}}}
+		cfg.Dial = &websocket.DialOptions{HTTPHeader: http.Header{"User-Agent": {userAgent}}}
 	}
-	shard, err := shardactor.Spawn(ctx, b.system, cfg, src.IngestSized)
+	shard, err := shardactor.Spawn(ctx, b.system, cfg, src.ingest)
 	if err != nil {
 		return fmt.Errorf("ermine: starting the connection: %w", err)
 	}
@@ -87,8 +92,20 @@ func (b *Bot) Run(ctx context.Context) error {
 	return errors.Join(runErr, closeErr)
 }
 
-// SendFrame sends a client frame (BeginTyping, EndTyping, Subscribe…) on the connection.
-func (b *Bot) SendFrame(ctx context.Context, frame proto.Message) error {
+// runOffline is Run for a feed without a connection: the bot runs until ctx ends or Close is
+// called, then stops as Run does.
+func (b *Bot) runOffline(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+	case <-b.pipeline.Base.Done(): // cancelled by Close
+	}
+	closeCtx, cancel := context.WithTimeout(context.Background(), b.cfg.ShutdownTimeout)
+	defer cancel()
+	return b.Close(closeCtx)
+}
+
+// sendFrame sends a client frame (BeginTyping, EndTyping…) on the connection.
+func (b *Bot) sendFrame(ctx context.Context, frame proto.Message) error {
 	s := b.shard.Load()
 	if s == nil {
 		return errors.New("ermine: not connected")
@@ -98,7 +115,7 @@ func (b *Bot) SendFrame(ctx context.Context, frame proto.Message) error {
 
 // Typing tells channel that the bot is typing (Stoat clients expire it after a few seconds).
 func (b *Bot) Typing(ctx context.Context, channel string) error {
-	return b.SendFrame(ctx, &stoatpb.BeginTypingFrame{Channel: channel})
+	return b.sendFrame(ctx, &stoatpb.BeginTypingFrame{Channel: channel})
 }
 
 // discoverEvents reads the events URL from the API root (GET / → ws), as the official clients do.

@@ -12,13 +12,15 @@ import (
 
 	"github.com/ermine-rt/ermine"
 	"github.com/ermine-rt/ermine/dispatch"
+	"github.com/ermine-rt/ermine/feed"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
 // These tests drive the in-process pipeline (Source → owners → handlers → cache) without a
 // network; the connection tests over a real WebSocket are in shard_test.go.
 
-func newBot(t *testing.T, cfg ermine.Config) *ermine.Bot {
+// newBot returns a bot running on a feed, without a connection; it is closed when the test ends.
+func newBot(t *testing.T, cfg ermine.Config) (*ermine.Bot, *feed.Feed) {
 	t.Helper()
 	b, err := ermine.New(cfg)
 	if err != nil {
@@ -31,10 +33,20 @@ func newBot(t *testing.T, cfg ermine.Config) *ermine.Bot {
 			t.Errorf("close: %v", err)
 		}
 	})
-	return b
+	return b, start(t, b)
 }
 
-func ingest(t *testing.T, src *ermine.Source, evs ...stoatpb.Event) {
+// start runs b on a feed, without a connection, until b is closed.
+func start(t *testing.T, b *ermine.Bot) *feed.Feed {
+	t.Helper()
+	f, err := feed.Start(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func ingest(t *testing.T, src *feed.Source, evs ...stoatpb.Event) {
 	t.Helper()
 	for _, ev := range evs {
 		if err := src.Ingest(context.Background(), ev); err != nil {
@@ -43,11 +55,11 @@ func ingest(t *testing.T, src *ermine.Source, evs ...stoatpb.Event) {
 	}
 }
 
-func drain(t *testing.T, b *ermine.Bot) {
+func drain(t *testing.T, f *feed.Feed) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := b.Drain(ctx); err != nil {
+	if err := f.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -94,13 +106,13 @@ func edit(channel string, i int, content string) *stoatpb.MessageUpdateEvent {
 }
 
 func TestReadySeedsTheCacheBeforeReadyHandlers(t *testing.T) {
-	b := newBot(t, ermine.Config{})
+	b, f := newBot(t, ermine.Config{})
 	seen := make(chan []string, 1)
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.ReadyEvent) error {
 		seen <- []string{b.Cache().Server(server).GetName(), b.Cache().Channel(general).GetName(), ev.GetMe().GetUsername()}
 		return nil
 	})
-	ingest(t, b.NewSource("s0"), ready())
+	ingest(t, f.Source("s0"), ready())
 	got := <-seen
 	if got[0] != "lab" || got[1] != "general" || got[2] != "bot" {
 		t.Fatalf("Ready handler saw server %q channel %q me %q", got[0], got[1], got[2])
@@ -115,7 +127,7 @@ func TestReadySeedsTheCacheBeforeReadyHandlers(t *testing.T) {
 func TestPerEntityOrderUnderConcurrency(t *testing.T) {
 	// Handlers are ordered only within their synchronous phase; on a loaded machine a handler may
 	// pass the default DetachAfter, so this test gives them a minute.
-	b := newBot(t, ermine.Config{DetachAfter: time.Minute})
+	b, f := newBot(t, ermine.Config{DetachAfter: time.Minute})
 	const channels, perChannel = 64, 200
 	var mu sync.Mutex
 	last := map[string]int{}
@@ -132,7 +144,7 @@ func TestPerEntityOrderUnderConcurrency(t *testing.T) {
 		mu.Unlock()
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready())
 	id := 0
 	for i := 1; i <= perChannel; i++ {
@@ -141,7 +153,7 @@ func TestPerEntityOrderUnderConcurrency(t *testing.T) {
 			ingest(t, src, message(fmt.Sprintf("01CH%022d", c), id, fmt.Sprint(i)))
 		}
 	}
-	drain(t, b)
+	drain(t, f)
 	if bad.Load() != 0 {
 		t.Fatalf("%d events out of order", bad.Load())
 	}
@@ -162,7 +174,7 @@ func TestPerEntityOrderUnderConcurrency(t *testing.T) {
 // the MessageUpdate of that message arrives. The edit must reach the cache, and the handler's
 // own snapshot must not change under it.
 func TestWaitingHandlerKeepsTheEdit(t *testing.T) {
-	b := newBot(t, ermine.Config{})
+	b, f := newBot(t, ermine.Config{})
 	release := make(chan struct{})
 	handlerSaw := make(chan string, 1)
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
@@ -176,13 +188,13 @@ func TestWaitingHandlerKeepsTheEdit(t *testing.T) {
 		updates <- ev
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready(), message(general, 1, "hello"), edit(general, 1, "hello, edited"))
 	up := <-updates
 	if up.GetBefore().GetContent() != "hello" || up.GetAfter().GetContent() != "hello, edited" {
 		t.Fatalf("update before %q after %q", up.GetBefore().GetContent(), up.GetAfter().GetContent())
 	}
-	drain(t, b)
+	drain(t, f)
 	if got := b.Cache().Message(general, msgID(1)).GetContent(); got != "hello, edited" {
 		t.Fatalf("cached content %q: the edit was lost", got)
 	}
@@ -195,7 +207,7 @@ func TestWaitingHandlerKeepsTheEdit(t *testing.T) {
 // TestBlockingHandlerIsDetached checks that a handler that blocks without detaching cannot hold
 // back its channel: it is detached after DetachAfter.
 func TestBlockingHandlerIsDetached(t *testing.T) {
-	b := newBot(t, ermine.Config{DetachAfter: 20 * time.Millisecond})
+	b, f := newBot(t, ermine.Config{DetachAfter: 20 * time.Millisecond})
 	release := make(chan struct{})
 	defer close(release)
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
@@ -204,9 +216,9 @@ func TestBlockingHandlerIsDetached(t *testing.T) {
 		}
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready(), message(general, 1, "block"), message(general, 2, "next"))
-	drain(t, b)
+	drain(t, f)
 	if b.Cache().Message(general, msgID(2)) == nil {
 		t.Fatal("the next message was not processed")
 	}
@@ -216,16 +228,16 @@ func TestBlockingHandlerIsDetached(t *testing.T) {
 }
 
 func TestCancelSkipsTheCacheUpdate(t *testing.T) {
-	b := newBot(t, ermine.Config{})
+	b, f := newBot(t, ermine.Config{})
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageUpdateEvent) error {
 		if !ctx.Cancel() || ctx.Cancel() || !ctx.IsCanceled() {
 			t.Error("cancel semantics: first Cancel reports true, the second false")
 		}
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready(), message(general, 1, "original"), edit(general, 1, "edited"))
-	drain(t, b)
+	drain(t, f)
 	if got := b.Cache().Message(general, msgID(1)).GetContent(); got != "original" {
 		t.Fatalf("a cancelled edit changed the cache: %q", got)
 	}
@@ -235,7 +247,7 @@ func TestCancelSkipsTheCacheUpdate(t *testing.T) {
 }
 
 func TestHandlerPanicAndErrorAreIsolated(t *testing.T) {
-	b := newBot(t, ermine.Config{})
+	b, f := newBot(t, ermine.Config{})
 	var after atomic.Int32
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		panic("boom")
@@ -249,9 +261,9 @@ func TestHandlerPanicAndErrorAreIsolated(t *testing.T) {
 		}
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready(), message(general, 1, "a"), message(general, 2, "b"))
-	drain(t, b)
+	drain(t, f)
 	if after.Load() != 2 {
 		t.Fatalf("later handlers ran %d times, want 2", after.Load())
 	}
@@ -265,8 +277,8 @@ func TestHandlerPanicAndErrorAreIsolated(t *testing.T) {
 }
 
 func TestWaitForWithTimeoutAndCount(t *testing.T) {
-	b := newBot(t, ermine.Config{})
-	src := b.NewSource("s0")
+	b, f := newBot(t, ermine.Config{})
+	src := f.Source("s0")
 	ingest(t, src, ready())
 
 	// A timed-out wait is removed at once and does not consume later events.
@@ -274,13 +286,13 @@ func TestWaitForWithTimeoutAndCount(t *testing.T) {
 	if !errors.Is(err, dispatch.ErrWaitTimeout) {
 		t.Fatalf("err = %v, want ErrWaitTimeout", err)
 	}
-	if b.Registry().HasSubscribers(stoatpb.EventTypeMessageCreate) {
+	if f.Registry().HasSubscribers(stoatpb.EventTypeMessageCreate) {
 		t.Fatal("a timed-out wait is still registered")
 	}
 
 	got := make(chan []*stoatpb.MessageCreateEvent, 1)
 	go func() {
-		evs, err := dispatch.WaitForN(context.Background(), b.Registry(), 3, func(ev *stoatpb.MessageCreateEvent) bool {
+		evs, err := dispatch.WaitForN(context.Background(), f.Registry(), 3, func(ev *stoatpb.MessageCreateEvent) bool {
 			return ev.GetMessage().GetContent() != "skip"
 		}, dispatch.WithTimeout(5*time.Second))
 		if err != nil {
@@ -288,7 +300,7 @@ func TestWaitForWithTimeoutAndCount(t *testing.T) {
 		}
 		got <- evs
 	}()
-	eventually(t, "the wait to register", func() bool { return b.Registry().HasSubscribers(stoatpb.EventTypeMessageCreate) })
+	eventually(t, "the wait to register", func() bool { return f.Registry().HasSubscribers(stoatpb.EventTypeMessageCreate) })
 	ingest(t, src, message(general, 1, "one"), message(general, 2, "skip"), message(general, 3, "two"), message(general, 4, "three"), message(general, 5, "four"))
 	evs := <-got
 	if len(evs) != 3 || evs[0].GetMessage().GetContent() != "one" || evs[2].GetMessage().GetContent() != "three" {
@@ -299,7 +311,7 @@ func TestWaitForWithTimeoutAndCount(t *testing.T) {
 // TestWaitForInsideHandlerOfSameChannel checks that a handler can wait for the next message of
 // its own channel (a confirmation prompt) without deadlocking the channel.
 func TestWaitForInsideHandlerOfSameChannel(t *testing.T) {
-	b := newBot(t, ermine.Config{})
+	b, f := newBot(t, ermine.Config{})
 	confirmed := make(chan string, 1)
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		if ev.GetMessage().GetContent() != "!ban alice" {
@@ -314,10 +326,10 @@ func TestWaitForInsideHandlerOfSameChannel(t *testing.T) {
 		confirmed <- reply.GetMessage().GetId()
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready(), message(general, 1, "!ban alice"))
 	eventually(t, "the wait to register", func() bool {
-		return b.Stats().Dispatched >= 2 && b.Registry().HasSubscribers(stoatpb.EventTypeMessageCreate)
+		return b.Stats().Dispatched >= 2 && f.Registry().HasSubscribers(stoatpb.EventTypeMessageCreate)
 	})
 	ingest(t, src, message(general, 2, "yes"))
 	select {
@@ -331,7 +343,7 @@ func TestWaitForInsideHandlerOfSameChannel(t *testing.T) {
 }
 
 func TestCategoryHandlers(t *testing.T) {
-	b := newBot(t, ermine.Config{})
+	b, f := newBot(t, ermine.Config{})
 	var creates, shard, all atomic.Int32
 	ermine.Handle(b, func(ctx *ermine.Context, ev stoatpb.ChannelCreateEvent) error {
 		creates.Add(1)
@@ -345,16 +357,16 @@ func TestCategoryHandlers(t *testing.T) {
 		all.Add(1)
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src,
 		&stoatpb.PrivateChannelCreateEvent{Channel: &stoatpb.Channel{Id: "01DM", ChannelType: stoatpb.ChannelType_CHANNEL_TYPE_DIRECT_MESSAGE}},
 		&stoatpb.ServerChannelCreateEvent{Channel: &stoatpb.Channel{Id: "01TXT", ChannelType: stoatpb.ChannelType_CHANNEL_TYPE_TEXT_CHANNEL, Server: server}},
 		&stoatpb.ReportCreateEvent{Report: &stoatpb.Report{Id: "r"}},
 	)
-	drain(t, b)
+	drain(t, f)
 	sub.Remove()
 	ingest(t, src, &stoatpb.LogoutEvent{})
-	drain(t, b)
+	drain(t, f)
 	if creates.Load() != 2 || shard.Load() != 3 || all.Load() != 3 {
 		t.Fatalf("channel_create %d shard %d all %d", creates.Load(), shard.Load(), all.Load())
 	}
@@ -363,13 +375,13 @@ func TestCategoryHandlers(t *testing.T) {
 // TestIdleOwnersPassivateWithoutLoss passivates channel owners after 1ms of silence while a
 // bursty stream keeps reactivating them: nothing is lost or reordered.
 func TestIdleOwnersPassivateWithoutLoss(t *testing.T) {
-	b := newBot(t, ermine.Config{ChannelIdle: time.Millisecond})
+	b, f := newBot(t, ermine.Config{ChannelIdle: time.Millisecond})
 	var count atomic.Int32
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		count.Add(1)
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready())
 	id := 0
 	for burst := 0; burst < 20; burst++ {
@@ -379,7 +391,7 @@ func TestIdleOwnersPassivateWithoutLoss(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	drain(t, b)
+	drain(t, f)
 	if count.Load() != 400 {
 		t.Fatalf("handled %d of 400", count.Load())
 	}
@@ -396,15 +408,15 @@ func TestIdleOwnersPassivateWithoutLoss(t *testing.T) {
 // TestBackpressure checks that when owners fall behind, Ingest waits instead of queueing without
 // bound, and that typing events are shed (counted) under pressure while messages are not.
 func TestBackpressure(t *testing.T) {
-	b := newBot(t, ermine.Config{MaxInFlight: 8, DetachAfter: time.Hour})
+	b, f := newBot(t, ermine.Config{MaxInFlight: 8, DetachAfter: time.Hour})
 	release := make(chan struct{})
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		<-release // a slow handler that never detaches
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready())
-	drain(t, b)
+	drain(t, f)
 	for i := 1; i <= 8; i++ {
 		ingest(t, src, message(general, i, "m"))
 	}
@@ -420,7 +432,7 @@ func TestBackpressure(t *testing.T) {
 	}
 	close(release)
 	ingest(t, src, message(general, 10, "m"))
-	drain(t, b)
+	drain(t, f)
 	if n := len(b.Cache().Messages(general)); n != 9 {
 		t.Fatalf("cached %d messages, want 9 (none lost)", n)
 	}
@@ -429,8 +441,8 @@ func TestBackpressure(t *testing.T) {
 // TestExpectBeforeTheEvent registers a wait, lets the awaited event be processed, and only then
 // waits: the event is not missed (the race a prompt-then-WaitFor handler would have).
 func TestExpectBeforeTheEvent(t *testing.T) {
-	b := newBot(t, ermine.Config{})
-	src := b.NewSource("s0")
+	b, f := newBot(t, ermine.Config{})
+	src := f.Source("s0")
 	ingest(t, src, ready())
 	p, err := ermine.Expect(context.Background(), b, func(ev *stoatpb.MessageCreateEvent) bool {
 		return ev.GetMessage().GetContent() == "yes"
@@ -439,7 +451,7 @@ func TestExpectBeforeTheEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	ingest(t, src, message(general, 1, "yes"))
-	drain(t, b)
+	drain(t, f)
 	evs, err := p.Wait()
 	if err != nil || len(evs) != 1 || evs[0].GetMessage().GetId() != msgID(1) {
 		t.Fatalf("Wait = %v, %v", evs, err)
@@ -449,21 +461,21 @@ func TestExpectBeforeTheEvent(t *testing.T) {
 // TestHandlersRunOnTheOwnersGoroutine checks that an event whose handlers return without
 // waiting costs no goroutine: they run on the owner's own goroutine.
 func TestHandlersRunOnTheOwnersGoroutine(t *testing.T) {
-	b := newBot(t, ermine.Config{DetachAfter: time.Minute})
+	b, f := newBot(t, ermine.Config{DetachAfter: time.Minute})
 	var handled atomic.Int64
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		handled.Add(1)
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready())
-	drain(t, b)
+	drain(t, f)
 	const events = 5000
 	before := goroutinesCreated()
 	for i := 1; i <= events; i++ {
 		ingest(t, src, message(general, i, "hi"))
 	}
-	drain(t, b)
+	drain(t, f)
 	if n := goroutinesCreated() - before; n > events/50 {
 		t.Fatalf("%d goroutines started for %d events", n, events)
 	}
@@ -476,7 +488,7 @@ func TestHandlersRunOnTheOwnersGoroutine(t *testing.T) {
 // owner goes on without it, so the second handler and the cache update still run for each
 // event, in order, while every first handler is still waiting.
 func TestDetachMovesTheOwnerOn(t *testing.T) {
-	b := newBot(t, ermine.Config{DetachAfter: time.Minute})
+	b, f := newBot(t, ermine.Config{DetachAfter: time.Minute})
 	const events = 200
 	release := make(chan struct{})
 	var releaseOnce sync.Once
@@ -499,12 +511,12 @@ func TestDetachMovesTheOwnerOn(t *testing.T) {
 		order = append(order, ev.GetMessage().GetContent()) // one owner: no lock needed
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready())
 	for i := 1; i <= events; i++ {
 		ingest(t, src, message(general, i, fmt.Sprint(i)))
 	}
-	drain(t, b)
+	drain(t, f)
 	if returned.Load() != 0 || waiting.Load() != events {
 		t.Fatalf("%d first handlers waiting, %d returned", waiting.Load(), returned.Load())
 	}
@@ -534,7 +546,7 @@ func goroutinesCreated() uint64 {
 // a channel's handler; when they are replayed, each one's handler detaches, and the owner still
 // goes on with the rest of what it held, in order.
 func TestDetachWhileReplayingHeldEvents(t *testing.T) {
-	b := newBot(t, ermine.Config{DetachAfter: time.Minute})
+	b, f := newBot(t, ermine.Config{DetachAfter: time.Minute})
 	unblock, release := make(chan struct{}), make(chan struct{})
 	defer close(release)
 	ermine.Handle(b, func(ctx *ermine.Context, ev *stoatpb.ChannelDeleteEvent) error {
@@ -551,7 +563,7 @@ func TestDetachWhileReplayingHeldEvents(t *testing.T) {
 		<-release
 		return nil
 	})
-	src := b.NewSource("s0")
+	src := f.Source("s0")
 	ingest(t, src, ready(), &stoatpb.ChannelDeleteEvent{ChannelId: general})
 	const updates = 5
 	for i := 1; i <= updates; i++ {
@@ -559,7 +571,7 @@ func TestDetachWhileReplayingHeldEvents(t *testing.T) {
 		ingest(t, src, &stoatpb.ServerUpdateEvent{ServerId: server, Server: &stoatpb.PartialServer{Name: &name}})
 	}
 	close(unblock)
-	drain(t, b)
+	drain(t, f)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(names) != updates {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/ermine-rt/ermine"
+	"github.com/ermine-rt/ermine/feed"
 	"github.com/ermine-rt/ermine/internal/testlog"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
@@ -21,6 +22,7 @@ type syncBuffer = testlog.Buffer
 
 type running struct {
 	bot   *ermine.Bot
+	feed  *feed.Feed
 	srv   *stoattest.Server
 	logs  *syncBuffer
 	ready chan *stoatpb.ReadyEvent
@@ -39,10 +41,10 @@ func runBot(t *testing.T, format bonfire.Format, opts ...stoattest.Option) *runn
 		APIURL: srv.URL,
 		Format: format,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Shard: shardactor.Config{
+		Connection: ermine.Connection{
 			PingInterval: 50 * time.Millisecond,
 			PongTimeout:  200 * time.Millisecond,
-			Backoff:      shardactor.Backoff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond, ResetAfter: time.Minute},
+			Backoff:      ermine.Backoff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond, ResetAfter: time.Minute},
 		},
 	})
 	if err != nil {
@@ -55,7 +57,13 @@ func runBot(t *testing.T, format bonfire.Format, opts ...stoattest.Option) *runn
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
-	go func() { r.err <- b.Run(ctx) }()
+	if r.feed, err = feed.Connect(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		<-r.feed.Done()
+		r.err <- r.feed.Err()
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -133,7 +141,7 @@ func TestOverTheWire(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := r.bot.Drain(ctx); err != nil {
+			if err := r.feed.Drain(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if n := len(r.bot.Cache().Messages(ch.GetId())); n < 50 {

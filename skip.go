@@ -13,8 +13,8 @@ import (
 // skipper decides, for each frame the connection peeks at, whether to leave it undecoded: when
 // no event its wire type can decode to is needed — by the runtime itself (cacheactors.Needs: the
 // connection's events, and those that change the cache), a handler or a wait. Handlers and waits
-// registered later count at once (the registry is read for each frame). Config.Shard.Skip, when
-// set, replaces it.
+// registered later count at once (the registry is read for each frame). Config.Connection.Skip,
+// when set, replaces it.
 type skipper struct {
 	registry *dispatch.Registry
 	// events maps each wire type of a single-event frame to the event types it can decode to.

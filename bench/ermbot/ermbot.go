@@ -12,6 +12,7 @@ import (
 
 	"github.com/ermine-rt/ermine"
 	"github.com/ermine-rt/ermine/bench/measure"
+	"github.com/ermine-rt/ermine/feed"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
@@ -26,7 +27,7 @@ func Run(ctx context.Context, spec measure.Spec, rec *measure.Recorder) (measure
 	}
 	cfg := ermine.Config{Token: spec.Token, EventsURL: spec.URL, Format: format}
 	if spec.MaxFrame > 0 {
-		cfg.Shard.MaxFrameSize = spec.MaxFrame
+		cfg.Connection.MaxFrameSize = spec.MaxFrame
 	}
 	bot, err := ermine.New(cfg)
 	if err != nil {
@@ -51,8 +52,15 @@ func Run(ctx context.Context, spec measure.Spec, rec *measure.Recorder) (measure
 
 	runCtx, stop := context.WithCancel(context.Background()) // stopped below, after measuring
 	defer stop()
+	fd, err := feed.Connect(runCtx, bot) // Run, with Drain for the cache updates still in flight
+	if err != nil {
+		return measure.Report{}, fmt.Errorf("ermbot: %w", err)
+	}
 	runErr := make(chan error, 1)
-	go func() { runErr <- bot.Run(runCtx) }()
+	go func() {
+		<-fd.Done()
+		runErr <- fd.Err()
+	}()
 
 	var rep measure.Report
 	ended, err := wait(ctx, rec, runErr)
@@ -61,7 +69,7 @@ func Run(ctx context.Context, spec measure.Spec, rec *measure.Recorder) (measure
 	}
 	if err == nil && !rep.TimedOut && (spec.Expect == 0 || spec.Memory) {
 		// The last handler has run; its cache updates (and the Ready's) may still be in flight.
-		if err = bot.Drain(ctx); err == nil && spec.Expect == 0 {
+		if err = fd.Drain(ctx); err == nil && spec.Expect == 0 {
 			rec.Applied()
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/ermine-rt/ermine/bench/measure"
 	"github.com/ermine-rt/ermine/bench/server"
 	"github.com/ermine-rt/ermine/bench/stream"
+	"github.com/ermine-rt/ermine/feed"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 	"github.com/vmihailenco/msgpack/v5"
@@ -229,7 +230,11 @@ func replay(ctx context.Context, spec stream.Spec) (measure.Report, error) {
 		return nil
 	})
 	dec := bonfire.NewDecoder(spec.Format)
-	src := bot.NewSource("replay")
+	fd, err := feed.Start(ctx, bot)
+	if err != nil {
+		return rep, err
+	}
+	src := fd.Source("replay")
 	var evs []stoatpb.Event
 	start = time.Now()
 	for i, f := range frames {
@@ -243,7 +248,7 @@ func replay(ctx context.Context, spec stream.Spec) (measure.Report, error) {
 			}
 		}
 	}
-	if err := bot.Drain(ctx); err != nil {
+	if err := fd.Drain(ctx); err != nil {
 		return rep, err
 	}
 	rep.Seconds = time.Since(start).Seconds()

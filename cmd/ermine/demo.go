@@ -13,6 +13,7 @@ import (
 
 	"github.com/ermine-rt/ermine"
 	"github.com/ermine-rt/ermine/actors"
+	"github.com/ermine-rt/ermine/feed"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 	"github.com/ermine-rt/ermine/stoattest"
 	"github.com/ermine-rt/ermine/synth"
@@ -80,12 +81,14 @@ func runDemo(ctx context.Context, args []string) error {
 
 	runCtx, stopBot := context.WithCancel(ctx)
 	defer stopBot()
-	botDone := make(chan error, 1)
-	go func() { botDone <- bot.Run(runCtx) }()
+	fd, err := feed.Connect(runCtx, bot) // Run, with Drain to let the bot catch up at the end
+	if err != nil {
+		return err
+	}
 	select {
 	case <-ready:
-	case err := <-botDone:
-		return fmt.Errorf("the bot stopped before Ready: %w", err)
+	case <-fd.Done():
+		return fmt.Errorf("the bot stopped before Ready: %w", fd.Err())
 	case <-time.After(15 * time.Second):
 		return fmt.Errorf("no Ready from the fake server within 15s")
 	}
@@ -119,12 +122,13 @@ func runDemo(ctx context.Context, args []string) error {
 	for handled.Load() < pushed.Load()+readies.Load() && drainCtx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
-	_ = bot.Drain(drainCtx)
+	_ = fd.Drain(drainCtx)
 	cancel()
 	elapsed := time.Since(start)
 	stats := bot.Stats()
 	stopBot()
-	runErr := <-botDone
+	<-fd.Done()
+	runErr := fd.Err()
 
 	fmt.Printf("\nsummary after %v\n", elapsed.Round(time.Millisecond))
 	fmt.Printf("  events pushed by the fake server  %d (%.0f/s)\n", pushed.Load(), float64(pushed.Load())/elapsed.Seconds())

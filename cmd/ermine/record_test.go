@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine"
+	"github.com/ermine-rt/ermine/feed"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 	"github.com/ermine-rt/ermine/shardactor"
@@ -52,7 +53,7 @@ func TestRecordReplaysToTheSameCache(t *testing.T) {
 			srv := stoattest.NewServer(t, stoattest.WithWorld(world), stoattest.WithoutRateLimits())
 			var rec bytes.Buffer // written by the connection's reader only, read after Run returns
 			bot, err := ermine.New(ermine.Config{Token: srv.Token(), APIURL: srv.URL, Format: f, Record: &rec,
-				Shard: shardactor.Config{Backoff: shardactor.Backoff{Base: 10 * time.Millisecond}}})
+				Connection: ermine.Connection{Backoff: ermine.Backoff{Base: 10 * time.Millisecond}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,11 +137,15 @@ func TestRecordReplaysToTheSameCache(t *testing.T) {
 			}
 			defer fresh.Close(context.Background())
 			ermine.Handle(fresh, func(*ermine.Context, *stoatpb.AfterConnectEvent) error { replayedConnects.Add(1); return nil })
-			n, bad, err := replayFrames(ctx, fresh, &rec, f, nil)
+			fd, err := feed.Start(ctx, fresh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, bad, err := replayFrames(ctx, fd, &rec, f, nil)
 			if err != nil || bad != 0 || n < 800 {
 				t.Fatalf("replay: %d events, %d malformed frames, %v", n, bad, err)
 			}
-			if err := fresh.Drain(ctx); err != nil {
+			if err := fd.Drain(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if live, replayed := connects.Load(), replayedConnects.Load(); live != 2 || replayed != live {

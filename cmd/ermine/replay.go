@@ -16,6 +16,7 @@ import (
 
 	"github.com/ermine-rt/ermine"
 	"github.com/ermine-rt/ermine/cacheactors"
+	"github.com/ermine-rt/ermine/feed"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 	"github.com/ermine-rt/ermine/shardactor"
@@ -62,12 +63,16 @@ func runReplay(ctx context.Context, args []string) error {
 	}
 	defer bot.Close(context.Background())
 
-	start := time.Now()
-	n, bad, err := replayFrames(ctx, bot, in, f, logger)
+	fd, err := feed.Start(ctx, bot)
 	if err != nil {
 		return err
 	}
-	if err := bot.Drain(ctx); err != nil {
+	start := time.Now()
+	n, bad, err := replayFrames(ctx, fd, in, f, logger)
+	if err != nil {
+		return err
+	}
+	if err := fd.Drain(ctx); err != nil {
 		return err
 	}
 	elapsed := time.Since(start)
@@ -96,9 +101,9 @@ func runReplay(ctx context.Context, args []string) error {
 // replayFrames decodes every frame of r and ingests its events; malformed frames are counted
 // (and logged with -v) and skipped, as on a live connection. A connect marker becomes the
 // synthetic events of a connection.
-func replayFrames(ctx context.Context, bot *ermine.Bot, r io.Reader, f bonfire.Format, logger *slog.Logger) (events, malformed int, err error) {
+func replayFrames(ctx context.Context, fd *feed.Feed, r io.Reader, f bonfire.Format, logger *slog.Logger) (events, malformed int, err error) {
 	dec := bonfire.NewDecoder(f)
-	src := bot.NewSource("replay")
+	src := fd.Source("replay")
 	marker := shardactor.ConnectMarker(f)
 	var evs []stoatpb.Event
 	next := frameReader(r, f)

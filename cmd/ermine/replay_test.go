@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine"
+	"github.com/ermine-rt/ermine/feed"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 )
 
@@ -26,11 +27,15 @@ func replayCache(t *testing.T, frames ...string) map[string]map[string]any {
 	defer bot.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, bad, err := replayFrames(ctx, bot, strings.NewReader(strings.Join(frames, "\n")), bonfire.JSON, nil)
+	fd, err := feed.Start(ctx, bot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, bad, err := replayFrames(ctx, fd, strings.NewReader(strings.Join(frames, "\n")), bonfire.JSON, nil)
 	if err != nil || bad > 0 {
 		t.Fatalf("replay: %v (%d malformed frames)", err, bad)
 	}
-	if err := bot.Drain(ctx); err != nil {
+	if err := fd.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
