@@ -76,7 +76,7 @@ func (m Mode) sizes() (sizes, error) {
 	switch m {
 	case Smoke:
 		return sizes{events: 1000, jsEvents: 200, e2e: []string{"100 channels", "mixed"}, latencySeconds: 0.2,
-			rates: []int{10_000}, memory: 500, ready: readyWorld{10, 10, 100, 10}, procs: []int{1},
+			rates: []int{2_000}, memory: 500, ready: readyWorld{10, 10, 100, 10}, procs: []int{1},
 			handlers: []string{measure.HandlerWait}, timeout: time.Minute}, nil
 	case Quick:
 		return sizes{events: 100_000, jsEvents: 10_000, latencySeconds: 2, rates: []int{10_000, 50_000, 100_000},
