@@ -52,6 +52,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		defer stop()
 	}
 	src := b.NewSource(ShardName)
+	src.router.GapChannels = b.cfg.Backfill.channels() // a live connection's reconnects have gaps
 	cfg := b.cfg.Shard
 	cfg.Name, cfg.URL, cfg.Token, cfg.Format = ShardName, events, b.cfg.Token, b.cfg.Format
 	if cfg.Discover == nil {
