@@ -177,7 +177,7 @@ func TestBackfillAfterReconnect(t *testing.T) {
 				post(channels + i)
 			}
 
-			all := got.waitFor(t, 2*channels+missed)
+			got.waitFor(t, 2*channels+missed)
 			refGot.waitFor(t, 2*channels+missed)
 			for _, b := range []*ermine.Bot{bot, refBot} {
 				dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -186,7 +186,7 @@ func TestBackfillAfterReconnect(t *testing.T) {
 				}
 				cancel()
 			}
-			all = got.snapshot()
+			all := got.snapshot()
 			if len(all) != 2*channels+missed {
 				t.Errorf("the handlers got %d messages, want %d", len(all), 2*channels+missed)
 			}
