@@ -174,6 +174,10 @@ type Config struct {
 	// ChannelIdle passivates channel owners that received nothing for this long; their state is
 	// kept for their next activation (default 0: never).
 	ChannelIdle time.Duration
+
+	// Backfill bounds the fetch of the messages missed while the connection was away, after
+	// each reconnect (see BackfillConfig).
+	Backfill BackfillConfig
 }
 
 // Bot is a runtime: the owner directory, the cache, the handler registry and the connection.
@@ -194,6 +198,7 @@ type Bot struct {
 	cancel   context.CancelFunc
 	metrics  *metrics
 	skipper  *skipper
+	backfill *backfiller
 
 	byType    [stoatpb.NumEventTypes]atomic.Uint64 // events routed, by type (metrics)
 	lastEvent atomic.Int64                         // UnixNano of the last event routed (health)
@@ -231,6 +236,7 @@ func New(cfg Config) (*Bot, error) {
 	}
 	b.metrics = newMetrics(b)
 	b.skipper = newSkipper(b.registry)
+	b.backfill = newBackfiller(b, cfg.Backfill)
 	b.budget = actors.NewBudget(actors.BudgetConfig{MaxEvents: cfg.MaxInFlight, MaxBytes: cfg.MaxInFlightBytes, Logger: logger,
 		ObserveLatency: func(d time.Duration) { b.metrics.latency.Observe(d.Seconds()) }})
 	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger), rest.WithUserAgent(userAgent)}, cfg.REST.options()...)...)
@@ -392,6 +398,9 @@ func (s *source) ingest(ctx context.Context, ev stoatpb.Event, size int) error {
 	b.byType[ev.EventType()].Add(1)
 	b.lastEvent.Store(time.Now().UnixNano())
 	key, d := s.router.Route(ev, s.emit)
+	if gaps := s.router.Gaps(); len(gaps) > 0 {
+		b.backfill.start(gaps)
+	}
 	d.Stream, d.Seq = b.budget.Charge(key, int64(size))
 	d.Size = int64(size)
 	b.ingested.Add(1)
@@ -400,11 +409,12 @@ func (s *source) ingest(ctx context.Context, ev stoatpb.Event, size int) error {
 }
 
 // drain waits until every ingested event, and every cache patch the owners sent each other
-// because of them, has been processed, or ctx ends.
+// because of them, has been processed, and every backfill of a reconnect's gaps is over, or ctx
+// ends.
 func (b *Bot) drain(ctx context.Context) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
-	for b.budget.InUse() > 0 || b.dir.Pending() > 0 || b.ingesting.Load() > 0 {
+	for b.budget.InUse() > 0 || b.dir.Pending() > 0 || b.ingesting.Load() > 0 || b.backfill.open.Load() > 0 {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("ermine: draining %d events and %d messages: %w", b.budget.InUse(), b.dir.Pending(), ctx.Err())
@@ -454,6 +464,7 @@ func (b *Bot) Close(ctx context.Context) error {
 		}
 	}
 	b.closing.Store(true)
+	b.backfill.stop() // its gaps close at once: the channels waiting for them drain
 	if err := b.drain(ctx); err != nil {
 		errs = append(errs, err)
 	}

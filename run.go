@@ -65,6 +65,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		defer stop()
 	}
 	src := b.newSource(shardName)
+	src.router.GapChannels = b.cfg.Backfill.channels() // a live connection's reconnects have gaps
 	cfg := b.cfg.Connection.shardConfig()
 	cfg.Name, cfg.URL, cfg.Token, cfg.Format = shardName, events, b.cfg.Token, b.cfg.Format
 	cfg.Discover, cfg.Logger, cfg.Record = discover, b.logger, b.cfg.Record

@@ -154,6 +154,14 @@
 //     A resolution that arrives before its patch is kept until the patch comes; a late repeat of
 //     one (after a re-drive) is dropped. An owner that holds messages is not passivated, and when
 //     the runtime stops, what it holds is discarded with the rest (actors.Holder).
+//   - Gaps (gap.go). Stoat has no resume: a re-Ready's channel whose last_message_id is newer
+//     than the newest message id the router saw for it missed messages. The router sends it,
+//     after its seed, a gate of its own (no patch; the channel is its primary), behind which the
+//     channel holds its later messages; the bot fetches the missed ones through REST (never on
+//     an owner's goroutine) and delivers them as unnumbered Dispatches of recovered
+//     MessageCreateEvents, which the channel runs at once in the gate's place, in id order;
+//     closing the gap resolves the gate. A gap's wait is logged at each timeout, never given up:
+//     the backfill is bounded and always closes its gaps.
 //   - Timeouts. A wait longer than Deps.GateTimeout (30 s by default) is logged, rate-limited,
 //     and counted (Deps.GateStats). For a gate, the owner then asks the primary owner for the
 //     outcome: the primary answers from the outcomes it keeps, or says the event is still held

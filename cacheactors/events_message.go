@@ -29,9 +29,7 @@ replaces the author object by its id on the very message the handlers hold.`,
 		// They are not gated: they are true whatever the handlers decide, and gating would make
 		// every user partition wait for every channel's handlers.
 		m := e.GetMessage()
-		if _, ok := r.channels[m.GetChannel()]; !ok {
-			r.channels[m.GetChannel()] = true // cached from now on, wherever it came from
-		}
+		r.seen(m.GetChannel(), m.GetId()) // cached from now on, wherever it came from
 		if u := m.GetUser(); u != nil {
 			emit(actors.UserDirKey(u.GetId()), u) // an upsert_user: the User itself
 		}

@@ -248,6 +248,10 @@ func (o *ownerBase) receive(ctx actors.Context, msg any) {
 	o.ctx = ctx
 	switch m := msg.(type) {
 	case *ownerpb.Dispatch:
+		if recovered(m) {
+			o.recover(m)
+			return
+		}
 		if o.accept(m) && !o.inOrder(m) {
 			o.replayEarly()
 		}
@@ -447,6 +451,13 @@ func (o *ownerBase) timedOut() {
 	waited := now.Sub(hd.since).Round(time.Millisecond)
 	switch m := hd.msgs[hd.head].(type) {
 	case *ownerpb.Gated:
+		if o.isGap(m) {
+			// A backfill is bounded and always closes its gap (also when the bot closes): wait.
+			d.gateLog.Log(log, slog.LevelInfo, "gap wait", "cache: a channel still waits for the backfill of the messages it missed",
+				nil, "owner", o.key.String(), "waited", waited, "held", len(hd.msgs)-hd.head)
+			o.armHold(now)
+			return
+		}
 		primary := keyOf(m.Primary)
 		if !hd.asked {
 			hd.asked = true

@@ -35,7 +35,15 @@ type Router struct {
 	channelServer  map[string]string
 	serverChannels map[string]map[string]struct{}
 	servers        map[string]bool
-	channels       map[string]bool
+	// channels are the channels known (cached), each with the newest message id routed for it:
+	// its last_message_id in a Ready or create, or its last MessageCreate ("" if none). A
+	// re-Ready compares it with its own last_message_id to find the messages missed.
+	channels map[string]string
+
+	// GapChannels is how many channels of a re-Ready that missed messages get a Gap, the most
+	// recently active first (0: none, gaps are not looked for). Gaps returns them.
+	GapChannels int
+	gaps        []*Gap
 }
 
 // NewRouter returns the router of a shard.
@@ -49,7 +57,7 @@ func NewRouter(shard string) *Router {
 		channelServer:  map[string]string{},
 		serverChannels: map[string]map[string]struct{}{},
 		servers:        map[string]bool{},
-		channels:       map[string]bool{},
+		channels:       map[string]string{},
 	}
 }
 
@@ -106,7 +114,7 @@ func (r *Router) route(ev stoatpb.Event, d *ownerpb.Dispatch, emit emitFunc) act
 func (r *Router) channelCreated(c **stoatpb.Channel, emit emitFunc) actors.Key {
 	*c = normalizeChannel(*c)
 	ch := *c
-	r.channels[ch.GetId()] = true
+	r.seen(ch.GetId(), ch.GetLastMessageId())
 	if srv := ch.GetServer(); srv != "" {
 		r.linkChannel(ch.GetId(), srv)
 		// A new server channel joins its server's list (stoat.py leaves the list stale). Not
@@ -154,7 +162,7 @@ func (r *Router) serverCreated(e *stoatpb.ServerCreateEvent, emit emitFunc) acto
 	}
 	r.servers[e.ServerId] = true
 	for _, ch := range e.Channels {
-		r.channels[ch.GetId()] = true
+		r.seen(ch.GetId(), ch.GetLastMessageId())
 		r.linkChannel(ch.GetId(), e.ServerId)
 		emit(channelKey(ch.GetId()), &ownerpb.SeedChannel{Channel: ch, Voice: voiceOf(e.VoiceStates, ch.GetId())})
 	}
@@ -204,11 +212,12 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit emitFunc) *ownerpb.Barrie
 	for _, s := range e.Servers {
 		servers[s.GetId()] = true
 	}
-	channels := map[string]bool{}
+	channels := make(map[string]string, len(e.Channels))
 	for i, c := range e.Channels {
 		e.Channels[i] = normalizeChannel(c)
-		channels[c.GetId()] = true
+		channels[c.GetId()] = max(c.GetLastMessageId(), r.channels[c.GetId()])
 	}
+	r.findGaps(e.Channels)
 	var drops []actors.Key
 	for id := range r.servers {
 		if !servers[id] {
@@ -216,7 +225,7 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit emitFunc) *ownerpb.Barrie
 		}
 	}
 	for id := range r.channels {
-		if !channels[id] {
+		if _, ok := channels[id]; !ok {
 			drops = append(drops, channelKey(id))
 		}
 	}
@@ -257,7 +266,7 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit emitFunc) *ownerpb.Barrie
 	r.servers, r.channels = servers, channels
 	r.channelServer, r.serverChannels, r.emojiServer, r.webhookChannel = map[string]string{}, map[string]map[string]struct{}{}, map[string]string{}, map[string]string{}
 	for w, c := range webhooks {
-		if channels[c] {
+		if _, ok := channels[c]; ok {
 			r.webhookChannel[w] = c
 		}
 	}
@@ -294,7 +303,22 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit emitFunc) *ownerpb.Barrie
 		seed.Barrier = b
 		emit(k, seed)
 	}
+	for _, g := range r.gaps {
+		// After the channel's seed: the channel holds what comes after the Ready until the gap
+		// is closed, and the messages recovered meanwhile run first (recover).
+		g.me, g.myRoles = r.me, r.myRoles[r.channelServer[g.Channel]]
+		id := r.next()
+		g.gate = seqID{router: id.router, seq: id.seq}
+		emit(channelKey(g.Channel), &ownerpb.Gated{Router: id.router, Seq: id.seq, Primary: pbKey(channelKey(g.Channel))})
+	}
 	return b
+}
+
+// seen records id as a message id seen in channel ch (which becomes known) if it is the newest.
+func (r *Router) seen(ch, id string) {
+	if last, ok := r.channels[ch]; !ok || id > last {
+		r.channels[ch] = id
+	}
 }
 
 func voiceOf(states []*stoatpb.ChannelVoiceState, channel string) *stoatpb.ChannelVoiceState {

@@ -1715,8 +1715,9 @@ func (x *MessageCreateEvent) ShallowClone() *MessageCreateEvent {
 		return nil
 	}
 	return &MessageCreateEvent{
-		Message: x.Message,
-		Shard:   x.Shard,
+		Message:   x.Message,
+		Recovered: x.Recovered,
+		Shard:     x.Shard,
 	}
 }
 

@@ -1538,9 +1538,12 @@ func (x *MessageAckEvent) GetShard() string {
 
 // MessageCreateEvent is dispatched when someone sends a message.
 type MessageCreateEvent struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
-	Shard         string                 `protobuf:"bytes,99,opt,name=shard,proto3" json:"shard,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Message *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// recovered is true for a message the connection missed while it was away, fetched through
+	// REST after the next Ready (gap backfill), false for every live one.
+	Recovered     bool   `protobuf:"varint,20,opt,name=recovered,proto3" json:"recovered,omitempty"`
+	Shard         string `protobuf:"bytes,99,opt,name=shard,proto3" json:"shard,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1580,6 +1583,13 @@ func (x *MessageCreateEvent) GetMessage() *Message {
 		return x.Message
 	}
 	return nil
+}
+
+func (x *MessageCreateEvent) GetRecovered() bool {
+	if x != nil {
+		return x.Recovered
+	}
+	return false
 }
 
 func (x *MessageCreateEvent) GetShard() string {
@@ -4339,9 +4349,10 @@ const file_stoatpb_events_proto_rawDesc = "" +
 	"message_id\x18\x03 \x01(\tR\n" +
 	"message_id\x12\x1a\n" +
 	"\x05shard\x18c \x01(\tB\x04\xd8\xf3\x18\x01R\x05shard:\x17\x8a\xb2\x19\n" +
-	"ChannelAck\x92\xb2\x19\x05shard\"\x80\x01\n" +
+	"ChannelAck\x92\xb2\x19\x05shard\"\xa4\x01\n" +
 	"\x12MessageCreateEvent\x128\n" +
-	"\amessage\x18\x01 \x01(\v2\x18.ermine.stoat.v1.MessageB\x04\xf8\xf3\x18\x01R\amessage\x12\x1a\n" +
+	"\amessage\x18\x01 \x01(\v2\x18.ermine.stoat.v1.MessageB\x04\xf8\xf3\x18\x01R\amessage\x12\"\n" +
+	"\trecovered\x18\x14 \x01(\bB\x04\xd8\xf3\x18\x01R\trecovered\x12\x1a\n" +
 	"\x05shard\x18c \x01(\tB\x04\xd8\xf3\x18\x01R\x05shard:\x14\x8a\xb2\x19\aMessage\x92\xb2\x19\x05shard\"\xeb\x02\n" +
 	"\x12MessageUpdateEvent\x12\x16\n" +
 	"\n" +

@@ -1,0 +1,124 @@
+package cacheactors
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/ermine-rt/ermine/actors"
+	"github.com/ermine-rt/ermine/proto/ownerpb"
+	"github.com/ermine-rt/ermine/proto/stoatpb"
+)
+
+// Gap backfill. Stoat has no resume: the events published while a connection was away are gone,
+// and the next Ready only says, per channel, the newest message id (last_message_id). The router
+// compares it with the newest message id it routed for the channel; a channel whose Ready value
+// is newer missed messages. Such a channel gets a Gap: right after its seed, the router sends it
+// a gate of its own (a Gated without a patch, the channel itself as its primary), behind which
+// the channel holds every later message, as behind any gate (gates.go). Whoever closes the gap
+// fetches the missed messages (REST, from a goroutine that is not an owner) and delivers each,
+// in id order, as a recovered MessageCreateEvent: the channel runs it at once, in the place of
+// the gate, before what it holds (recover). Closing the gap resolves the gate: the channel goes
+// on with the events that came after the Ready. Other channels flow meanwhile.
+
+// Gap is a channel that missed messages while the connection was away. Deliver the missed
+// messages in id order, then Close it, from any one goroutine.
+type Gap struct {
+	// Channel is the channel's id.
+	Channel string
+	// After is the newest message id seen for the channel before the Ready ("" if none); Until
+	// is the Ready's last_message_id. The messages missed are those with After < id ≤ Until.
+	After, Until string
+
+	me      string
+	myRoles []string
+	gate    seqID
+	last    string // the newest id delivered
+}
+
+// findGaps records the gaps of a re-Ready's channels (before r.channels becomes the Ready's):
+// the channels known before whose last_message_id is newer than the newest id seen, at most
+// GapChannels of them, the most recently active first. A channel the router did not know is not
+// cached: it has no gap.
+func (r *Router) findGaps(channels []*stoatpb.Channel) {
+	r.gaps = nil
+	if r.GapChannels <= 0 {
+		return
+	}
+	for _, c := range channels {
+		if seen, ok := r.channels[c.GetId()]; ok && c.GetLastMessageId() > seen {
+			r.gaps = append(r.gaps, &Gap{Channel: c.GetId(), After: seen, Until: c.GetLastMessageId(), last: seen})
+		}
+	}
+	slices.SortFunc(r.gaps, func(a, b *Gap) int { return cmp.Compare(b.Until, a.Until) }) // ULIDs: time order
+	r.gaps = r.gaps[:min(len(r.gaps), r.GapChannels)]
+}
+
+// Gaps returns the gaps of the last event routed (a re-Ready), the most recently active channel
+// first, and forgets them. Each must be closed: its channel holds its later events until then.
+func (r *Router) Gaps() []*Gap {
+	g := r.gaps
+	r.gaps = nil
+	return g
+}
+
+// Deliver sends m, a message of the gap's channel fetched from the API (with its author and
+// member embedded, as in a Message event), to the channel as a recovered MessageCreateEvent,
+// after the author and member snapshots (to their owners, as the router does for a live one). It
+// reports whether m was delivered: a message outside the gap, or not newer than the last one
+// delivered, is not, so that no message id is delivered twice.
+func (g *Gap) Deliver(m *stoatpb.Message, emit func(actors.Key, any)) bool {
+	id := m.GetId()
+	if id <= g.last || id > g.Until {
+		return false
+	}
+	g.last = id
+	if u := m.GetUser(); u != nil {
+		emit(actors.UserDirKey(u.GetId()), u)
+	}
+	if mem := m.GetMember(); mem != nil {
+		emit(serverKey(mem.GetId().GetServer()), mem)
+	}
+	d := ownerpb.NewDispatch(&stoatpb.MessageCreateEvent{Message: m, Recovered: true})
+	d.Me = g.me
+	if len(m.GetRoleMentions()) > 0 {
+		d.MyRoles = g.myRoles
+	}
+	emit(channelKey(g.Channel), d)
+	return true
+}
+
+// Close ends the gap: the channel goes on with the events it held. Call it once, after the last
+// Deliver, whether the backfill succeeded or not.
+func (g *Gap) Close(emit func(actors.Key, any)) {
+	emit(channelKey(g.Channel), &ownerpb.GateResolved{Router: g.gate.router, Seq: g.gate.seq})
+}
+
+// isGap reports whether m is the gate of one of this owner's gaps (its own primary: a cascade
+// to the primary owner itself travels on the Dispatch, never as a Gated).
+func (o *ownerBase) isGap(m *ownerpb.Gated) bool {
+	return m.Patch == nil && keyOf(m.Primary) == o.key
+}
+
+// recovered reports whether d is a message a gap's backfill recovered (unnumbered: the reader
+// did not send it).
+func recovered(d *ownerpb.Dispatch) bool {
+	return d.Stream == 0 && d.GetMessageCreate().GetRecovered()
+}
+
+// recover runs a recovered message in its gap's place: before the gap's gate, behind which the
+// owner holds what came after the Ready — at once if the gate is the message that waits. A
+// message whose gap is not held (closed already) runs in arrival order: late, but not lost.
+func (o *ownerBase) recover(d *ownerpb.Dispatch) {
+	if hd := o.hold; hd.holding() {
+		for i := hd.head; i < len(hd.msgs); i++ {
+			if g, ok := hd.msgs[i].(*ownerpb.Gated); ok && o.isGap(g) {
+				hd.msgs = slices.Insert(hd.msgs, i, any(d))
+				if i == hd.head {
+					o.resume()
+				}
+				return
+			}
+		}
+	}
+	o.inOrder(d)
+}
