@@ -73,7 +73,7 @@ func startLoggedBot(t *testing.T, srv *stoattest.Server, format bonfire.Format) 
 	t.Helper()
 	b, err := ermine.New(ermine.Config{
 		Token: srv.Token(), APIURL: srv.URL, Format: format,
-		Logger: slog.New(slog.NewTextHandler(&syncBuffer{}, nil)),
+		Logger:     slog.New(slog.NewTextHandler(&syncBuffer{}, nil)),
 		Connection: ermine.Connection{Backoff: ermine.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, ResetAfter: time.Minute}},
 	})
 	if err != nil {
