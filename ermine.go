@@ -166,7 +166,9 @@ type Config struct {
 	// Record, if set, receives every frame the connection reads, byte for byte, in the format
 	// `ermine replay` reads, with a marker where each connection began (shardactor.Config.Record
 	// says how). The token is never written. Give it a buffered writer and flush it after Run
-	// returns.
+	// returns. What the runtime fetches over REST is not in it: the messages a reconnect's
+	// backfill recovered (Backfill) are missing from a replay of the recording, which otherwise
+	// reaches the same cache.
 	Record io.Writer
 	// Connection tunes the WebSocket connection: heartbeat, timeouts, backoff, frame size, dial
 	// options, and which frames are left undecoded.
