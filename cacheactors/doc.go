@@ -174,8 +174,10 @@
 //
 // # The cache effect of every event
 //
-// One entry per event: the owner; r: what before_dispatch fills in the event (immutable snapshots
-// from the owner's state); w: what process writes (skipped when a handler cancels the event);
+// One entry per event: the owner; ctx: the cache context of its reads in before_dispatch and of
+// its writes, here and at the owners its patches go to (CacheContextKind; stoat.py's class name);
+// r: what before_dispatch fills in the event (immutable snapshots from the owner's state); w: what
+// process writes (skipped when a handler cancels the event);
 // p: patches to other owners (seed, gated or plain, as above); ≠py: where stoat.py (1.2.0) does
 // something else and ermine deliberately does not copy it. "Set" means a new object is published;
 // nothing published is ever changed. UserMoveVoiceChannelEvent is an instruction to your voice
@@ -183,6 +185,7 @@
 // AfterConnectEvent never reach an owner: the shard actor hands them to the handlers itself.
 //
 //	ReadyEvent (shard)
+//	  ctx: ReadyEventCacheContext
 //	  r: Me (the connected user, after every seed is applied)
 //	  w: user settings, if the Ready carries them
 //	  p: seeds: each server (server; members replaced by the Ready's, i.e. your own memberships
@@ -195,38 +198,47 @@
 //	     The Ready's handlers run once every seed and every drop is applied.
 //	  ≠py: a re-Ready never removes anything in stoat.py; its handlers see an empty cache.
 //	UserSettingsUpdateEvent (shard)
+//	  ctx: UserSettingsUpdateEventCacheContext
 //	  r: Before (settings), After (merged by key)
 //	  w: set the settings
 //	PrivateChannelCreateEvent (channel)
+//	  ctx: PrivateChannelCreateEventCacheContext
 //	  w: set the channel
 //	  ≠py: stoat.py invents an empty read state.
 //	ServerChannelCreateEvent (channel)
+//	  ctx: ServerChannelCreateEventCacheContext
 //	  w: set the channel (legacy VoiceChannel normalised to TextChannel with voice {}, in the
 //	     event too)
 //	  p: plain: the channel joins its server's channel list
 //	  ≠py: stoat.py does not add it to the server (it waits for a ServerUpdateEvent) and invents
 //	     an empty read state.
 //	ChannelUpdateEvent (channel)
+//	  ctx: ChannelUpdateEventCacheContext
 //	  r: Before, After
 //	  w: set After; clearing Voice also removes the voice participants
 //	ChannelDeleteEvent (channel)
+//	  ctx: ChannelDeleteEventCacheContext
 //	  r: Channel
 //	  w: remove the channel, its messages, voice participants, read state and webhooks (the event
 //	     may also mean you lost access)
 //	  p: gated: its server drops it from channels and every category
 //	  ≠py: stoat.py leaves the read state, the voice state and the DM index behind.
 //	GroupRecipientAddEvent (channel)
+//	  ctx: GroupRecipientAddEventCacheContext
 //	  r: Group
 //	  w: add the user to recipients (once)
 //	GroupRecipientRemoveEvent (channel)
+//	  ctx: GroupRecipientRemoveEventCacheContext
 //	  r: Group
 //	  w: you: remove the whole group (as ChannelDeleteEvent); another user: remove them from
 //	     recipients
 //	  ≠py: stoat.py keeps a group you left, and mutates recipients in place.
 //	MessageAckEvent (channel)
+//	  ctx: MessageAckEventCacheContext
 //	  w: read state: last_id = message_id, mentions up to it dropped
 //	  ≠py: stoat.py prunes the mentions against the previous last_id, in place.
 //	MessageCreateEvent (channel)
+//	  ctx: MessageCreateEventCacheContext
 //	  w: cache the message (without its embedded user and member), evicting the channel's oldest
 //	     beyond MessagesPerChannel; channel last_message_id (DM, Group, TextChannel); a DM becomes
 //	     active; a Group's owner follows a channel_ownership_changed system message (the server
@@ -238,110 +250,139 @@
 //	  ≠py: stoat.py changes last_message_id in place (the handlers' channel object changes) and
 //	     replaces the author object by its id on the very message the handlers hold.
 //	MessageUpdateEvent (channel)
+//	  ctx: MessageUpdateEventCacheContext
 //	  r: Before (cached message), After (Before + clear, then data)
 //	  w: set After (if cached)
 //	MessageAppendEvent (channel)
+//	  ctx: MessageAppendEventCacheContext
 //	  r: Message (cached)
 //	  w: set the message with the embeds appended
 //	  ≠py: stoat.py extends the cached message's embeds in place.
 //	MessageDeleteEvent (channel)
+//	  ctx: MessageDeleteEventCacheContext
 //	  r: Message
 //	  w: remove it; drop it from your unread mentions
 //	MessageDeleteBulkEvent (channel)
+//	  ctx: MessageDeleteBulkEventCacheContext
 //	  r: Messages (those cached)
 //	  w: remove them; drop them from your unread mentions
 //	MessageReactEvent (channel)
+//	  ctx: MessageReactEventCacheContext
 //	  r: Message
 //	  w: add the user to reactions[emoji] once
 //	  ≠py: stoat.py appends in place and again on a replayed event (duplicates).
 //	MessageUnreactEvent (channel)
+//	  ctx: MessageUnreactEventCacheContext
 //	  r: Message
 //	  w: remove the user; an emptied emoji is dropped unless it is one of the message's
 //	     interactions.reactions (as stoat.js)
 //	  ≠py: stoat.py mutates in place and leaves (or creates) an empty entry.
 //	MessageClearReactionEvent (channel)
+//	  ctx: MessageClearReactionEventCacheContext
 //	  r: Message
 //	  w: remove reactions[emoji] entirely
 //	WebhookCreateEvent (channel)
+//	  ctx: WebhookCreateEventCacheContext
 //	  w: cache the webhook (it goes with the channel)
 //	WebhookUpdateEvent (channel)
+//	  ctx: WebhookUpdateEventCacheContext
 //	  r: Before, After (remove, then data)
 //	  w: set After
 //	  p: gated: if channel_id changed, the new channel takes the webhook over
 //	  ≠py: stoat.py caches no webhooks.
 //	WebhookDeleteEvent (channel)
+//	  ctx: WebhookDeleteEventCacheContext
 //	  r: Webhook
 //	  w: remove it
 //	VoiceChannelJoinEvent (channel)
+//	  ctx: VoiceChannelJoinEventCacheContext
 //	  w: add (or replace) the participant
 //	VoiceChannelLeaveEvent (channel)
+//	  ctx: VoiceChannelLeaveEventCacheContext
 //	  r: Container, State
 //	  w: remove the participant (no participants: no entry)
 //	VoiceChannelMoveEvent (channel)
+//	  ctx: VoiceChannelMoveEventCacheContext
 //	  r: NewContainer, OldContainer (the Store's `from`, still unchanged: its patch is gated)
 //	  w: add (or replace) the participant in `to`
 //	  p: gated: remove the user from `from`
 //	  ≠py: stoat.py does nothing when `from` is not cached, and mutates both in place.
 //	UserVoiceStateUpdateEvent (channel)
+//	  ctx: UserVoiceStateUpdateEventCacheContext
 //	  r: Container, Before, After
 //	  w: set After in place of Before
 //	  ≠py: stoat.py never writes After back (the update is lost).
 //	ServerCreateEvent (server)
+//	  ctx: ServerCreateEventCacheContext
 //	  r: JoinedAt (now, for your synthesised member)
 //	  w: set the server; members replaced by your own, synthesised (no ServerMemberJoinEvent comes
 //	     for you); emojis replaced
 //	  p: seeds: each channel (channel, voice participants; legacy VoiceChannel normalised); drop
 //	     to channels a previous ServerCreateEvent of the same server listed and this one lacks
 //	ServerUpdateEvent (server)
+//	  ctx: ServerUpdateEventCacheContext
 //	  r: Before, After (clear, then data)
 //	  w: set After
 //	ServerDeleteEvent (server)
+//	  ctx: ServerDeleteEventCacheContext
 //	  r: Server
 //	  w: remove the server, its members, roles and emojis
 //	  p: gated: drop to each of its channels (messages, voice, read states, webhooks)
 //	  ≠py: stoat.py keeps the channels and their messages, and the emojis in its global map.
 //	ServerEmojiCreateEvent (server)
+//	  ctx: ServerEmojiCreateEventCacheContext
 //	  w: cache the emoji
 //	ServerEmojiUpdateEvent (server)
+//	  ctx: ServerEmojiUpdateEventCacheContext
 //	  r: Before, After (renamed)
 //	  w: set After
 //	ServerEmojiDeleteEvent (server)
+//	  ctx: ServerEmojiDeleteEventCacheContext
 //	  r: Emoji
 //	  w: remove it
 //	ServerMemberJoinEvent (server)
+//	  ctx: ServerMemberJoinEventCacheContext
 //	  r: Member (synthesised from user, joined now, if the server sent none)
 //	  w: set it (if the server is cached)
 //	ServerMemberUpdateEvent (server)
+//	  ctx: ServerMemberUpdateEventCacheContext
 //	  r: Before, After (clear first: Roles → none, CanPublish/CanReceive → absent (true), JoinedAt
 //	     and VoiceChannel are no-ops; then data)
 //	  w: set After (if cached)
 //	ServerMemberRemoveEvent (server)
+//	  ctx: ServerMemberRemoveEventCacheContext
 //	  r: Member
 //	  w: another user: remove the member; you: as ServerDeleteEvent, for your view
 //	  p: you: as ServerDeleteEvent
 //	  ≠py: stoat.py keeps the channels and their messages when you leave.
 //	RawServerRoleUpdateEvent (server)
+//	  ctx: RawServerRoleUpdateEventCacheContext
 //	  r: Server, OldRole, NewRole (OldRole, or a new role, + clear, then data)
 //	  w: set the server with NewRole in place (or added)
 //	  ≠py: stoat.py upserts the role in place.
 //	ServerRoleDeleteEvent (server)
+//	  ctx: ServerRoleDeleteEventCacheContext
 //	  r: Server, Role
 //	  w: remove the role from the server and from every cached member
 //	  p: gated: strip it from each of the server's channels' role_permissions
 //	  ≠py: stoat.py mutates the server and the channels in place.
 //	ServerRoleRanksUpdateEvent (server)
+//	  ctx: ServerRoleRanksUpdateEventCacheContext
 //	  r: Server
 //	  w: each listed role's rank = its index
 //	  ≠py: stoat.py sets the ranks in place.
 //	UserUpdateEvent (userdir)
+//	  ctx: UserUpdateEventCacheContext
 //	  r: Before, After (clear first: StatusText/StatusPresence clear that part of status, no
 //	     status left → none; then data)
 //	  w: set After (if cached); yours also becomes Me
 //	UserRelationshipUpdateEvent (userdir)
+//	  ctx: UserRelationshipUpdateEventCacheContext
 //	  r: OldUser, Before (old relationship)
 //	  w: set the user (its relationship is the new status)
 //	  p: gated: your relations list: None removes the entry, any other status upserts it
 //	UserPlatformWipeEvent (userdir)
+//	  ctx: UserPlatformWipeEventCacheContext
 //	  r: Before, After (flags set, no relationship, offline)
 //	  w: remove the user
 //	  p: gated: your relations lose them; every server drops their membership; every channel drops

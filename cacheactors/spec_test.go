@@ -164,7 +164,8 @@ func routingTable() []string {
 	return lines
 }
 
-// effectsList lists each event's r, w, p and ≠py, then the events with no cache effect.
+// effectsList lists each event's cache context, r, w, p and ≠py, then the events with no cache
+// effect.
 func effectsList() []string {
 	var lines []string
 	none := map[actors.Kind][]string{}
@@ -174,6 +175,7 @@ func effectsList() []string {
 			return
 		}
 		lines = append(lines, fmt.Sprintf("%s (%s)", typ, s.owner))
+		lines = append(lines, "  ctx: "+CacheContextKind(typ).String())
 		for _, f := range [...]struct{ label, text string }{{"r", s.r}, {"w", s.w}, {"p", s.p}, {"≠py", s.py}} {
 			if f.text != "" {
 				lines = append(lines, wrap("  "+f.label+": ", "     ", f.text)...)
