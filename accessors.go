@@ -168,3 +168,15 @@ func (b *Bot) peer(ch *stoatpb.Channel, user string) permissions.Peer {
 	}
 	return p
 }
+
+// CacheContext returns the cache context in which the event's owner reads and writes the cache
+// for it (stoat.py's event.cache_context), or nil for an event that writes no cache
+// (cacheactors.Writes: typing, connection events).
+func (c *Context) CacheContext() *cacheactors.CacheContext {
+	ev := c.Event()
+	if !cacheactors.Writes(ev.EventType()) {
+		return nil
+	}
+	cc := cacheactors.EventCacheContext(ev)
+	return &cc
+}

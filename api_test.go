@@ -233,3 +233,25 @@ func TestAccessorReadsKnowTheirContext(t *testing.T) {
 		t.Fatalf("reads by context: %v", reads)
 	}
 }
+
+// TestEventCacheContext: a handler sees its event's cache context (stoat.py's cache_context);
+// an event that writes no cache has none.
+func TestEventCacheContext(t *testing.T) {
+	b, f := newBot(t, ermine.Config{})
+	got := make(chan *cacheactors.CacheContext, 2)
+	ermine.Handle(b, func(ctx *ermine.Context, ev *ermine.MessageCreateEvent) error {
+		got <- ctx.CacheContext()
+		return nil
+	})
+	ermine.Handle(b, func(ctx *ermine.Context, ev *ermine.ChannelStartTypingEvent) error {
+		got <- ctx.CacheContext()
+		return nil
+	})
+	ingest(t, f.Source("s0"), ready(), message(general, 1, "hi"), &ermine.ChannelStartTypingEvent{ChannelId: general, UserId: alice})
+	if cc := <-got; cc == nil || cc.Kind != cacheactors.CacheMessageCreateEvent || cc.Kind.String() != "MessageCreateEventCacheContext" {
+		t.Fatalf("MessageCreate's context: %+v", cc)
+	}
+	if cc := <-got; cc != nil {
+		t.Fatalf("typing's context: %+v, want none", cc)
+	}
+}

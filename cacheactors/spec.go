@@ -176,6 +176,15 @@ func Needs(t stoatpb.EventType) bool {
 	if t <= 0 || t >= stoatpb.NumEventTypes {
 		return true
 	}
+	return specs[t].owner == actors.KindShard || Writes(t)
+}
+
+// Writes reports whether events of type t can change the cache or the router's indexes (a
+// process hook, or a route of its own).
+func Writes(t stoatpb.EventType) bool {
+	if t <= 0 || t >= stoatpb.NumEventTypes {
+		return false
+	}
 	s := &specs[t]
-	return s.owner == actors.KindShard || s.process != nil || s.routes
+	return s.process != nil || s.routes
 }
