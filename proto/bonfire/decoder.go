@@ -518,11 +518,18 @@ const maxInternLen = 32
 
 // internTable is a direct-mapped cache of recently decoded short strings. Ids repeat across
 // frames (channel, author, server), so sharing them saves an allocation per field and memory in
-// the cache. A collision simply replaces the slot: the table stays bounded.
+// the cache. It stays bounded: a collision replaces the slot — unless the slot's string was
+// found again since it came in, which the miss then only wears down. Ids that never come back (a
+// message's own id and nonce, one per frame) would otherwise push out those that do (authors,
+// channels).
 type internTable struct {
 	seed  maphash.Seed
 	slots [4096]string
+	hits  [4096]uint8 // hits since the slot's string came in, saturating at maxInternHits
 }
+
+// maxInternHits bounds how many misses a popular slot resists.
+const maxInternHits = 3
 
 func newInternTable() *internTable {
 	return &internTable{seed: maphash.MakeSeed()}
@@ -531,9 +538,16 @@ func newInternTable() *internTable {
 func (t *internTable) get(b []byte) string {
 	i := maphash.Bytes(t.seed, b) & uint64(len(t.slots)-1)
 	if s := t.slots[i]; s == string(b) {
+		if t.hits[i] < maxInternHits {
+			t.hits[i]++
+		}
 		return s
 	}
 	s := string(b)
+	if t.hits[i] > 0 {
+		t.hits[i]--
+		return s
+	}
 	t.slots[i] = s
 	return s
 }
