@@ -43,7 +43,7 @@ applied. A re-Ready is followed by a ReadyDiffEvent.`,
 // readyDiff is the spec of the event that follows a re-Ready (readydiff.go): the reader routes
 // it to the shard owner right after the Ready; it changes no cache (a handler that cancels it
 // cancels nothing: the Ready is applied).
-var readyDiff = on[*shardOwner, *stoatpb.ReadyDiffEvent]{tests: []string{"TestReadyDiff"}}.spec()
+var readyDiff = on[*shardOwner, *stoatpb.ReadyDiffEvent]{tests: []string{"TestReadyDiff", "TestEventEffects/ReadyDiff: no effect"}}.spec()
 
 var userSettingsUpdate = on[*shardOwner, *stoatpb.UserSettingsUpdateEvent]{
 	r: "Before (settings), After (merged by key)", w: "set the settings",
