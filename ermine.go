@@ -407,6 +407,10 @@ func (s *source) ingest(ctx context.Context, ev stoatpb.Event, size int) error {
 	d.Size = int64(size)
 	b.ingested.Add(1)
 	b.dir.Deliver(key, d)
+	if diff := s.router.ReadyDiff(); diff != nil {
+		// A re-Ready's diff: the shard owner's next event, after the Ready.
+		return s.ingest(ctx, diff, 0)
+	}
 	return nil
 }
 

@@ -65,6 +65,7 @@ type (
 	UserMoveVoiceChannelEvent   = stoatpb.UserMoveVoiceChannelEvent
 	VoiceCallUpdateEvent        = stoatpb.VoiceCallUpdateEvent
 	UserSlowmodesEvent          = stoatpb.UserSlowmodesEvent
+	ReadyDiffEvent              = stoatpb.ReadyDiffEvent
 )
 
 // The types of stoatpb/model.proto, as package stoatpb declares them.
@@ -148,4 +149,5 @@ type (
 	Report                = stoatpb.Report
 	ErrorData             = stoatpb.ErrorData
 	PingData              = stoatpb.PingData
+	ChannelGap            = stoatpb.ChannelGap
 )

@@ -64,6 +64,7 @@ const (
 	CacheUserMoveVoiceChannelEvent   = CacheContextKind(stoatpb.EventTypeUserMoveVoiceChannel)
 	CacheVoiceCallUpdateEvent        = CacheContextKind(stoatpb.EventTypeVoiceCallUpdate)
 	CacheUserSlowmodesEvent          = CacheContextKind(stoatpb.EventTypeUserSlowmodes)
+	CacheReadyDiffEvent              = CacheContextKind(stoatpb.EventTypeReadyDiff)
 )
 
 // The other kinds, after the events': stoat.py's name, then ermine's API.
@@ -146,6 +147,7 @@ var cacheContextNames = [NumCacheContextKinds]string{
 	CacheUserMoveVoiceChannelEvent:            "UserMoveVoiceChannelEventCacheContext",
 	CacheVoiceCallUpdateEvent:                 "VoiceCallUpdateEventCacheContext",
 	CacheUserSlowmodesEvent:                   "UserSlowmodesEventCacheContext",
+	CacheReadyDiffEvent:                       "ReadyDiffEventCacheContext",
 	CacheUserRequest:                          "UserRequestCacheContext",
 	CacheChannelThroughMessageChannel:         "ChannelThroughMessageChannelCacheContext",
 	CacheServerThroughMessageServer:           "ServerThroughMessageServerCacheContext",

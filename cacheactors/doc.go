@@ -25,6 +25,7 @@
 //	UserSettingsUpdateEvent      shard    the connection
 //	UserMoveVoiceChannelEvent    shard    the connection
 //	UserSlowmodesEvent           shard    the connection
+//	ReadyDiffEvent               shard    the connection
 //	PrivateChannelCreateEvent    channel  id
 //	ServerChannelCreateEvent     channel  id
 //	ChannelUpdateEvent           channel  id
@@ -162,6 +163,16 @@
 //     MessageCreateEvents, which the channel runs at once in the gate's place, in id order;
 //     closing the gap resolves the gate. A gap's wait is logged at each timeout, never given up:
 //     the backfill is bounded and always closes its gaps.
+//   - The re-Ready diff (readydiff.go). Stoat has no resume, so nothing tells a bot which servers,
+//     channels and emojis vanished or appeared while it was away. The router compares its own
+//     sets, as they were just before a re-Ready (the previous Ready and the events since), with
+//     the Ready's, and the reader routes the difference, with the channels that missed messages
+//     (backfilled or beyond the bound), as a ReadyDiffEvent right after the Ready: the shard
+//     owner's next event, numbered and acknowledged like any, so it runs once the Ready's handlers
+//     have run (or detached), and wait_for can wait for it. A connection's first Ready has none.
+//     It changes no cache: cancelling it cancels nothing. It does not say how many messages each
+//     backfill fetched (the backfill runs after it), nor which members of other users a server's
+//     cache held that the Ready replaced (a Ready carries only your own memberships).
 //   - Timeouts. A wait longer than Deps.GateTimeout (30 s by default) is logged, rate-limited,
 //     and counted (Deps.GateStats). For a gate, the owner then asks the primary owner for the
 //     outcome: the primary answers from the outcomes it keeps, or says the event is still held
@@ -183,6 +194,7 @@
 // nothing published is ever changed. UserMoveVoiceChannelEvent is an instruction to your voice
 // client (the participant lists change through VoiceChannelMoveEvent). BeforeConnectEvent and
 // AfterConnectEvent never reach an owner: the shard actor hands them to the handlers itself.
+// ReadyDiffEvent is the router's own (see the re-Ready diff above).
 //
 //	ReadyEvent (shard)
 //	  ctx: ReadyEventCacheContext
@@ -195,7 +207,8 @@
 //	     before (from the previous Ready, creates, or messages) that this Ready lacks (with their
 //	     members, emojis, messages, voice, read states, webhooks). Legacy VoiceChannels become
 //	     TextChannels with voice {}. Other users are kept (they are not a set the Ready lists).
-//	     The Ready's handlers run once every seed and every drop is applied.
+//	     The Ready's handlers run once every seed and every drop is applied. A re-Ready is
+//	     followed by a ReadyDiffEvent.
 //	  ≠py: a re-Ready never removes anything in stoat.py; its handlers see an empty cache.
 //	UserSettingsUpdateEvent (shard)
 //	  ctx: UserSettingsUpdateEventCacheContext
@@ -392,7 +405,7 @@
 //	no cache effect (shard)
 //	  AuthenticatedEvent, LogoutEvent, PongEvent, ErrorEvent, BeesEvent, UnknownEvent,
 //	  SessionCreateEvent, SessionDeleteEvent, SessionDeleteAllEvent, ReportCreateEvent,
-//	  UserMoveVoiceChannelEvent, UserSlowmodesEvent
+//	  UserMoveVoiceChannelEvent, UserSlowmodesEvent, ReadyDiffEvent
 //	no cache effect (channel)
 //	  ChannelStartTypingEvent, ChannelStopTypingEvent, MessageStartEditingEvent,
 //	  MessageStopEditingEvent, VoiceCallUpdateEvent

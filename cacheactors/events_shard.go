@@ -20,7 +20,7 @@ relationship User is Me). drop to every server and channel known before (from th
 creates, or messages) that this Ready lacks (with their members, emojis, messages, voice, read
 states, webhooks). Legacy VoiceChannels become TextChannels with voice {}. Other users are kept
 (they are not a set the Ready lists). The Ready's handlers run once every seed and every drop is
-applied.`,
+applied. A re-Ready is followed by a ReadyDiffEvent.`,
 	py:    "a re-Ready never removes anything in stoat.py; its handlers see an empty cache.",
 	tests: []string{"TestEventEffects/Ready", "TestEventEffects/Ready/settings", "TestReReadyRemovesStaleEntries", "TestReadyBarrierAcks"},
 	route: func(r *Router, e *stoatpb.ReadyEvent, d *ownerpb.Dispatch, emit emitFunc) actors.Key {
@@ -39,6 +39,11 @@ applied.`,
 		}
 	},
 }.spec()
+
+// readyDiff is the spec of the event that follows a re-Ready (readydiff.go): the reader routes
+// it to the shard owner right after the Ready; it changes no cache (a handler that cancels it
+// cancels nothing: the Ready is applied).
+var readyDiff = on[*shardOwner, *stoatpb.ReadyDiffEvent]{tests: []string{"TestReadyDiff", "TestEventEffects/ReadyDiff: no effect"}}.spec()
 
 var userSettingsUpdate = on[*shardOwner, *stoatpb.UserSettingsUpdateEvent]{
 	r: "Before (settings), After (merged by key)", w: "set the settings",

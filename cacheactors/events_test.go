@@ -293,6 +293,10 @@ func TestEventEffects(t *testing.T) {
 			&stoatpb.UserMoveVoiceChannelEvent{Node: "n", FromId: lounge, ToId: general}, &stoatpb.UnknownEvent{Type: "Future"},
 			&stoatpb.LogoutEvent{},
 		}},
+		// It reports what the Ready did; the drops were the Ready's.
+		{name: "ReadyDiff: no effect", events: []stoatpb.Event{
+			&stoatpb.ReadyDiffEvent{ServersRemoved: []string{srv}, ChannelsRemoved: []string{general}, EmojisRemoved: []string{emoji}},
+		}},
 
 		// --- webhooks ---
 		{name: "WebhookCreate/Update/Delete", events: []stoatpb.Event{

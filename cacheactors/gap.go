@@ -37,20 +37,21 @@ type Gap struct {
 
 // findGaps records the gaps of a re-Ready's channels (before r.channels becomes the Ready's):
 // the channels known before whose last_message_id is newer than the newest id seen, at most
-// GapChannels of them, the most recently active first. A channel the router did not know is not
-// cached: it has no gap.
-func (r *Router) findGaps(channels []*stoatpb.Channel) {
+// GapChannels of them, the most recently active first. It returns every channel that missed
+// messages, in that order, those beyond the bound included (the ReadyDiffEvent lists them). A
+// channel the router did not know is not cached: it has no gap.
+func (r *Router) findGaps(channels []*stoatpb.Channel) (missed []*Gap) {
 	r.gaps = nil
-	if r.GapChannels <= 0 {
-		return
-	}
 	for _, c := range channels {
 		if seen, ok := r.channels[c.GetId()]; ok && c.GetLastMessageId() > seen {
-			r.gaps = append(r.gaps, &Gap{Channel: c.GetId(), After: seen, Until: c.GetLastMessageId(), last: seen})
+			missed = append(missed, &Gap{Channel: c.GetId(), After: seen, Until: c.GetLastMessageId(), last: seen})
 		}
 	}
-	slices.SortFunc(r.gaps, func(a, b *Gap) int { return cmp.Compare(b.Until, a.Until) }) // ULIDs: time order
-	r.gaps = r.gaps[:min(len(r.gaps), r.GapChannels)]
+	slices.SortFunc(missed, func(a, b *Gap) int { return cmp.Compare(b.Until, a.Until) }) // ULIDs: time order
+	if n := min(len(missed), r.GapChannels); n > 0 {
+		r.gaps = missed[:n]
+	}
+	return missed
 }
 
 // Gaps returns the gaps of the last event routed (a re-Ready), the most recently active channel

@@ -44,6 +44,10 @@ type Router struct {
 	// recently active first (0: none, gaps are not looked for). Gaps returns them.
 	GapChannels int
 	gaps        []*Gap
+
+	// readied: a Ready was routed, so the next one is a re-Ready, which has a diff (ReadyDiff).
+	readied bool
+	diff    *stoatpb.ReadyDiffEvent
 }
 
 // NewRouter returns the router of a shard.
@@ -217,7 +221,8 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit emitFunc) *ownerpb.Barrie
 		e.Channels[i] = normalizeChannel(c)
 		channels[c.GetId()] = max(c.GetLastMessageId(), r.channels[c.GetId()])
 	}
-	r.findGaps(e.Channels)
+	missed := r.findGaps(e.Channels)
+	before := knownSets{servers: r.servers, channels: r.channels, emojis: r.emojiServer}
 	var drops []actors.Key
 	for id := range r.servers {
 		if !servers[id] {
@@ -303,6 +308,7 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit emitFunc) *ownerpb.Barrie
 		seed.Barrier = b
 		emit(k, seed)
 	}
+	r.diffReady(e, before, missed)
 	for _, g := range r.gaps {
 		// After the channel's seed: the channel holds what comes after the Ready until the gap
 		// is closed, and the messages recovered meanwhile run first (recover).

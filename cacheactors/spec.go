@@ -150,6 +150,8 @@ var specs = [stoatpb.NumEventTypes]spec{
 	stoatpb.EventTypeUserMoveVoiceChannel: connection,
 	stoatpb.EventTypeVoiceCallUpdate:      voiceCallUpdate,
 	stoatpb.EventTypeUserSlowmodes:        connection,
+
+	stoatpb.EventTypeReadyDiff: readyDiff,
 }
 
 // BeforeDispatch implements dispatch.Hooks: the event's spec fills it (if this owner owns it).

@@ -5546,6 +5546,40 @@ func encodePingDataFields(e *encoder, m *stoatpb.PingData) {
 	}
 }
 
+func decodeChannelGap(d *decoder, m *stoatpb.ChannelGap) {
+	n, ok := d.openObject()
+	if !ok {
+		return
+	}
+	for {
+		k, more := d.nextKey(&n)
+		if !more {
+			return
+		}
+		if !decodeChannelGapField(d, m, k) {
+			d.skip()
+		}
+	}
+}
+
+func decodeChannelGapField(d *decoder, m *stoatpb.ChannelGap, k []byte) bool {
+	return false
+}
+
+func encodeChannelGap(e *encoder, m *stoatpb.ChannelGap) {
+	e.beginObject()
+	if m != nil {
+		encodeChannelGapFields(e, m)
+	}
+	e.endObject()
+}
+
+func encodeChannelGapFields(e *encoder, m *stoatpb.ChannelGap) {
+	if m == nil {
+		return
+	}
+}
+
 func decodeReadyEvent(d *decoder, m *stoatpb.ReadyEvent) {
 	n, ok := d.openObject()
 	if !ok {
@@ -8875,6 +8909,40 @@ func encodeUserSlowmodesEventFields(e *encoder, m *stoatpb.UserSlowmodesEvent) {
 	e.endArray()
 }
 
+func decodeReadyDiffEvent(d *decoder, m *stoatpb.ReadyDiffEvent) {
+	n, ok := d.openObject()
+	if !ok {
+		return
+	}
+	for {
+		k, more := d.nextKey(&n)
+		if !more {
+			return
+		}
+		if !decodeReadyDiffEventField(d, m, k) {
+			d.skip()
+		}
+	}
+}
+
+func decodeReadyDiffEventField(d *decoder, m *stoatpb.ReadyDiffEvent, k []byte) bool {
+	return false
+}
+
+func encodeReadyDiffEvent(e *encoder, m *stoatpb.ReadyDiffEvent) {
+	e.beginObject()
+	if m != nil {
+		encodeReadyDiffEventFields(e, m)
+	}
+	e.endObject()
+}
+
+func encodeReadyDiffEventFields(e *encoder, m *stoatpb.ReadyDiffEvent) {
+	if m == nil {
+		return
+	}
+}
+
 func decodeAuthenticateFrame(d *decoder, m *stoatpb.AuthenticateFrame) {
 	n, ok := d.openObject()
 	if !ok {
@@ -10132,6 +10200,8 @@ func encodeModel(e *encoder, msg any) bool {
 		encodeErrorData(e, m)
 	case *stoatpb.PingData:
 		encodePingData(e, m)
+	case *stoatpb.ChannelGap:
+		encodeChannelGap(e, m)
 	default:
 		return false
 	}
@@ -10263,6 +10333,8 @@ func decodeModel(d *decoder, msg any) bool {
 		decodeErrorData(d, m)
 	case *stoatpb.PingData:
 		decodePingData(d, m)
+	case *stoatpb.ChannelGap:
+		decodeChannelGap(d, m)
 	default:
 		return false
 	}

@@ -472,6 +472,14 @@ func NewDispatch(ev stoatpb.Event) *Dispatch {
 		p.w.UserSlowmodes = e
 		p.d.Event = &p.w
 		return &p.d
+	case *stoatpb.ReadyDiffEvent:
+		p := &struct {
+			d Dispatch
+			w Dispatch_ReadyDiff
+		}{}
+		p.w.ReadyDiff = e
+		p.d.Event = &p.w
+		return &p.d
 	}
 	return nil
 }
@@ -595,6 +603,8 @@ func (x *Dispatch) GetStoatEvent() stoatpb.Event {
 		return e.VoiceCallUpdate
 	case *Dispatch_UserSlowmodes:
 		return e.UserSlowmodes
+	case *Dispatch_ReadyDiff:
+		return e.ReadyDiff
 	}
 	return nil
 }

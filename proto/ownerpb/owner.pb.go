@@ -747,6 +747,7 @@ type Dispatch struct {
 	//	*Dispatch_UserMoveVoiceChannel
 	//	*Dispatch_VoiceCallUpdate
 	//	*Dispatch_UserSlowmodes
+	//	*Dispatch_ReadyDiff
 	Event         isDispatch_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1367,6 +1368,15 @@ func (x *Dispatch) GetUserSlowmodes() *stoatpb.UserSlowmodesEvent {
 	return nil
 }
 
+func (x *Dispatch) GetReadyDiff() *stoatpb.ReadyDiffEvent {
+	if x != nil {
+		if x, ok := x.Event.(*Dispatch_ReadyDiff); ok {
+			return x.ReadyDiff
+		}
+	}
+	return nil
+}
+
 type isDispatch_Event interface {
 	isDispatch_Event()
 }
@@ -1601,7 +1611,11 @@ type Dispatch_VoiceCallUpdate struct {
 }
 
 type Dispatch_UserSlowmodes struct {
-	UserSlowmodes *stoatpb.UserSlowmodesEvent `protobuf:"bytes,157,opt,name=user_slowmodes,json=userSlowmodes,proto3,oneof"` // END events.
+	UserSlowmodes *stoatpb.UserSlowmodesEvent `protobuf:"bytes,157,opt,name=user_slowmodes,json=userSlowmodes,proto3,oneof"`
+}
+
+type Dispatch_ReadyDiff struct {
+	ReadyDiff *stoatpb.ReadyDiffEvent `protobuf:"bytes,158,opt,name=ready_diff,json=readyDiff,proto3,oneof"` // END events.
 }
 
 func (*Dispatch_Ready) isDispatch_Event() {}
@@ -1719,6 +1733,8 @@ func (*Dispatch_UserMoveVoiceChannel) isDispatch_Event() {}
 func (*Dispatch_VoiceCallUpdate) isDispatch_Event() {}
 
 func (*Dispatch_UserSlowmodes) isDispatch_Event() {}
+
+func (*Dispatch_ReadyDiff) isDispatch_Event() {}
 
 // Gate is a Dispatch's gate: its id and the owners that got a gated patch.
 type Gate struct {
@@ -4077,7 +4093,7 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\amessage\"J\n" +
 	"\bOwnerKey\x12.\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1a.ermine.owner.v1.OwnerKindR\x04kind\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xef'\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xb2(\n" +
 	"\bDispatch\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\x04R\x06stream\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -4146,7 +4162,9 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\x17user_voice_state_update\x18\x9a\x01 \x01(\v2*.ermine.stoat.v1.UserVoiceStateUpdateEventH\x00R\x14userVoiceStateUpdate\x12d\n" +
 	"\x17user_move_voice_channel\x18\x9b\x01 \x01(\v2*.ermine.stoat.v1.UserMoveVoiceChannelEventH\x00R\x14userMoveVoiceChannel\x12T\n" +
 	"\x11voice_call_update\x18\x9c\x01 \x01(\v2%.ermine.stoat.v1.VoiceCallUpdateEventH\x00R\x0fvoiceCallUpdate\x12M\n" +
-	"\x0euser_slowmodes\x18\x9d\x01 \x01(\v2#.ermine.stoat.v1.UserSlowmodesEventH\x00R\ruserSlowmodesB\a\n" +
+	"\x0euser_slowmodes\x18\x9d\x01 \x01(\v2#.ermine.stoat.v1.UserSlowmodesEventH\x00R\ruserSlowmodes\x12A\n" +
+	"\n" +
+	"ready_diff\x18\x9e\x01 \x01(\v2\x1f.ermine.stoat.v1.ReadyDiffEventH\x00R\treadyDiffB\a\n" +
 	"\x05event\"e\n" +
 	"\x04Gate\x12\x16\n" +
 	"\x06router\x18\x01 \x01(\x04R\x06router\x12\x10\n" +
@@ -4423,14 +4441,15 @@ var file_ownerpb_owner_proto_goTypes = []any{
 	(*stoatpb.UserMoveVoiceChannelEvent)(nil),   // 99: ermine.stoat.v1.UserMoveVoiceChannelEvent
 	(*stoatpb.VoiceCallUpdateEvent)(nil),        // 100: ermine.stoat.v1.VoiceCallUpdateEvent
 	(*stoatpb.UserSlowmodesEvent)(nil),          // 101: ermine.stoat.v1.UserSlowmodesEvent
-	(*stoatpb.Server)(nil),                      // 102: ermine.stoat.v1.Server
-	(*stoatpb.Emoji)(nil),                       // 103: ermine.stoat.v1.Emoji
-	(*stoatpb.Channel)(nil),                     // 104: ermine.stoat.v1.Channel
-	(*stoatpb.ChannelVoiceState)(nil),           // 105: ermine.stoat.v1.ChannelVoiceState
-	(*stoatpb.ChannelUnread)(nil),               // 106: ermine.stoat.v1.ChannelUnread
-	(*stoatpb.Relationship)(nil),                // 107: ermine.stoat.v1.Relationship
-	(stoatpb.RelationshipStatus)(0),             // 108: ermine.stoat.v1.RelationshipStatus
-	(*stoatpb.Message)(nil),                     // 109: ermine.stoat.v1.Message
+	(*stoatpb.ReadyDiffEvent)(nil),              // 102: ermine.stoat.v1.ReadyDiffEvent
+	(*stoatpb.Server)(nil),                      // 103: ermine.stoat.v1.Server
+	(*stoatpb.Emoji)(nil),                       // 104: ermine.stoat.v1.Emoji
+	(*stoatpb.Channel)(nil),                     // 105: ermine.stoat.v1.Channel
+	(*stoatpb.ChannelVoiceState)(nil),           // 106: ermine.stoat.v1.ChannelVoiceState
+	(*stoatpb.ChannelUnread)(nil),               // 107: ermine.stoat.v1.ChannelUnread
+	(*stoatpb.Relationship)(nil),                // 108: ermine.stoat.v1.Relationship
+	(stoatpb.RelationshipStatus)(0),             // 109: ermine.stoat.v1.RelationshipStatus
+	(*stoatpb.Message)(nil),                     // 110: ermine.stoat.v1.Message
 }
 var file_ownerpb_owner_proto_depIdxs = []int32{
 	3,   // 0: ermine.owner.v1.OwnerMessage.dispatch:type_name -> ermine.owner.v1.Dispatch
@@ -4524,60 +4543,61 @@ var file_ownerpb_owner_proto_depIdxs = []int32{
 	99,  // 88: ermine.owner.v1.Dispatch.user_move_voice_channel:type_name -> ermine.stoat.v1.UserMoveVoiceChannelEvent
 	100, // 89: ermine.owner.v1.Dispatch.voice_call_update:type_name -> ermine.stoat.v1.VoiceCallUpdateEvent
 	101, // 90: ermine.owner.v1.Dispatch.user_slowmodes:type_name -> ermine.stoat.v1.UserSlowmodesEvent
-	2,   // 91: ermine.owner.v1.Gate.targets:type_name -> ermine.owner.v1.OwnerKey
-	102, // 92: ermine.owner.v1.SeedServer.server:type_name -> ermine.stoat.v1.Server
-	43,  // 93: ermine.owner.v1.SeedServer.members:type_name -> ermine.stoat.v1.Member
-	103, // 94: ermine.owner.v1.SeedServer.emojis:type_name -> ermine.stoat.v1.Emoji
-	24,  // 95: ermine.owner.v1.SeedServer.barrier:type_name -> ermine.owner.v1.BarrierAck
-	104, // 96: ermine.owner.v1.SeedChannel.channel:type_name -> ermine.stoat.v1.Channel
-	105, // 97: ermine.owner.v1.SeedChannel.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
-	106, // 98: ermine.owner.v1.SeedChannel.read_state:type_name -> ermine.stoat.v1.ChannelUnread
-	24,  // 99: ermine.owner.v1.SeedChannel.barrier:type_name -> ermine.owner.v1.BarrierAck
-	42,  // 100: ermine.owner.v1.SeedUsers.users:type_name -> ermine.stoat.v1.User
-	24,  // 101: ermine.owner.v1.SeedUsers.barrier:type_name -> ermine.owner.v1.BarrierAck
-	107, // 102: ermine.owner.v1.SeedUsers.relations:type_name -> ermine.stoat.v1.Relationship
-	24,  // 103: ermine.owner.v1.Drop.barrier:type_name -> ermine.owner.v1.BarrierAck
-	108, // 104: ermine.owner.v1.SetRelation.status:type_name -> ermine.stoat.v1.RelationshipStatus
-	42,  // 105: ermine.owner.v1.LearnUser.user:type_name -> ermine.stoat.v1.User
-	43,  // 106: ermine.owner.v1.LearnMember.member:type_name -> ermine.stoat.v1.Member
-	8,   // 107: ermine.owner.v1.Patch.drop:type_name -> ermine.owner.v1.Drop
-	10,  // 108: ermine.owner.v1.Patch.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
-	11,  // 109: ermine.owner.v1.Patch.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
-	12,  // 110: ermine.owner.v1.Patch.strip_role:type_name -> ermine.owner.v1.StripRole
-	13,  // 111: ermine.owner.v1.Patch.adopt_webhook:type_name -> ermine.owner.v1.AdoptWebhook
-	14,  // 112: ermine.owner.v1.Patch.set_relation:type_name -> ermine.owner.v1.SetRelation
-	15,  // 113: ermine.owner.v1.Patch.wipe_user:type_name -> ermine.owner.v1.WipeUser
-	2,   // 114: ermine.owner.v1.Gated.primary:type_name -> ermine.owner.v1.OwnerKey
-	19,  // 115: ermine.owner.v1.Gated.patch:type_name -> ermine.owner.v1.Patch
-	2,   // 116: ermine.owner.v1.GateQuery.from:type_name -> ermine.owner.v1.OwnerKey
-	2,   // 117: ermine.owner.v1.BarrierAck.shard:type_name -> ermine.owner.v1.OwnerKey
-	2,   // 118: ermine.owner.v1.Processed.owner:type_name -> ermine.owner.v1.OwnerKey
-	3,   // 119: ermine.owner.v1.OwnerState.early:type_name -> ermine.owner.v1.Dispatch
-	1,   // 120: ermine.owner.v1.OwnerState.held:type_name -> ermine.owner.v1.OwnerMessage
-	21,  // 121: ermine.owner.v1.OwnerState.outcomes:type_name -> ermine.owner.v1.GateResolved
-	29,  // 122: ermine.owner.v1.OwnerState.last_gates:type_name -> ermine.owner.v1.GateMark
-	21,  // 123: ermine.owner.v1.OwnerState.recent:type_name -> ermine.owner.v1.GateResolved
-	30,  // 124: ermine.owner.v1.OwnerState.acks:type_name -> ermine.owner.v1.BarrierCount
-	28,  // 125: ermine.owner.v1.ChannelSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	104, // 126: ermine.owner.v1.ChannelSnapshot.channel:type_name -> ermine.stoat.v1.Channel
-	32,  // 127: ermine.owner.v1.ChannelSnapshot.messages:type_name -> ermine.owner.v1.MessageWindow
-	105, // 128: ermine.owner.v1.ChannelSnapshot.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
-	106, // 129: ermine.owner.v1.ChannelSnapshot.read_state:type_name -> ermine.stoat.v1.ChannelUnread
-	109, // 130: ermine.owner.v1.MessageWindow.full:type_name -> ermine.stoat.v1.Message
-	28,  // 131: ermine.owner.v1.ServerSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	102, // 132: ermine.owner.v1.ServerSnapshot.server:type_name -> ermine.stoat.v1.Server
-	43,  // 133: ermine.owner.v1.ServerSnapshot.members:type_name -> ermine.stoat.v1.Member
-	28,  // 134: ermine.owner.v1.UserDirSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	42,  // 135: ermine.owner.v1.UserDirSnapshot.users:type_name -> ermine.stoat.v1.User
-	107, // 136: ermine.owner.v1.UserDirSnapshot.relations:type_name -> ermine.stoat.v1.Relationship
-	28,  // 137: ermine.owner.v1.ShardSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	0,   // 138: ermine.owner.v1.KeysRequest.kind:type_name -> ermine.owner.v1.OwnerKind
-	2,   // 139: ermine.owner.v1.KeysReply.keys:type_name -> ermine.owner.v1.OwnerKey
-	140, // [140:140] is the sub-list for method output_type
-	140, // [140:140] is the sub-list for method input_type
-	140, // [140:140] is the sub-list for extension type_name
-	140, // [140:140] is the sub-list for extension extendee
-	0,   // [0:140] is the sub-list for field type_name
+	102, // 91: ermine.owner.v1.Dispatch.ready_diff:type_name -> ermine.stoat.v1.ReadyDiffEvent
+	2,   // 92: ermine.owner.v1.Gate.targets:type_name -> ermine.owner.v1.OwnerKey
+	103, // 93: ermine.owner.v1.SeedServer.server:type_name -> ermine.stoat.v1.Server
+	43,  // 94: ermine.owner.v1.SeedServer.members:type_name -> ermine.stoat.v1.Member
+	104, // 95: ermine.owner.v1.SeedServer.emojis:type_name -> ermine.stoat.v1.Emoji
+	24,  // 96: ermine.owner.v1.SeedServer.barrier:type_name -> ermine.owner.v1.BarrierAck
+	105, // 97: ermine.owner.v1.SeedChannel.channel:type_name -> ermine.stoat.v1.Channel
+	106, // 98: ermine.owner.v1.SeedChannel.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
+	107, // 99: ermine.owner.v1.SeedChannel.read_state:type_name -> ermine.stoat.v1.ChannelUnread
+	24,  // 100: ermine.owner.v1.SeedChannel.barrier:type_name -> ermine.owner.v1.BarrierAck
+	42,  // 101: ermine.owner.v1.SeedUsers.users:type_name -> ermine.stoat.v1.User
+	24,  // 102: ermine.owner.v1.SeedUsers.barrier:type_name -> ermine.owner.v1.BarrierAck
+	108, // 103: ermine.owner.v1.SeedUsers.relations:type_name -> ermine.stoat.v1.Relationship
+	24,  // 104: ermine.owner.v1.Drop.barrier:type_name -> ermine.owner.v1.BarrierAck
+	109, // 105: ermine.owner.v1.SetRelation.status:type_name -> ermine.stoat.v1.RelationshipStatus
+	42,  // 106: ermine.owner.v1.LearnUser.user:type_name -> ermine.stoat.v1.User
+	43,  // 107: ermine.owner.v1.LearnMember.member:type_name -> ermine.stoat.v1.Member
+	8,   // 108: ermine.owner.v1.Patch.drop:type_name -> ermine.owner.v1.Drop
+	10,  // 109: ermine.owner.v1.Patch.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
+	11,  // 110: ermine.owner.v1.Patch.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
+	12,  // 111: ermine.owner.v1.Patch.strip_role:type_name -> ermine.owner.v1.StripRole
+	13,  // 112: ermine.owner.v1.Patch.adopt_webhook:type_name -> ermine.owner.v1.AdoptWebhook
+	14,  // 113: ermine.owner.v1.Patch.set_relation:type_name -> ermine.owner.v1.SetRelation
+	15,  // 114: ermine.owner.v1.Patch.wipe_user:type_name -> ermine.owner.v1.WipeUser
+	2,   // 115: ermine.owner.v1.Gated.primary:type_name -> ermine.owner.v1.OwnerKey
+	19,  // 116: ermine.owner.v1.Gated.patch:type_name -> ermine.owner.v1.Patch
+	2,   // 117: ermine.owner.v1.GateQuery.from:type_name -> ermine.owner.v1.OwnerKey
+	2,   // 118: ermine.owner.v1.BarrierAck.shard:type_name -> ermine.owner.v1.OwnerKey
+	2,   // 119: ermine.owner.v1.Processed.owner:type_name -> ermine.owner.v1.OwnerKey
+	3,   // 120: ermine.owner.v1.OwnerState.early:type_name -> ermine.owner.v1.Dispatch
+	1,   // 121: ermine.owner.v1.OwnerState.held:type_name -> ermine.owner.v1.OwnerMessage
+	21,  // 122: ermine.owner.v1.OwnerState.outcomes:type_name -> ermine.owner.v1.GateResolved
+	29,  // 123: ermine.owner.v1.OwnerState.last_gates:type_name -> ermine.owner.v1.GateMark
+	21,  // 124: ermine.owner.v1.OwnerState.recent:type_name -> ermine.owner.v1.GateResolved
+	30,  // 125: ermine.owner.v1.OwnerState.acks:type_name -> ermine.owner.v1.BarrierCount
+	28,  // 126: ermine.owner.v1.ChannelSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	105, // 127: ermine.owner.v1.ChannelSnapshot.channel:type_name -> ermine.stoat.v1.Channel
+	32,  // 128: ermine.owner.v1.ChannelSnapshot.messages:type_name -> ermine.owner.v1.MessageWindow
+	106, // 129: ermine.owner.v1.ChannelSnapshot.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
+	107, // 130: ermine.owner.v1.ChannelSnapshot.read_state:type_name -> ermine.stoat.v1.ChannelUnread
+	110, // 131: ermine.owner.v1.MessageWindow.full:type_name -> ermine.stoat.v1.Message
+	28,  // 132: ermine.owner.v1.ServerSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	103, // 133: ermine.owner.v1.ServerSnapshot.server:type_name -> ermine.stoat.v1.Server
+	43,  // 134: ermine.owner.v1.ServerSnapshot.members:type_name -> ermine.stoat.v1.Member
+	28,  // 135: ermine.owner.v1.UserDirSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	42,  // 136: ermine.owner.v1.UserDirSnapshot.users:type_name -> ermine.stoat.v1.User
+	108, // 137: ermine.owner.v1.UserDirSnapshot.relations:type_name -> ermine.stoat.v1.Relationship
+	28,  // 138: ermine.owner.v1.ShardSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	0,   // 139: ermine.owner.v1.KeysRequest.kind:type_name -> ermine.owner.v1.OwnerKind
+	2,   // 140: ermine.owner.v1.KeysReply.keys:type_name -> ermine.owner.v1.OwnerKey
+	141, // [141:141] is the sub-list for method output_type
+	141, // [141:141] is the sub-list for method input_type
+	141, // [141:141] is the sub-list for extension type_name
+	141, // [141:141] is the sub-list for extension extendee
+	0,   // [0:141] is the sub-list for field type_name
 }
 
 func init() { file_ownerpb_owner_proto_init() }
@@ -4675,6 +4695,7 @@ func file_ownerpb_owner_proto_init() {
 		(*Dispatch_UserMoveVoiceChannel)(nil),
 		(*Dispatch_VoiceCallUpdate)(nil),
 		(*Dispatch_UserSlowmodes)(nil),
+		(*Dispatch_ReadyDiff)(nil),
 	}
 	file_ownerpb_owner_proto_msgTypes[18].OneofWrappers = []any{
 		(*Patch_Drop)(nil),

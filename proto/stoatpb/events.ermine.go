@@ -122,6 +122,8 @@ const (
 	EventTypeVoiceCallUpdate
 	// EventTypeUserSlowmodes identifies UserSlowmodesEvent.
 	EventTypeUserSlowmodes
+	// EventTypeReadyDiff identifies ReadyDiffEvent.
+	EventTypeReadyDiff
 	// NumEventTypes is one more than the largest EventType.
 	NumEventTypes
 )
@@ -186,6 +188,7 @@ var eventTypeNames = [NumEventTypes]string{
 	EventTypeUserMoveVoiceChannel:   "UserMoveVoiceChannelEvent",
 	EventTypeVoiceCallUpdate:        "VoiceCallUpdateEvent",
 	EventTypeUserSlowmodes:          "UserSlowmodesEvent",
+	EventTypeReadyDiff:              "ReadyDiffEvent",
 }
 
 var eventTypeCategories = [NumEventTypes]EventCategory{
@@ -247,6 +250,7 @@ var eventTypeCategories = [NumEventTypes]EventCategory{
 	EventTypeUserMoveVoiceChannel:   CategoryShard,
 	EventTypeVoiceCallUpdate:        CategoryShard,
 	EventTypeUserSlowmodes:          CategoryShard,
+	EventTypeReadyDiff:              CategoryShard,
 }
 
 // NewEvent returns a new, empty event of type t, or nil for EventTypeNone or an unknown t.
@@ -368,6 +372,8 @@ func NewEvent(t EventType) Event {
 		return new(VoiceCallUpdateEvent)
 	case EventTypeUserSlowmodes:
 		return new(UserSlowmodesEvent)
+	case EventTypeReadyDiff:
+		return new(ReadyDiffEvent)
 	}
 	return nil
 }
@@ -1383,6 +1389,20 @@ func (x *PingData) ShallowClone() *PingData {
 // ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
 // Cached objects are immutable snapshots, so an update builds its new version from a
 // shallow clone, which is much cheaper than proto.Clone.
+func (x *ChannelGap) ShallowClone() *ChannelGap {
+	if x == nil {
+		return nil
+	}
+	return &ChannelGap{
+		Channel: x.Channel,
+		After:   x.After,
+		Until:   x.Until,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
 func (x *ReadyEvent) ShallowClone() *ReadyEvent {
 	if x == nil {
 		return nil
@@ -2266,6 +2286,26 @@ func (x *UserSlowmodesEvent) ShallowClone() *UserSlowmodesEvent {
 // ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
 // Cached objects are immutable snapshots, so an update builds its new version from a
 // shallow clone, which is much cheaper than proto.Clone.
+func (x *ReadyDiffEvent) ShallowClone() *ReadyDiffEvent {
+	if x == nil {
+		return nil
+	}
+	return &ReadyDiffEvent{
+		ServersAdded:    x.ServersAdded,
+		ServersRemoved:  x.ServersRemoved,
+		ChannelsAdded:   x.ChannelsAdded,
+		ChannelsRemoved: x.ChannelsRemoved,
+		EmojisAdded:     x.EmojisAdded,
+		EmojisRemoved:   x.EmojisRemoved,
+		Backfilled:      x.Backfilled,
+		NotBackfilled:   x.NotBackfilled,
+		Shard:           x.Shard,
+	}
+}
+
+// ShallowClone returns a copy of x that shares x's nested messages, lists and strings.
+// Cached objects are immutable snapshots, so an update builds its new version from a
+// shallow clone, which is much cheaper than proto.Clone.
 func (x *AuthenticateFrame) ShallowClone() *AuthenticateFrame {
 	if x == nil {
 		return nil
@@ -2832,3 +2872,11 @@ func (*UserSlowmodesEvent) EventType() EventType { return EventTypeUserSlowmodes
 func (x *UserSlowmodesEvent) SetShard(shard string) { x.Shard = shard }
 
 func (*UserSlowmodesEvent) isShardEvent() {}
+
+// EventType returns EventTypeReadyDiff.
+func (*ReadyDiffEvent) EventType() EventType { return EventTypeReadyDiff }
+
+// SetShard records the shard the event arrived on.
+func (x *ReadyDiffEvent) SetShard(shard string) { x.Shard = shard }
+
+func (*ReadyDiffEvent) isShardEvent() {}

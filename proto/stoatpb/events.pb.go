@@ -4226,6 +4226,128 @@ func (x *UserSlowmodesEvent) GetShard() string {
 	return ""
 }
 
+// ReadyDiffEvent is dispatched after a re-Ready (every Ready of a connection but its first) is
+// applied, as the shard owner's next event after it: what the Ready changed in the sets it
+// replaces, relative to what the connection knew just before (the previous Ready and the events
+// since), and which channels missed messages meanwhile. Stoat has no resume: the events published
+// while the connection was away are lost, and this is what tells a bot that servers, channels and
+// emojis vanished or appeared. The ids are sorted. Your own memberships appear and disappear with
+// servers_added and servers_removed (a Ready lists exactly the servers you are a member of).
+type ReadyDiffEvent struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ServersAdded []string               `protobuf:"bytes,1,rep,name=servers_added,json=serversAdded,proto3" json:"servers_added,omitempty"`
+	// The servers you left or that were deleted (dropped from the cache with their members, roles
+	// and emojis).
+	ServersRemoved []string `protobuf:"bytes,2,rep,name=servers_removed,json=serversRemoved,proto3" json:"servers_removed,omitempty"`
+	ChannelsAdded  []string `protobuf:"bytes,3,rep,name=channels_added,json=channelsAdded,proto3" json:"channels_added,omitempty"`
+	// The channels deleted or no longer visible (dropped from the cache with their messages).
+	ChannelsRemoved []string `protobuf:"bytes,4,rep,name=channels_removed,json=channelsRemoved,proto3" json:"channels_removed,omitempty"`
+	EmojisAdded     []string `protobuf:"bytes,5,rep,name=emojis_added,json=emojisAdded,proto3" json:"emojis_added,omitempty"`
+	EmojisRemoved   []string `protobuf:"bytes,6,rep,name=emojis_removed,json=emojisRemoved,proto3" json:"emojis_removed,omitempty"`
+	// The channels that missed messages and are being backfilled (Config.Backfill), the most
+	// recently active first; their recovered messages follow through each channel's owner.
+	Backfilled []*ChannelGap `protobuf:"bytes,7,rep,name=backfilled,proto3" json:"backfilled,omitempty"`
+	// The channels that missed messages beyond Config.Backfill's bound on channels (or with the
+	// backfill off): their missed messages are not delivered.
+	NotBackfilled []*ChannelGap `protobuf:"bytes,8,rep,name=not_backfilled,json=notBackfilled,proto3" json:"not_backfilled,omitempty"`
+	Shard         string        `protobuf:"bytes,99,opt,name=shard,proto3" json:"shard,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadyDiffEvent) Reset() {
+	*x = ReadyDiffEvent{}
+	mi := &file_stoatpb_events_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadyDiffEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadyDiffEvent) ProtoMessage() {}
+
+func (x *ReadyDiffEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_stoatpb_events_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadyDiffEvent.ProtoReflect.Descriptor instead.
+func (*ReadyDiffEvent) Descriptor() ([]byte, []int) {
+	return file_stoatpb_events_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ReadyDiffEvent) GetServersAdded() []string {
+	if x != nil {
+		return x.ServersAdded
+	}
+	return nil
+}
+
+func (x *ReadyDiffEvent) GetServersRemoved() []string {
+	if x != nil {
+		return x.ServersRemoved
+	}
+	return nil
+}
+
+func (x *ReadyDiffEvent) GetChannelsAdded() []string {
+	if x != nil {
+		return x.ChannelsAdded
+	}
+	return nil
+}
+
+func (x *ReadyDiffEvent) GetChannelsRemoved() []string {
+	if x != nil {
+		return x.ChannelsRemoved
+	}
+	return nil
+}
+
+func (x *ReadyDiffEvent) GetEmojisAdded() []string {
+	if x != nil {
+		return x.EmojisAdded
+	}
+	return nil
+}
+
+func (x *ReadyDiffEvent) GetEmojisRemoved() []string {
+	if x != nil {
+		return x.EmojisRemoved
+	}
+	return nil
+}
+
+func (x *ReadyDiffEvent) GetBackfilled() []*ChannelGap {
+	if x != nil {
+		return x.Backfilled
+	}
+	return nil
+}
+
+func (x *ReadyDiffEvent) GetNotBackfilled() []*ChannelGap {
+	if x != nil {
+		return x.NotBackfilled
+	}
+	return nil
+}
+
+func (x *ReadyDiffEvent) GetShard() string {
+	if x != nil {
+		return x.Shard
+	}
+	return ""
+}
+
 var File_stoatpb_events_proto protoreflect.FileDescriptor
 
 const file_stoatpb_events_proto_rawDesc = "" +
@@ -4610,7 +4732,19 @@ const file_stoatpb_events_proto_rawDesc = "" +
 	"\x05shard\x18c \x01(\tB\x04\xd8\xf3\x18\x01R\x05shard:\x1c\x8a\xb2\x19\x0fVoiceCallUpdate\x92\xb2\x19\x05shard\"\x8c\x01\n" +
 	"\x12UserSlowmodesEvent\x12>\n" +
 	"\tslowmodes\x18\x01 \x03(\v2\x19.ermine.stoat.v1.SlowmodeB\x05\xd2\xf3\x18\x01*R\tslowmodes\x12\x1a\n" +
-	"\x05shard\x18c \x01(\tB\x04\xd8\xf3\x18\x01R\x05shard:\x1a\x8a\xb2\x19\rUserSlowmodes\x92\xb2\x19\x05shard*\x9f\x01\n" +
+	"\x05shard\x18c \x01(\tB\x04\xd8\xf3\x18\x01R\x05shard:\x1a\x8a\xb2\x19\rUserSlowmodes\x92\xb2\x19\x05shard\"\xd2\x03\n" +
+	"\x0eReadyDiffEvent\x12)\n" +
+	"\rservers_added\x18\x01 \x03(\tB\x04\xd8\xf3\x18\x01R\fserversAdded\x12-\n" +
+	"\x0fservers_removed\x18\x02 \x03(\tB\x04\xd8\xf3\x18\x01R\x0eserversRemoved\x12+\n" +
+	"\x0echannels_added\x18\x03 \x03(\tB\x04\xd8\xf3\x18\x01R\rchannelsAdded\x12/\n" +
+	"\x10channels_removed\x18\x04 \x03(\tB\x04\xd8\xf3\x18\x01R\x0fchannelsRemoved\x12'\n" +
+	"\femojis_added\x18\x05 \x03(\tB\x04\xd8\xf3\x18\x01R\vemojisAdded\x12+\n" +
+	"\x0eemojis_removed\x18\x06 \x03(\tB\x04\xd8\xf3\x18\x01R\remojisRemoved\x12A\n" +
+	"\n" +
+	"backfilled\x18\a \x03(\v2\x1b.ermine.stoat.v1.ChannelGapB\x04\xd8\xf3\x18\x01R\n" +
+	"backfilled\x12H\n" +
+	"\x0enot_backfilled\x18\b \x03(\v2\x1b.ermine.stoat.v1.ChannelGapB\x04\xd8\xf3\x18\x01R\rnotBackfilled\x12\x1a\n" +
+	"\x05shard\x18c \x01(\tB\x04\xd8\xf3\x18\x01R\x05shard:\t\x92\xb2\x19\x05shard*\x9f\x01\n" +
 	"\x16MemberRemovalIntention\x12-\n" +
 	"\x1eMEMBER_REMOVAL_INTENTION_LEAVE\x10\x00\x1a\t\xca\xf0\x19\x05Leave\x12+\n" +
 	"\x1dMEMBER_REMOVAL_INTENTION_KICK\x10\x01\x1a\b\xca\xf0\x19\x04Kick\x12)\n" +
@@ -4629,7 +4763,7 @@ func file_stoatpb_events_proto_rawDescGZIP() []byte {
 }
 
 var file_stoatpb_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stoatpb_events_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_stoatpb_events_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_stoatpb_events_proto_goTypes = []any{
 	(MemberRemovalIntention)(0),         // 0: ermine.stoat.v1.MemberRemovalIntention
 	(*ReadyEvent)(nil),                  // 1: ermine.stoat.v1.ReadyEvent
@@ -4690,145 +4824,149 @@ var file_stoatpb_events_proto_goTypes = []any{
 	(*UserMoveVoiceChannelEvent)(nil),   // 56: ermine.stoat.v1.UserMoveVoiceChannelEvent
 	(*VoiceCallUpdateEvent)(nil),        // 57: ermine.stoat.v1.VoiceCallUpdateEvent
 	(*UserSlowmodesEvent)(nil),          // 58: ermine.stoat.v1.UserSlowmodesEvent
-	(*User)(nil),                        // 59: ermine.stoat.v1.User
-	(*Server)(nil),                      // 60: ermine.stoat.v1.Server
-	(*Channel)(nil),                     // 61: ermine.stoat.v1.Channel
-	(*Member)(nil),                      // 62: ermine.stoat.v1.Member
-	(*Emoji)(nil),                       // 63: ermine.stoat.v1.Emoji
-	(*UserSetting)(nil),                 // 64: ermine.stoat.v1.UserSetting
-	(*ChannelUnread)(nil),               // 65: ermine.stoat.v1.ChannelUnread
-	(*ChannelVoiceState)(nil),           // 66: ermine.stoat.v1.ChannelVoiceState
-	(*PolicyChange)(nil),                // 67: ermine.stoat.v1.PolicyChange
-	(*PingData)(nil),                    // 68: ermine.stoat.v1.PingData
-	(*ErrorData)(nil),                   // 69: ermine.stoat.v1.ErrorData
-	(*Session)(nil),                     // 70: ermine.stoat.v1.Session
-	(*PartialChannel)(nil),              // 71: ermine.stoat.v1.PartialChannel
-	(FieldsChannel)(0),                  // 72: ermine.stoat.v1.FieldsChannel
-	(*Message)(nil),                     // 73: ermine.stoat.v1.Message
-	(*PartialMessage)(nil),              // 74: ermine.stoat.v1.PartialMessage
-	(FieldsMessage)(0),                  // 75: ermine.stoat.v1.FieldsMessage
-	(*MessageAppendData)(nil),           // 76: ermine.stoat.v1.MessageAppendData
-	(*PartialServer)(nil),               // 77: ermine.stoat.v1.PartialServer
-	(FieldsServer)(0),                   // 78: ermine.stoat.v1.FieldsServer
-	(*PartialEmoji)(nil),                // 79: ermine.stoat.v1.PartialEmoji
-	(*MemberId)(nil),                    // 80: ermine.stoat.v1.MemberId
-	(*PartialMember)(nil),               // 81: ermine.stoat.v1.PartialMember
-	(FieldsMember)(0),                   // 82: ermine.stoat.v1.FieldsMember
-	(*PartialRole)(nil),                 // 83: ermine.stoat.v1.PartialRole
-	(FieldsRole)(0),                     // 84: ermine.stoat.v1.FieldsRole
-	(*Role)(nil),                        // 85: ermine.stoat.v1.Role
-	(*Report)(nil),                      // 86: ermine.stoat.v1.Report
-	(*PartialUser)(nil),                 // 87: ermine.stoat.v1.PartialUser
-	(FieldsUser)(0),                     // 88: ermine.stoat.v1.FieldsUser
-	(RelationshipStatus)(0),             // 89: ermine.stoat.v1.RelationshipStatus
-	(*Webhook)(nil),                     // 90: ermine.stoat.v1.Webhook
-	(*PartialWebhook)(nil),              // 91: ermine.stoat.v1.PartialWebhook
-	(FieldsWebhook)(0),                  // 92: ermine.stoat.v1.FieldsWebhook
-	(*UserVoiceState)(nil),              // 93: ermine.stoat.v1.UserVoiceState
-	(*PartialUserVoiceState)(nil),       // 94: ermine.stoat.v1.PartialUserVoiceState
-	(*Slowmode)(nil),                    // 95: ermine.stoat.v1.Slowmode
+	(*ReadyDiffEvent)(nil),              // 59: ermine.stoat.v1.ReadyDiffEvent
+	(*User)(nil),                        // 60: ermine.stoat.v1.User
+	(*Server)(nil),                      // 61: ermine.stoat.v1.Server
+	(*Channel)(nil),                     // 62: ermine.stoat.v1.Channel
+	(*Member)(nil),                      // 63: ermine.stoat.v1.Member
+	(*Emoji)(nil),                       // 64: ermine.stoat.v1.Emoji
+	(*UserSetting)(nil),                 // 65: ermine.stoat.v1.UserSetting
+	(*ChannelUnread)(nil),               // 66: ermine.stoat.v1.ChannelUnread
+	(*ChannelVoiceState)(nil),           // 67: ermine.stoat.v1.ChannelVoiceState
+	(*PolicyChange)(nil),                // 68: ermine.stoat.v1.PolicyChange
+	(*PingData)(nil),                    // 69: ermine.stoat.v1.PingData
+	(*ErrorData)(nil),                   // 70: ermine.stoat.v1.ErrorData
+	(*Session)(nil),                     // 71: ermine.stoat.v1.Session
+	(*PartialChannel)(nil),              // 72: ermine.stoat.v1.PartialChannel
+	(FieldsChannel)(0),                  // 73: ermine.stoat.v1.FieldsChannel
+	(*Message)(nil),                     // 74: ermine.stoat.v1.Message
+	(*PartialMessage)(nil),              // 75: ermine.stoat.v1.PartialMessage
+	(FieldsMessage)(0),                  // 76: ermine.stoat.v1.FieldsMessage
+	(*MessageAppendData)(nil),           // 77: ermine.stoat.v1.MessageAppendData
+	(*PartialServer)(nil),               // 78: ermine.stoat.v1.PartialServer
+	(FieldsServer)(0),                   // 79: ermine.stoat.v1.FieldsServer
+	(*PartialEmoji)(nil),                // 80: ermine.stoat.v1.PartialEmoji
+	(*MemberId)(nil),                    // 81: ermine.stoat.v1.MemberId
+	(*PartialMember)(nil),               // 82: ermine.stoat.v1.PartialMember
+	(FieldsMember)(0),                   // 83: ermine.stoat.v1.FieldsMember
+	(*PartialRole)(nil),                 // 84: ermine.stoat.v1.PartialRole
+	(FieldsRole)(0),                     // 85: ermine.stoat.v1.FieldsRole
+	(*Role)(nil),                        // 86: ermine.stoat.v1.Role
+	(*Report)(nil),                      // 87: ermine.stoat.v1.Report
+	(*PartialUser)(nil),                 // 88: ermine.stoat.v1.PartialUser
+	(FieldsUser)(0),                     // 89: ermine.stoat.v1.FieldsUser
+	(RelationshipStatus)(0),             // 90: ermine.stoat.v1.RelationshipStatus
+	(*Webhook)(nil),                     // 91: ermine.stoat.v1.Webhook
+	(*PartialWebhook)(nil),              // 92: ermine.stoat.v1.PartialWebhook
+	(FieldsWebhook)(0),                  // 93: ermine.stoat.v1.FieldsWebhook
+	(*UserVoiceState)(nil),              // 94: ermine.stoat.v1.UserVoiceState
+	(*PartialUserVoiceState)(nil),       // 95: ermine.stoat.v1.PartialUserVoiceState
+	(*Slowmode)(nil),                    // 96: ermine.stoat.v1.Slowmode
+	(*ChannelGap)(nil),                  // 97: ermine.stoat.v1.ChannelGap
 }
 var file_stoatpb_events_proto_depIdxs = []int32{
-	59, // 0: ermine.stoat.v1.ReadyEvent.users:type_name -> ermine.stoat.v1.User
-	60, // 1: ermine.stoat.v1.ReadyEvent.servers:type_name -> ermine.stoat.v1.Server
-	61, // 2: ermine.stoat.v1.ReadyEvent.channels:type_name -> ermine.stoat.v1.Channel
-	62, // 3: ermine.stoat.v1.ReadyEvent.members:type_name -> ermine.stoat.v1.Member
-	63, // 4: ermine.stoat.v1.ReadyEvent.emojis:type_name -> ermine.stoat.v1.Emoji
-	64, // 5: ermine.stoat.v1.ReadyEvent.user_settings:type_name -> ermine.stoat.v1.UserSetting
-	65, // 6: ermine.stoat.v1.ReadyEvent.read_states:type_name -> ermine.stoat.v1.ChannelUnread
-	66, // 7: ermine.stoat.v1.ReadyEvent.voice_states:type_name -> ermine.stoat.v1.ChannelVoiceState
-	67, // 8: ermine.stoat.v1.ReadyEvent.policy_changes:type_name -> ermine.stoat.v1.PolicyChange
-	59, // 9: ermine.stoat.v1.ReadyEvent.me:type_name -> ermine.stoat.v1.User
-	68, // 10: ermine.stoat.v1.PongEvent.data:type_name -> ermine.stoat.v1.PingData
-	69, // 11: ermine.stoat.v1.ErrorEvent.data:type_name -> ermine.stoat.v1.ErrorData
-	70, // 12: ermine.stoat.v1.SessionCreateEvent.session:type_name -> ermine.stoat.v1.Session
-	61, // 13: ermine.stoat.v1.PrivateChannelCreateEvent.channel:type_name -> ermine.stoat.v1.Channel
-	61, // 14: ermine.stoat.v1.ServerChannelCreateEvent.channel:type_name -> ermine.stoat.v1.Channel
-	71, // 15: ermine.stoat.v1.ChannelUpdateEvent.channel:type_name -> ermine.stoat.v1.PartialChannel
-	72, // 16: ermine.stoat.v1.ChannelUpdateEvent.clear:type_name -> ermine.stoat.v1.FieldsChannel
-	61, // 17: ermine.stoat.v1.ChannelUpdateEvent.before:type_name -> ermine.stoat.v1.Channel
-	61, // 18: ermine.stoat.v1.ChannelUpdateEvent.after:type_name -> ermine.stoat.v1.Channel
-	61, // 19: ermine.stoat.v1.ChannelDeleteEvent.channel:type_name -> ermine.stoat.v1.Channel
-	61, // 20: ermine.stoat.v1.GroupRecipientAddEvent.group:type_name -> ermine.stoat.v1.Channel
-	61, // 21: ermine.stoat.v1.GroupRecipientRemoveEvent.group:type_name -> ermine.stoat.v1.Channel
-	73, // 22: ermine.stoat.v1.MessageCreateEvent.message:type_name -> ermine.stoat.v1.Message
-	74, // 23: ermine.stoat.v1.MessageUpdateEvent.message:type_name -> ermine.stoat.v1.PartialMessage
-	75, // 24: ermine.stoat.v1.MessageUpdateEvent.clear:type_name -> ermine.stoat.v1.FieldsMessage
-	73, // 25: ermine.stoat.v1.MessageUpdateEvent.before:type_name -> ermine.stoat.v1.Message
-	73, // 26: ermine.stoat.v1.MessageUpdateEvent.after:type_name -> ermine.stoat.v1.Message
-	76, // 27: ermine.stoat.v1.MessageAppendEvent.data:type_name -> ermine.stoat.v1.MessageAppendData
-	73, // 28: ermine.stoat.v1.MessageAppendEvent.message:type_name -> ermine.stoat.v1.Message
-	73, // 29: ermine.stoat.v1.MessageDeleteEvent.message:type_name -> ermine.stoat.v1.Message
-	73, // 30: ermine.stoat.v1.MessageDeleteBulkEvent.messages:type_name -> ermine.stoat.v1.Message
-	73, // 31: ermine.stoat.v1.MessageReactEvent.message:type_name -> ermine.stoat.v1.Message
-	73, // 32: ermine.stoat.v1.MessageUnreactEvent.message:type_name -> ermine.stoat.v1.Message
-	73, // 33: ermine.stoat.v1.MessageClearReactionEvent.message:type_name -> ermine.stoat.v1.Message
-	60, // 34: ermine.stoat.v1.ServerCreateEvent.server:type_name -> ermine.stoat.v1.Server
-	61, // 35: ermine.stoat.v1.ServerCreateEvent.channels:type_name -> ermine.stoat.v1.Channel
-	63, // 36: ermine.stoat.v1.ServerCreateEvent.emojis:type_name -> ermine.stoat.v1.Emoji
-	66, // 37: ermine.stoat.v1.ServerCreateEvent.voice_states:type_name -> ermine.stoat.v1.ChannelVoiceState
-	77, // 38: ermine.stoat.v1.ServerUpdateEvent.server:type_name -> ermine.stoat.v1.PartialServer
-	78, // 39: ermine.stoat.v1.ServerUpdateEvent.clear:type_name -> ermine.stoat.v1.FieldsServer
-	60, // 40: ermine.stoat.v1.ServerUpdateEvent.before:type_name -> ermine.stoat.v1.Server
-	60, // 41: ermine.stoat.v1.ServerUpdateEvent.after:type_name -> ermine.stoat.v1.Server
-	60, // 42: ermine.stoat.v1.ServerDeleteEvent.server:type_name -> ermine.stoat.v1.Server
-	63, // 43: ermine.stoat.v1.ServerEmojiCreateEvent.emoji:type_name -> ermine.stoat.v1.Emoji
-	79, // 44: ermine.stoat.v1.ServerEmojiUpdateEvent.emoji:type_name -> ermine.stoat.v1.PartialEmoji
-	63, // 45: ermine.stoat.v1.ServerEmojiUpdateEvent.before:type_name -> ermine.stoat.v1.Emoji
-	63, // 46: ermine.stoat.v1.ServerEmojiUpdateEvent.after:type_name -> ermine.stoat.v1.Emoji
-	63, // 47: ermine.stoat.v1.ServerEmojiDeleteEvent.emoji:type_name -> ermine.stoat.v1.Emoji
-	62, // 48: ermine.stoat.v1.ServerMemberJoinEvent.member:type_name -> ermine.stoat.v1.Member
-	80, // 49: ermine.stoat.v1.ServerMemberUpdateEvent.member_id:type_name -> ermine.stoat.v1.MemberId
-	81, // 50: ermine.stoat.v1.ServerMemberUpdateEvent.member:type_name -> ermine.stoat.v1.PartialMember
-	82, // 51: ermine.stoat.v1.ServerMemberUpdateEvent.clear:type_name -> ermine.stoat.v1.FieldsMember
-	62, // 52: ermine.stoat.v1.ServerMemberUpdateEvent.before:type_name -> ermine.stoat.v1.Member
-	62, // 53: ermine.stoat.v1.ServerMemberUpdateEvent.after:type_name -> ermine.stoat.v1.Member
+	60, // 0: ermine.stoat.v1.ReadyEvent.users:type_name -> ermine.stoat.v1.User
+	61, // 1: ermine.stoat.v1.ReadyEvent.servers:type_name -> ermine.stoat.v1.Server
+	62, // 2: ermine.stoat.v1.ReadyEvent.channels:type_name -> ermine.stoat.v1.Channel
+	63, // 3: ermine.stoat.v1.ReadyEvent.members:type_name -> ermine.stoat.v1.Member
+	64, // 4: ermine.stoat.v1.ReadyEvent.emojis:type_name -> ermine.stoat.v1.Emoji
+	65, // 5: ermine.stoat.v1.ReadyEvent.user_settings:type_name -> ermine.stoat.v1.UserSetting
+	66, // 6: ermine.stoat.v1.ReadyEvent.read_states:type_name -> ermine.stoat.v1.ChannelUnread
+	67, // 7: ermine.stoat.v1.ReadyEvent.voice_states:type_name -> ermine.stoat.v1.ChannelVoiceState
+	68, // 8: ermine.stoat.v1.ReadyEvent.policy_changes:type_name -> ermine.stoat.v1.PolicyChange
+	60, // 9: ermine.stoat.v1.ReadyEvent.me:type_name -> ermine.stoat.v1.User
+	69, // 10: ermine.stoat.v1.PongEvent.data:type_name -> ermine.stoat.v1.PingData
+	70, // 11: ermine.stoat.v1.ErrorEvent.data:type_name -> ermine.stoat.v1.ErrorData
+	71, // 12: ermine.stoat.v1.SessionCreateEvent.session:type_name -> ermine.stoat.v1.Session
+	62, // 13: ermine.stoat.v1.PrivateChannelCreateEvent.channel:type_name -> ermine.stoat.v1.Channel
+	62, // 14: ermine.stoat.v1.ServerChannelCreateEvent.channel:type_name -> ermine.stoat.v1.Channel
+	72, // 15: ermine.stoat.v1.ChannelUpdateEvent.channel:type_name -> ermine.stoat.v1.PartialChannel
+	73, // 16: ermine.stoat.v1.ChannelUpdateEvent.clear:type_name -> ermine.stoat.v1.FieldsChannel
+	62, // 17: ermine.stoat.v1.ChannelUpdateEvent.before:type_name -> ermine.stoat.v1.Channel
+	62, // 18: ermine.stoat.v1.ChannelUpdateEvent.after:type_name -> ermine.stoat.v1.Channel
+	62, // 19: ermine.stoat.v1.ChannelDeleteEvent.channel:type_name -> ermine.stoat.v1.Channel
+	62, // 20: ermine.stoat.v1.GroupRecipientAddEvent.group:type_name -> ermine.stoat.v1.Channel
+	62, // 21: ermine.stoat.v1.GroupRecipientRemoveEvent.group:type_name -> ermine.stoat.v1.Channel
+	74, // 22: ermine.stoat.v1.MessageCreateEvent.message:type_name -> ermine.stoat.v1.Message
+	75, // 23: ermine.stoat.v1.MessageUpdateEvent.message:type_name -> ermine.stoat.v1.PartialMessage
+	76, // 24: ermine.stoat.v1.MessageUpdateEvent.clear:type_name -> ermine.stoat.v1.FieldsMessage
+	74, // 25: ermine.stoat.v1.MessageUpdateEvent.before:type_name -> ermine.stoat.v1.Message
+	74, // 26: ermine.stoat.v1.MessageUpdateEvent.after:type_name -> ermine.stoat.v1.Message
+	77, // 27: ermine.stoat.v1.MessageAppendEvent.data:type_name -> ermine.stoat.v1.MessageAppendData
+	74, // 28: ermine.stoat.v1.MessageAppendEvent.message:type_name -> ermine.stoat.v1.Message
+	74, // 29: ermine.stoat.v1.MessageDeleteEvent.message:type_name -> ermine.stoat.v1.Message
+	74, // 30: ermine.stoat.v1.MessageDeleteBulkEvent.messages:type_name -> ermine.stoat.v1.Message
+	74, // 31: ermine.stoat.v1.MessageReactEvent.message:type_name -> ermine.stoat.v1.Message
+	74, // 32: ermine.stoat.v1.MessageUnreactEvent.message:type_name -> ermine.stoat.v1.Message
+	74, // 33: ermine.stoat.v1.MessageClearReactionEvent.message:type_name -> ermine.stoat.v1.Message
+	61, // 34: ermine.stoat.v1.ServerCreateEvent.server:type_name -> ermine.stoat.v1.Server
+	62, // 35: ermine.stoat.v1.ServerCreateEvent.channels:type_name -> ermine.stoat.v1.Channel
+	64, // 36: ermine.stoat.v1.ServerCreateEvent.emojis:type_name -> ermine.stoat.v1.Emoji
+	67, // 37: ermine.stoat.v1.ServerCreateEvent.voice_states:type_name -> ermine.stoat.v1.ChannelVoiceState
+	78, // 38: ermine.stoat.v1.ServerUpdateEvent.server:type_name -> ermine.stoat.v1.PartialServer
+	79, // 39: ermine.stoat.v1.ServerUpdateEvent.clear:type_name -> ermine.stoat.v1.FieldsServer
+	61, // 40: ermine.stoat.v1.ServerUpdateEvent.before:type_name -> ermine.stoat.v1.Server
+	61, // 41: ermine.stoat.v1.ServerUpdateEvent.after:type_name -> ermine.stoat.v1.Server
+	61, // 42: ermine.stoat.v1.ServerDeleteEvent.server:type_name -> ermine.stoat.v1.Server
+	64, // 43: ermine.stoat.v1.ServerEmojiCreateEvent.emoji:type_name -> ermine.stoat.v1.Emoji
+	80, // 44: ermine.stoat.v1.ServerEmojiUpdateEvent.emoji:type_name -> ermine.stoat.v1.PartialEmoji
+	64, // 45: ermine.stoat.v1.ServerEmojiUpdateEvent.before:type_name -> ermine.stoat.v1.Emoji
+	64, // 46: ermine.stoat.v1.ServerEmojiUpdateEvent.after:type_name -> ermine.stoat.v1.Emoji
+	64, // 47: ermine.stoat.v1.ServerEmojiDeleteEvent.emoji:type_name -> ermine.stoat.v1.Emoji
+	63, // 48: ermine.stoat.v1.ServerMemberJoinEvent.member:type_name -> ermine.stoat.v1.Member
+	81, // 49: ermine.stoat.v1.ServerMemberUpdateEvent.member_id:type_name -> ermine.stoat.v1.MemberId
+	82, // 50: ermine.stoat.v1.ServerMemberUpdateEvent.member:type_name -> ermine.stoat.v1.PartialMember
+	83, // 51: ermine.stoat.v1.ServerMemberUpdateEvent.clear:type_name -> ermine.stoat.v1.FieldsMember
+	63, // 52: ermine.stoat.v1.ServerMemberUpdateEvent.before:type_name -> ermine.stoat.v1.Member
+	63, // 53: ermine.stoat.v1.ServerMemberUpdateEvent.after:type_name -> ermine.stoat.v1.Member
 	0,  // 54: ermine.stoat.v1.ServerMemberRemoveEvent.reason:type_name -> ermine.stoat.v1.MemberRemovalIntention
-	62, // 55: ermine.stoat.v1.ServerMemberRemoveEvent.member:type_name -> ermine.stoat.v1.Member
-	83, // 56: ermine.stoat.v1.RawServerRoleUpdateEvent.role:type_name -> ermine.stoat.v1.PartialRole
-	84, // 57: ermine.stoat.v1.RawServerRoleUpdateEvent.clear:type_name -> ermine.stoat.v1.FieldsRole
-	85, // 58: ermine.stoat.v1.RawServerRoleUpdateEvent.old_role:type_name -> ermine.stoat.v1.Role
-	85, // 59: ermine.stoat.v1.RawServerRoleUpdateEvent.new_role:type_name -> ermine.stoat.v1.Role
-	60, // 60: ermine.stoat.v1.RawServerRoleUpdateEvent.server:type_name -> ermine.stoat.v1.Server
-	60, // 61: ermine.stoat.v1.ServerRoleDeleteEvent.server:type_name -> ermine.stoat.v1.Server
-	85, // 62: ermine.stoat.v1.ServerRoleDeleteEvent.role:type_name -> ermine.stoat.v1.Role
-	60, // 63: ermine.stoat.v1.ServerRoleRanksUpdateEvent.server:type_name -> ermine.stoat.v1.Server
-	86, // 64: ermine.stoat.v1.ReportCreateEvent.report:type_name -> ermine.stoat.v1.Report
-	87, // 65: ermine.stoat.v1.UserUpdateEvent.user:type_name -> ermine.stoat.v1.PartialUser
-	88, // 66: ermine.stoat.v1.UserUpdateEvent.clear:type_name -> ermine.stoat.v1.FieldsUser
-	59, // 67: ermine.stoat.v1.UserUpdateEvent.before:type_name -> ermine.stoat.v1.User
-	59, // 68: ermine.stoat.v1.UserUpdateEvent.after:type_name -> ermine.stoat.v1.User
-	59, // 69: ermine.stoat.v1.UserRelationshipUpdateEvent.new_user:type_name -> ermine.stoat.v1.User
-	89, // 70: ermine.stoat.v1.UserRelationshipUpdateEvent.status:type_name -> ermine.stoat.v1.RelationshipStatus
-	59, // 71: ermine.stoat.v1.UserRelationshipUpdateEvent.old_user:type_name -> ermine.stoat.v1.User
-	89, // 72: ermine.stoat.v1.UserRelationshipUpdateEvent.before:type_name -> ermine.stoat.v1.RelationshipStatus
-	64, // 73: ermine.stoat.v1.UserSettingsUpdateEvent.partial:type_name -> ermine.stoat.v1.UserSetting
-	64, // 74: ermine.stoat.v1.UserSettingsUpdateEvent.before:type_name -> ermine.stoat.v1.UserSetting
-	64, // 75: ermine.stoat.v1.UserSettingsUpdateEvent.after:type_name -> ermine.stoat.v1.UserSetting
-	59, // 76: ermine.stoat.v1.UserPlatformWipeEvent.before:type_name -> ermine.stoat.v1.User
-	59, // 77: ermine.stoat.v1.UserPlatformWipeEvent.after:type_name -> ermine.stoat.v1.User
-	90, // 78: ermine.stoat.v1.WebhookCreateEvent.webhook:type_name -> ermine.stoat.v1.Webhook
-	91, // 79: ermine.stoat.v1.WebhookUpdateEvent.webhook:type_name -> ermine.stoat.v1.PartialWebhook
-	92, // 80: ermine.stoat.v1.WebhookUpdateEvent.remove:type_name -> ermine.stoat.v1.FieldsWebhook
-	90, // 81: ermine.stoat.v1.WebhookUpdateEvent.before:type_name -> ermine.stoat.v1.Webhook
-	90, // 82: ermine.stoat.v1.WebhookUpdateEvent.after:type_name -> ermine.stoat.v1.Webhook
-	90, // 83: ermine.stoat.v1.WebhookDeleteEvent.webhook:type_name -> ermine.stoat.v1.Webhook
-	93, // 84: ermine.stoat.v1.VoiceChannelJoinEvent.state:type_name -> ermine.stoat.v1.UserVoiceState
-	66, // 85: ermine.stoat.v1.VoiceChannelLeaveEvent.container:type_name -> ermine.stoat.v1.ChannelVoiceState
-	93, // 86: ermine.stoat.v1.VoiceChannelLeaveEvent.state:type_name -> ermine.stoat.v1.UserVoiceState
-	93, // 87: ermine.stoat.v1.VoiceChannelMoveEvent.state:type_name -> ermine.stoat.v1.UserVoiceState
-	66, // 88: ermine.stoat.v1.VoiceChannelMoveEvent.old_container:type_name -> ermine.stoat.v1.ChannelVoiceState
-	66, // 89: ermine.stoat.v1.VoiceChannelMoveEvent.new_container:type_name -> ermine.stoat.v1.ChannelVoiceState
-	94, // 90: ermine.stoat.v1.UserVoiceStateUpdateEvent.state:type_name -> ermine.stoat.v1.PartialUserVoiceState
-	66, // 91: ermine.stoat.v1.UserVoiceStateUpdateEvent.container:type_name -> ermine.stoat.v1.ChannelVoiceState
-	93, // 92: ermine.stoat.v1.UserVoiceStateUpdateEvent.before:type_name -> ermine.stoat.v1.UserVoiceState
-	93, // 93: ermine.stoat.v1.UserVoiceStateUpdateEvent.after:type_name -> ermine.stoat.v1.UserVoiceState
-	95, // 94: ermine.stoat.v1.UserSlowmodesEvent.slowmodes:type_name -> ermine.stoat.v1.Slowmode
-	95, // [95:95] is the sub-list for method output_type
-	95, // [95:95] is the sub-list for method input_type
-	95, // [95:95] is the sub-list for extension type_name
-	95, // [95:95] is the sub-list for extension extendee
-	0,  // [0:95] is the sub-list for field type_name
+	63, // 55: ermine.stoat.v1.ServerMemberRemoveEvent.member:type_name -> ermine.stoat.v1.Member
+	84, // 56: ermine.stoat.v1.RawServerRoleUpdateEvent.role:type_name -> ermine.stoat.v1.PartialRole
+	85, // 57: ermine.stoat.v1.RawServerRoleUpdateEvent.clear:type_name -> ermine.stoat.v1.FieldsRole
+	86, // 58: ermine.stoat.v1.RawServerRoleUpdateEvent.old_role:type_name -> ermine.stoat.v1.Role
+	86, // 59: ermine.stoat.v1.RawServerRoleUpdateEvent.new_role:type_name -> ermine.stoat.v1.Role
+	61, // 60: ermine.stoat.v1.RawServerRoleUpdateEvent.server:type_name -> ermine.stoat.v1.Server
+	61, // 61: ermine.stoat.v1.ServerRoleDeleteEvent.server:type_name -> ermine.stoat.v1.Server
+	86, // 62: ermine.stoat.v1.ServerRoleDeleteEvent.role:type_name -> ermine.stoat.v1.Role
+	61, // 63: ermine.stoat.v1.ServerRoleRanksUpdateEvent.server:type_name -> ermine.stoat.v1.Server
+	87, // 64: ermine.stoat.v1.ReportCreateEvent.report:type_name -> ermine.stoat.v1.Report
+	88, // 65: ermine.stoat.v1.UserUpdateEvent.user:type_name -> ermine.stoat.v1.PartialUser
+	89, // 66: ermine.stoat.v1.UserUpdateEvent.clear:type_name -> ermine.stoat.v1.FieldsUser
+	60, // 67: ermine.stoat.v1.UserUpdateEvent.before:type_name -> ermine.stoat.v1.User
+	60, // 68: ermine.stoat.v1.UserUpdateEvent.after:type_name -> ermine.stoat.v1.User
+	60, // 69: ermine.stoat.v1.UserRelationshipUpdateEvent.new_user:type_name -> ermine.stoat.v1.User
+	90, // 70: ermine.stoat.v1.UserRelationshipUpdateEvent.status:type_name -> ermine.stoat.v1.RelationshipStatus
+	60, // 71: ermine.stoat.v1.UserRelationshipUpdateEvent.old_user:type_name -> ermine.stoat.v1.User
+	90, // 72: ermine.stoat.v1.UserRelationshipUpdateEvent.before:type_name -> ermine.stoat.v1.RelationshipStatus
+	65, // 73: ermine.stoat.v1.UserSettingsUpdateEvent.partial:type_name -> ermine.stoat.v1.UserSetting
+	65, // 74: ermine.stoat.v1.UserSettingsUpdateEvent.before:type_name -> ermine.stoat.v1.UserSetting
+	65, // 75: ermine.stoat.v1.UserSettingsUpdateEvent.after:type_name -> ermine.stoat.v1.UserSetting
+	60, // 76: ermine.stoat.v1.UserPlatformWipeEvent.before:type_name -> ermine.stoat.v1.User
+	60, // 77: ermine.stoat.v1.UserPlatformWipeEvent.after:type_name -> ermine.stoat.v1.User
+	91, // 78: ermine.stoat.v1.WebhookCreateEvent.webhook:type_name -> ermine.stoat.v1.Webhook
+	92, // 79: ermine.stoat.v1.WebhookUpdateEvent.webhook:type_name -> ermine.stoat.v1.PartialWebhook
+	93, // 80: ermine.stoat.v1.WebhookUpdateEvent.remove:type_name -> ermine.stoat.v1.FieldsWebhook
+	91, // 81: ermine.stoat.v1.WebhookUpdateEvent.before:type_name -> ermine.stoat.v1.Webhook
+	91, // 82: ermine.stoat.v1.WebhookUpdateEvent.after:type_name -> ermine.stoat.v1.Webhook
+	91, // 83: ermine.stoat.v1.WebhookDeleteEvent.webhook:type_name -> ermine.stoat.v1.Webhook
+	94, // 84: ermine.stoat.v1.VoiceChannelJoinEvent.state:type_name -> ermine.stoat.v1.UserVoiceState
+	67, // 85: ermine.stoat.v1.VoiceChannelLeaveEvent.container:type_name -> ermine.stoat.v1.ChannelVoiceState
+	94, // 86: ermine.stoat.v1.VoiceChannelLeaveEvent.state:type_name -> ermine.stoat.v1.UserVoiceState
+	94, // 87: ermine.stoat.v1.VoiceChannelMoveEvent.state:type_name -> ermine.stoat.v1.UserVoiceState
+	67, // 88: ermine.stoat.v1.VoiceChannelMoveEvent.old_container:type_name -> ermine.stoat.v1.ChannelVoiceState
+	67, // 89: ermine.stoat.v1.VoiceChannelMoveEvent.new_container:type_name -> ermine.stoat.v1.ChannelVoiceState
+	95, // 90: ermine.stoat.v1.UserVoiceStateUpdateEvent.state:type_name -> ermine.stoat.v1.PartialUserVoiceState
+	67, // 91: ermine.stoat.v1.UserVoiceStateUpdateEvent.container:type_name -> ermine.stoat.v1.ChannelVoiceState
+	94, // 92: ermine.stoat.v1.UserVoiceStateUpdateEvent.before:type_name -> ermine.stoat.v1.UserVoiceState
+	94, // 93: ermine.stoat.v1.UserVoiceStateUpdateEvent.after:type_name -> ermine.stoat.v1.UserVoiceState
+	96, // 94: ermine.stoat.v1.UserSlowmodesEvent.slowmodes:type_name -> ermine.stoat.v1.Slowmode
+	97, // 95: ermine.stoat.v1.ReadyDiffEvent.backfilled:type_name -> ermine.stoat.v1.ChannelGap
+	97, // 96: ermine.stoat.v1.ReadyDiffEvent.not_backfilled:type_name -> ermine.stoat.v1.ChannelGap
+	97, // [97:97] is the sub-list for method output_type
+	97, // [97:97] is the sub-list for method input_type
+	97, // [97:97] is the sub-list for extension type_name
+	97, // [97:97] is the sub-list for extension extendee
+	0,  // [0:97] is the sub-list for field type_name
 }
 
 func init() { file_stoatpb_events_proto_init() }
@@ -4843,7 +4981,7 @@ func file_stoatpb_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stoatpb_events_proto_rawDesc), len(file_stoatpb_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   58,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

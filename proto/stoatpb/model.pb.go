@@ -6083,6 +6083,70 @@ func (x *PingData) GetBytes() []byte {
 	return nil
 }
 
+// ChannelGap is a channel that missed messages while the connection was away: those with
+// after < id ≤ until.
+type ChannelGap struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Channel string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	// The newest message id seen in the channel before the Ready ("" if none).
+	After string `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
+	// The Ready's last_message_id of the channel.
+	Until         string `protobuf:"bytes,3,opt,name=until,proto3" json:"until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelGap) Reset() {
+	*x = ChannelGap{}
+	mi := &file_stoatpb_model_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelGap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelGap) ProtoMessage() {}
+
+func (x *ChannelGap) ProtoReflect() protoreflect.Message {
+	mi := &file_stoatpb_model_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelGap.ProtoReflect.Descriptor instead.
+func (*ChannelGap) Descriptor() ([]byte, []int) {
+	return file_stoatpb_model_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *ChannelGap) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *ChannelGap) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *ChannelGap) GetUntil() string {
+	if x != nil {
+		return x.Until
+	}
+	return ""
+}
+
 var File_stoatpb_model_proto protoreflect.FileDescriptor
 
 const file_stoatpb_model_proto_rawDesc = "" +
@@ -6608,7 +6672,12 @@ const file_stoatpb_model_proto_rawDesc = "" +
 	"collection\"8\n" +
 	"\bPingData\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x14\n" +
-	"\x05bytes\x18\x02 \x01(\fR\x05bytes*\xff\x01\n" +
+	"\x05bytes\x18\x02 \x01(\fR\x05bytes\"d\n" +
+	"\n" +
+	"ChannelGap\x12\x1e\n" +
+	"\achannel\x18\x01 \x01(\tB\x04\xd8\xf3\x18\x01R\achannel\x12\x1a\n" +
+	"\x05after\x18\x02 \x01(\tB\x04\xd8\xf3\x18\x01R\x05after\x12\x1a\n" +
+	"\x05until\x18\x03 \x01(\tB\x04\xd8\xf3\x18\x01R\x05until*\xff\x01\n" +
 	"\x10FileMetadataType\x12\"\n" +
 	"\x1eFILE_METADATA_TYPE_UNSPECIFIED\x10\x00\x12%\n" +
 	"\x17FILE_METADATA_TYPE_FILE\x10\x01\x1a\b\xca\xf0\x19\x04File\x12%\n" +
@@ -6774,7 +6843,7 @@ func file_stoatpb_model_proto_rawDescGZIP() []byte {
 }
 
 var file_stoatpb_model_proto_enumTypes = make([]protoimpl.EnumInfo, 18)
-var file_stoatpb_model_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
+var file_stoatpb_model_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_stoatpb_model_proto_goTypes = []any{
 	(FileMetadataType)(0),         // 0: ermine.stoat.v1.FileMetadataType
 	(RelationshipStatus)(0),       // 1: ermine.stoat.v1.RelationshipStatus
@@ -6855,6 +6924,7 @@ var file_stoatpb_model_proto_goTypes = []any{
 	(*Report)(nil),                // 76: ermine.stoat.v1.Report
 	(*ErrorData)(nil),             // 77: ermine.stoat.v1.ErrorData
 	(*PingData)(nil),              // 78: ermine.stoat.v1.PingData
+	(*ChannelGap)(nil),            // 79: ermine.stoat.v1.ChannelGap
 }
 var file_stoatpb_model_proto_depIdxs = []int32{
 	0,  // 0: ermine.stoat.v1.FileMetadata.type:type_name -> ermine.stoat.v1.FileMetadataType
@@ -6982,7 +7052,7 @@ func file_stoatpb_model_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stoatpb_model_proto_rawDesc), len(file_stoatpb_model_proto_rawDesc)),
 			NumEnums:      18,
-			NumMessages:   61,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
