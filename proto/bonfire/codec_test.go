@@ -116,6 +116,7 @@ func TestEveryEventClassDecodes(t *testing.T) {
 	synthetic := map[stoatpb.EventType]bool{
 		stoatpb.EventTypeBeforeConnect: true, // emitted by the shard, never on the wire
 		stoatpb.EventTypeAfterConnect:  true,
+		stoatpb.EventTypeReadyDiff:     true, // made by the reader after a re-Ready
 	}
 	for typ := stoatpb.EventType(1); typ < stoatpb.NumEventTypes; typ++ {
 		if !seen[typ] && !synthetic[typ] {
