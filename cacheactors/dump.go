@@ -27,7 +27,7 @@ import (
 // Objects use the Stoat API's own field names, as the server sends them; keys are sorted, absent
 // fields and empty sections are omitted, and messages carry no embedded user or member (those are
 // cached in their own owners). It is the output of `ermine replay` and the conformance harness of
-// the cache. Call it when no events are being processed (after Bot.Drain) for a consistent view.
+// the cache. Call it when no events are being processed (after feed.Feed.Drain) for a consistent view.
 func (s *Store) WriteCanonicalJSON(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	var buf []byte
