@@ -259,7 +259,7 @@ func populated(b *testing.B, p Policy) (*Store, []string, []string) {
 		srvOwner.setMember(&stoatpb.Member{Id: &stoatpb.MemberId{Server: "01SERVERBENCH", User: benchMemberIDs[m]}})
 	}
 	for _, id := range userIDs {
-		s.users.set(id, &stoatpb.User{Id: id, Username: "u"})
+		s.users.set(id, &stoatpb.User{Id: id, Username: "u"}, CacheUndefined)
 	}
 	return s, msgIDs, chans
 }

@@ -23,7 +23,7 @@ var webhookCreate = on[*channelOwner, *stoatpb.WebhookCreateEvent]{
 			if !slices.Contains(o.webhooks, id) {
 				o.webhooks = append(o.webhooks, id)
 			}
-			o.store().webhooks.set(id, e.GetWebhook())
+			o.store().webhooks.set(id, e.GetWebhook(), o.writing.Kind)
 		}
 	},
 }.spec()
@@ -54,7 +54,7 @@ var webhookUpdate = on[*channelOwner, *stoatpb.WebhookUpdateEvent]{
 	},
 	process: func(o *channelOwner, e *stoatpb.WebhookUpdateEvent) {
 		if e.After != nil {
-			o.store().webhooks.set(e.WebhookId, e.After)
+			o.store().webhooks.set(e.WebhookId, e.After, o.writing.Kind)
 			if e.After.ChannelId != o.key.ID {
 				o.webhooks = slices.DeleteFunc(o.webhooks, func(w string) bool { return w == e.WebhookId })
 			}

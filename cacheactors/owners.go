@@ -375,7 +375,7 @@ func (o *channelOwner) Reset() {
 // starts from channelNow() or edit(), never from o.channel itself.
 func (o *channelOwner) setChannel(c *stoatpb.Channel) {
 	o.channel = c
-	o.store().channels.set(o.key.ID, c)
+	o.store().channels.set(o.key.ID, c, o.writing.Kind)
 	o.store().wrote(&o.writing)
 	o.lastID = ""
 	if w := o.window; w != nil && w.lastID != "" {
@@ -416,7 +416,7 @@ func (o *channelOwner) setVoice(v *stoatpb.ChannelVoiceState) {
 		return
 	}
 	o.voice = v
-	o.store().voice.set(o.key.ID, v)
+	o.store().voice.set(o.key.ID, v, o.writing.Kind)
 	o.store().wrote(&o.writing)
 }
 
@@ -430,7 +430,7 @@ func (o *channelOwner) setReadState(rs *stoatpb.ChannelUnread) {
 		o.store().readStates.del(o.key.ID)
 		return
 	}
-	o.store().readStates.set(o.key.ID, rs)
+	o.store().readStates.set(o.key.ID, rs, o.writing.Kind)
 	o.store().wrote(&o.writing)
 }
 
@@ -491,7 +491,7 @@ func (o *channelOwner) putMessage(m *stoatpb.Message) {
 		}
 		return
 	}
-	w, _ := o.window.with(o.key.ID, compact(m, o.key.ID, o.policy().FullMessages, &o.texts), limit)
+	w, _ := o.window.with(o.key.ID, compact(m, o.key.ID, o.policy().FullMessages, &o.texts, o.writing.Kind), limit)
 	o.setWindow(w)
 	o.store().wrote(&o.writing)
 }
@@ -562,7 +562,7 @@ func (o *channelOwner) wipe(user string) {
 						n = react(n, r.Emoji, user, false)
 					}
 				}
-				c = compact(n, o.key.ID, o.policy().FullMessages, &o.texts)
+				c = compact(n, o.key.ID, o.policy().FullMessages, &o.texts, o.writing.Kind)
 			}
 			msgs = append(msgs, c)
 		}

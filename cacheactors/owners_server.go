@@ -63,7 +63,7 @@ func (o *serverOwner) Reset() {
 
 func (o *serverOwner) setServer(s *stoatpb.Server) {
 	o.server = s
-	o.store().servers.set(o.key.ID, s)
+	o.store().servers.set(o.key.ID, s, o.writing.Kind)
 	o.store().wrote(&o.writing)
 }
 
@@ -74,7 +74,7 @@ func (o *serverOwner) resetMembers() {
 
 // putMember stores m in the member table, sharding the table once it is big.
 func (o *serverOwner) putMember(m *stoatpb.Member) {
-	if o.members.setMember(m) {
+	if o.members.setMember(m, o.writing.Kind) {
 		o.members = o.members.grown()
 		o.store().members.set(o.key.ID, o.members)
 	}
@@ -142,7 +142,7 @@ func (o *serverOwner) addEmoji(e *stoatpb.Emoji) {
 	if !slices.Contains(o.emojis, e.GetId()) {
 		o.emojis = append(o.emojis, e.GetId())
 	}
-	o.store().emojis.set(e.GetId(), e)
+	o.store().emojis.set(e.GetId(), e, o.writing.Kind)
 	o.store().wrote(&o.writing)
 }
 
@@ -270,7 +270,7 @@ func (o *userDirOwner) setUser(u *stoatpb.User) {
 	if me {
 		s.self.Store(u)
 	}
-	s.users.set(u.GetId(), u)
+	s.users.set(u.GetId(), u, o.writing.Kind)
 	s.wrote(&o.writing)
 	if !known {
 		for _, id := range s.evictUsers(o.users, o.myID()) {

@@ -14,7 +14,9 @@ import (
 // Passivation hands an owner's state to its next activation as an ownerpb snapshot (one message
 // per kind), never as the owner object: NewOwner rebuilds the owner from it. What the owner has
 // published stays in the Store meanwhile; the rebuilt owner publishes its rebuilt tables (member
-// table, message window) in their place, with the same content.
+// table, message window) in their place, with the same content and the same records: each
+// rebuilt member and message takes the kind of its last write (Store.LastWrite) from the entry
+// it replaces (the snapshot does not carry them).
 
 // Passivate hands the channel's state over.
 func (o *channelOwner) Passivate() any {
@@ -58,6 +60,7 @@ func (o *channelOwner) restore(snap *ownerpb.ChannelSnapshot) {
 			o.slot = &msgSlot{}
 			o.store().messages.set(o.key.ID, o.slot)
 		}
+		w.recordsFrom(o.slot.load())
 		o.slot.w.Store(w) // the same messages: the global message count does not change
 	}
 }
@@ -70,9 +73,14 @@ func (o *serverOwner) restore(snap *ownerpb.ServerSnapshot) {
 		if len(snap.Members) > memberShardAt {
 			shards = memberShards
 		}
+		published := o.store().members.get(o.key.ID)
 		o.members = newMemberTable(o.store().members.seed, shards)
 		for _, m := range snap.Members {
-			o.members.set(m.GetId().GetUser(), m)
+			var kind CacheContextKind
+			if published != nil {
+				kind, _ = published.lastWrite(m.GetId().GetUser())
+			}
+			o.members.set(m.GetId().GetUser(), m, kind)
 		}
 		o.store().members.set(o.key.ID, o.members)
 	}
@@ -211,6 +219,19 @@ func windowOf(channel string, mw *ownerpb.MessageWindow) *window {
 		msgs[i].full = mw.Full[j]
 	}
 	return newWindow(channel, msgs, 0)
+}
+
+// recordsFrom gives w's messages, not published yet, the kinds of the same messages in old (the
+// window w is rebuilt from).
+func (w *window) recordsFrom(old *window) {
+	if old.Len() != w.Len() {
+		return
+	}
+	for i := range w.msgs {
+		if c, o := w.at(i), old.at(i); c.id() == o.id() {
+			c.kind = o.kind
+		}
+	}
 }
 
 // ownerFields maps each message of the protocol to its field of OwnerMessage.

@@ -37,6 +37,9 @@ type cmsg struct {
 	pinned   bool
 	// nReplies, nMentions and nRoleMentions count the ids (of refLen bytes) at the end of text.
 	nReplies, nMentions, nRoleMentions uint8
+	// kind is the context kind of the write that cached this version (Store.LastWrite): it
+	// lives in what was the struct's padding, so it costs no byte.
+	kind CacheContextKind
 }
 
 // cmsgSize is the heap size of a cmsg (its allocation size class).
@@ -61,8 +64,8 @@ func packable(ids []string) bool {
 }
 
 // compact returns the cached form of m (without its embedded user and member: those live in
-// their own owners' caches).
-func compact(m *stoatpb.Message, channel string, full bool, texts *textArena) *cmsg {
+// their own owners' caches), written in a context of kind.
+func compact(m *stoatpb.Message, channel string, full bool, texts *textArena, kind CacheContextKind) *cmsg {
 	if full || len(m.Id) > 0xffff || len(m.Nonce) > 0xffff || m.Channel != channel ||
 		m.Webhook != nil || m.System != nil || len(m.Attachments) > 0 || len(m.Embeds) > 0 ||
 		len(m.Reactions) > 0 || m.Interactions != nil || m.Masquerade != nil ||
@@ -72,7 +75,7 @@ func compact(m *stoatpb.Message, channel string, full bool, texts *textArena) *c
 			m = m.ShallowClone()
 			m.User, m.Member = nil, nil
 		}
-		return &cmsg{text: m.Id, idLen: uint16(len(m.Id)), full: m}
+		return &cmsg{text: m.Id, idLen: uint16(len(m.Id)), full: m, kind: kind}
 	}
 	refs := len(m.Replies) + len(m.Mentions) + len(m.RoleMentions)
 	b := texts.take(len(m.Id) + len(m.Nonce) + len(m.Content) + refs*refLen)
@@ -95,6 +98,7 @@ func compact(m *stoatpb.Message, channel string, full bool, texts *textArena) *c
 		nReplies:      uint8(len(m.Replies)),
 		nMentions:     uint8(len(m.Mentions)),
 		nRoleMentions: uint8(len(m.RoleMentions)),
+		kind:          kind,
 	}
 }
 
@@ -251,6 +255,17 @@ func (w *window) Find(id string) *stoatpb.Message {
 		return w.at(i).message(w.channel)
 	}
 	return nil
+}
+
+// lastWrite returns the kind of the write that cached the message with id, if there is one.
+func (w *window) lastWrite(id string) (CacheContextKind, bool) {
+	if w == nil {
+		return CacheUndefined, false
+	}
+	if i, ok := w.index(id); ok {
+		return w.at(i).kind, true
+	}
+	return CacheUndefined, false
 }
 
 // with returns a window with c added (or replacing the message with its id), keeping at most
