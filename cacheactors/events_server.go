@@ -249,6 +249,7 @@ var serverEmojiUpdate = on[*serverOwner, *stoatpb.ServerEmojiUpdateEvent]{
 	process: func(o *serverOwner, e *stoatpb.ServerEmojiUpdateEvent) {
 		if e.After != nil && slices.Contains(o.emojis, e.EmojiId) {
 			o.store().emojis.set(e.EmojiId, e.After, o.writing.Kind)
+			o.store().wrote(&o.writing)
 		}
 	},
 }.spec()

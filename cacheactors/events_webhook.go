@@ -24,6 +24,7 @@ var webhookCreate = on[*channelOwner, *stoatpb.WebhookCreateEvent]{
 				o.webhooks = append(o.webhooks, id)
 			}
 			o.store().webhooks.set(id, e.GetWebhook(), o.writing.Kind)
+			o.store().wrote(&o.writing)
 		}
 	},
 }.spec()
@@ -55,6 +56,7 @@ var webhookUpdate = on[*channelOwner, *stoatpb.WebhookUpdateEvent]{
 	process: func(o *channelOwner, e *stoatpb.WebhookUpdateEvent) {
 		if e.After != nil {
 			o.store().webhooks.set(e.WebhookId, e.After, o.writing.Kind)
+			o.store().wrote(&o.writing)
 			if e.After.ChannelId != o.key.ID {
 				o.webhooks = slices.DeleteFunc(o.webhooks, func(w string) bool { return w == e.WebhookId })
 			}

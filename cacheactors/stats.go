@@ -25,7 +25,7 @@ type Stats struct {
 	// Policy.MaxMessages) evicted; the per-channel bound is not counted.
 	EvictedUsers, EvictedMessages uint64
 	// Writes counts the entries written (users, servers, channels, members, messages, emojis,
-	// a channel's voice participants, read states) by the context kind of the write
+	// a channel's voice participants, read states, webhooks) by the context kind of the write
 	// (Store.LastWrite has the kind of each entry's last one); Reads counts the reads at read
 	// sites (Store.Reading) by kind. Kinds never counted are absent.
 	Writes, Reads map[CacheContextKind]uint64
