@@ -89,18 +89,7 @@ func startLoggedBot(t *testing.T, srv *stoattest.Server, format bonfire.Format) 
 		ready <- struct{}{}
 		return nil
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	f, err := feed.Connect(ctx, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		<-f.Done()
-		if err := f.Err(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	f := connect(t, b)
 	select {
 	case <-ready:
 	case <-time.After(15 * time.Second):
@@ -220,4 +209,22 @@ func TestBackfillAfterReconnect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// connect runs b connected, until the test ends; Run must then return nil.
+func connect(t *testing.T, b *ermine.Bot) *feed.Feed {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	f, err := feed.Connect(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-f.Done()
+		if err := f.Err(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return f
 }

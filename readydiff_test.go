@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine"
-	"github.com/ermine-rt/ermine/feed"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 	"github.com/ermine-rt/ermine/stoattest"
 )
@@ -59,18 +58,8 @@ func TestReadyDiffAfterReconnect(t *testing.T) {
 		}
 		return nil
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	f, err := feed.Connect(ctx, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		<-f.Done()
-		if err := f.Err(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	f := connect(t, b)
+	ctx := t.Context()
 	waitReady := func() {
 		t.Helper()
 		select {
