@@ -57,8 +57,10 @@ type backfiller struct {
 	// open counts the gaps not closed yet (Drain waits for them); last is, per channel, the
 	// end of its latest gap, so that a gap of a second reconnect waits for the first's.
 	open atomic.Int64
-	mu   sync.Mutex
-	last map[string]chan struct{}
+	// channels and messages count what the backfills delivered so far (metrics).
+	channels, messages atomic.Uint64
+	mu                 sync.Mutex
+	last               map[string]chan struct{}
 }
 
 func newBackfiller(b *Bot, cfg BackfillConfig) *backfiller {
@@ -91,7 +93,10 @@ func (bf *backfiller) start(gaps []*cacheactors.Gap) {
 				if j.after != nil {
 					<-j.after // closed whatever happens, also when the bot closes
 				}
-				delivered.Add(int64(bf.fill(j.gap)))
+				n := bf.fill(j.gap)
+				delivered.Add(int64(n))
+				bf.channels.Add(1)
+				bf.messages.Add(uint64(n))
 				bf.mu.Lock()
 				if bf.last[j.gap.Channel] == j.done {
 					delete(bf.last, j.gap.Channel)

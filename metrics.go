@@ -100,6 +100,8 @@ var (
 	descCacheBytes  = prometheus.NewDesc("ermine_cache_bytes", "Estimated heap bytes of the cache, by kind.", []string{"kind"}, nil)
 	descCacheWrites = prometheus.NewDesc("ermine_cache_writes_total", "Cache writes, by the cache context they were made in (the event class or read site, as stoat.py names them).", []string{"context"}, nil)
 	descCacheReads  = prometheus.NewDesc("ermine_cache_reads_total", "Cache reads made on the bot's behalf, by cache context.", []string{"context"}, nil)
+	descBackfilled  = prometheus.NewDesc("ermine_backfilled_channels_total", "Channels backfilled after reconnects.", nil, nil)
+	descRecovered   = prometheus.NewDesc("ermine_backfilled_messages_total", "Messages a reconnect's backfill recovered.", nil, nil)
 	descRESTReqs    = prometheus.NewDesc("ermine_rest_requests_total", "REST requests (each attempt), by route.", []string{"route"}, nil)
 	descRESTLimited = prometheus.NewDesc("ermine_rest_rate_limited_total", "REST responses 429 Too Many Requests, by route.", []string{"route"}, nil)
 )
@@ -109,7 +111,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEvents, descShed, descFrames, descFrameBytes, descDecodeErrs, descSkipped,
 		descReconnects, descConnected, descHandlerErrs, descPanics, descAutoDetach, descDetached, descCancelled,
 		descInFlight, descStalls, descOwners, descActivations, descPassivated, descCrashes, descGateTimeout,
-		descEntries, descCacheBytes, descCacheWrites, descCacheReads, descRESTReqs, descRESTLimited} {
+		descEntries, descCacheBytes, descCacheWrites, descCacheReads, descBackfilled, descRecovered, descRESTReqs, descRESTLimited} {
 		ch <- d
 	}
 }
@@ -167,6 +169,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for kind, n := range reads {
 		counter(descCacheReads, n, kind.String())
 	}
+	counter(descBackfilled, b.backfill.channels.Load())
+	counter(descRecovered, b.backfill.messages.Load())
 	for _, r := range b.rest.Stats() {
 		counter(descRESTReqs, r.Requests, r.Route)
 		counter(descRESTLimited, r.RateLimited, r.Route)

@@ -68,7 +68,7 @@ func TestMetricsOfARunningBot(t *testing.T) {
 	if readies != 1 {
 		t.Fatalf("ermine_events_total{type=Ready} = %v", readies)
 	}
-	for _, name := range []string{"ermine_cache_writes_total", "ermine_rest_requests_total", "ermine_connected", "ermine_frames_total", "ermine_owners", "ermine_cache_entries", "ermine_cache_bytes", "ermine_event_latency_seconds", "ermine_inflight_events"} {
+	for _, name := range []string{"ermine_backfilled_messages_total", "ermine_cache_writes_total", "ermine_rest_requests_total", "ermine_connected", "ermine_frames_total", "ermine_owners", "ermine_cache_entries", "ermine_cache_bytes", "ermine_event_latency_seconds", "ermine_inflight_events"} {
 		if families[name] == nil {
 			t.Errorf("no %s", name)
 		}
