@@ -72,7 +72,7 @@ func backfillWorld(channels int) *stoattest.World {
 func startLoggedBot(t *testing.T, srv *stoattest.Server, format bonfire.Format) (*feed.Feed, *ermine.Bot, *messageLog, chan struct{}) {
 	t.Helper()
 	b, err := ermine.New(ermine.Config{
-		Token: srv.Token(), APIURL: srv.URL, Format: format,
+		Token: srv.Token(), APIURL: srv.URL, WireFormat: format,
 		Logger:     slog.New(slog.NewTextHandler(&syncBuffer{}, nil)),
 		Connection: ermine.Connection{Backoff: ermine.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, ResetAfter: time.Minute}},
 	})

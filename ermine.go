@@ -118,8 +118,8 @@ type Config struct {
 	APIURL string
 	// EventsURL overrides the discovered events WebSocket URL.
 	EventsURL string
-	// Format is the wire format of the connection (default JSON).
-	Format bonfire.Format
+	// WireFormat is the wire format of the connection (default JSON).
+	WireFormat bonfire.Format
 	// Logger receives the runtime's logs (default: discard).
 	Logger *slog.Logger
 	// Cache says what the cache keeps.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"github.com/ermine-rt/ermine/internal/tokenfmt"
 )
 
 // redacted stands in for a secret in formatted values.
@@ -23,9 +25,7 @@ func (c Config) redactedCopy() plainConfig {
 	return p
 }
 
-// String formats the Config's fields like %+v does, with REDACTED in place of the token. It
-// serves %v, %+v, %s, %q and %x. (fmt.Formatter cannot be implemented, the Format field taking
-// its name, so other verbs, such as %d, print the fields as they are.)
+// String formats the Config's fields like %+v does, with REDACTED in place of the token.
 func (c Config) String() string { return fmt.Sprintf("%+v", c.redactedCopy()) }
 
 // GoString formats the Config like %#v does, with REDACTED in place of the token.
@@ -33,12 +33,16 @@ func (c Config) GoString() string {
 	return strings.Replace(fmt.Sprintf("%#v", c.redactedCopy()), "ermine.plainConfig", "ermine.Config", 1)
 }
 
+// Format implements fmt.Formatter so that every verb, not only those that use String and
+// GoString, prints the Config redacted (%d or %t would print the token otherwise).
+func (c Config) Format(f fmt.State, verb rune) { tokenfmt.Format(f, verb, c.String, c.GoString) }
+
 // LogValue describes the Config for slog without the token: the URLs and the format.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("api_url", redactedURL(c.APIURL)),
 		slog.String("events_url", redactedURL(c.EventsURL)),
-		slog.String("format", c.Format.String()),
+		slog.String("format", c.WireFormat.String()),
 		slog.String("credentials", credentials(c.Token)), // never the token itself
 	)
 }
@@ -58,7 +62,7 @@ func (b *Bot) String() string {
 		return "ermine.Bot(nil)"
 	}
 	return fmt.Sprintf("ermine.Bot{APIURL:%s EventsURL:%s Format:%s Connection:%s}",
-		redactedURL(b.cfg.APIURL), b.eventsURL(), b.cfg.Format, b.connection())
+		redactedURL(b.cfg.APIURL), b.eventsURL(), b.cfg.WireFormat, b.connection())
 }
 
 // GoString is String with a leading & (a Bot is always used by pointer).
@@ -66,13 +70,7 @@ func (b *Bot) GoString() string { return "&" + b.String() }
 
 // Format implements fmt.Formatter so that every verb, not only %v and %s, describes the bot as
 // String does; the default formatting of a Bot would print its Config, token included.
-func (b *Bot) Format(f fmt.State, verb rune) {
-	s := b.String()
-	if verb == 'v' && f.Flag('#') {
-		s = b.GoString()
-	}
-	_, _ = f.Write([]byte(s))
-}
+func (b *Bot) Format(f fmt.State, verb rune) { tokenfmt.Format(f, verb, b.String, b.GoString) }
 
 // LogValue describes the bot for slog without its token.
 func (b *Bot) LogValue() slog.Value {
@@ -82,7 +80,7 @@ func (b *Bot) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("api_url", redactedURL(b.cfg.APIURL)),
 		slog.String("events_url", b.eventsURL()),
-		slog.String("format", b.cfg.Format.String()),
+		slog.String("format", b.cfg.WireFormat.String()),
 		slog.String("connection", b.connection()),
 	)
 }

@@ -26,10 +26,10 @@ const secretToken = "s3cr3t-T0KEN-value"
 func TestFormattingRedactsTheToken(t *testing.T) {
 	const api = "https://api.example.test"
 	cfg := ermine.Config{
-		Token:     secretToken,
-		APIURL:    api,
-		EventsURL: "wss://events.example.test/",
-		Format:    bonfire.Msgpack,
+		Token:      secretToken,
+		APIURL:     api,
+		EventsURL:  "wss://events.example.test/",
+		WireFormat: bonfire.Msgpack,
 	}
 	bot, err := ermine.New(cfg)
 	if err != nil {
@@ -56,23 +56,20 @@ func TestFormattingRedactsTheToken(t *testing.T) {
 		t.Fatal("the echo server's 400 was not an error")
 	}
 
-	// The Config types cannot implement fmt.Formatter (their Format field takes the name): the
-	// verbs that ignore String and GoString, such as %d, print their fields as they are.
-	stringVerbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x"}
-	allVerbs := append(stringVerbs, "%d", "%t", "%o")
+	allVerbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d", "%t", "%o"}
 	values := []struct {
 		name   string
 		v      any
 		useful string // must appear in every output
 		verbs  []string
 	}{
-		{"Config", cfg, api, stringVerbs},
-		{"*Config", &cfg, api, stringVerbs},
+		{"Config", cfg, api, allVerbs},
+		{"*Config", &cfg, api, allVerbs},
 		// encoding/json cannot marshal it (func fields): the JSON handler shows an error instead.
-		{"a struct holding a Config", struct{ C ermine.Config }{cfg}, api, stringVerbs},
+		{"a struct holding a Config", struct{ C ermine.Config }{cfg}, api, allVerbs},
 		{"*Bot", bot, api, allVerbs},
 		{"*rest.Client", bot.REST(), api, allVerbs},
-		{"shardactor.Config", shardactor.Config{Token: secretToken, URL: "wss://events.example.test/"}, "events.example.test", stringVerbs},
+		{"shardactor.Config", shardactor.Config{Token: secretToken, URL: "wss://events.example.test/"}, "events.example.test", allVerbs},
 		{"rest error", restErr, "/users/@me", allVerbs},
 		{"wrapped rest error", fmt.Errorf("fetching: %w", restErr), "/users/@me", allVerbs},
 	}

@@ -67,7 +67,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	src := b.newSource(shardName)
 	src.router.GapChannels = b.cfg.Backfill.channels() // a live connection's reconnects have gaps
 	cfg := b.cfg.Connection.shardConfig()
-	cfg.Name, cfg.URL, cfg.Token, cfg.Format = shardName, events, b.cfg.Token, b.cfg.Format
+	cfg.Name, cfg.URL, cfg.Token, cfg.WireFormat = shardName, events, b.cfg.Token, b.cfg.WireFormat
 	cfg.Discover, cfg.Logger, cfg.Record = discover, b.logger, b.cfg.Record
 	if cfg.Skip == nil {
 		cfg.Skip = b.skipper.skip

@@ -37,10 +37,10 @@ func runBot(t *testing.T, format bonfire.Format, opts ...stoattest.Option) *runn
 	srv := stoattest.NewServer(t, opts...)
 	logs := &syncBuffer{}
 	b, err := ermine.New(ermine.Config{
-		Token:  srv.Token(),
-		APIURL: srv.URL,
-		Format: format,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Token:      srv.Token(),
+		APIURL:     srv.URL,
+		WireFormat: format,
+		Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Connection: ermine.Connection{
 			PingInterval: 50 * time.Millisecond,
 			PongTimeout:  200 * time.Millisecond,

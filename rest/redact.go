@@ -2,8 +2,9 @@ package rest
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
+
+	"github.com/ermine-rt/ermine/internal/tokenfmt"
 )
 
 // GoString describes the client for %#v as String does, without its token or internals.
@@ -22,10 +23,4 @@ func (c *Client) LogValue() slog.Value {
 // Format implements fmt.Formatter so that every verb describes the client as String does: the
 // verbs that do not apply to pointers (%t, %e…) would otherwise print the token behind its
 // pointer.
-func (c *Client) Format(f fmt.State, verb rune) {
-	s := c.String()
-	if verb == 'v' && f.Flag('#') {
-		s = c.GoString()
-	}
-	_, _ = io.WriteString(f, s)
-}
+func (c *Client) Format(f fmt.State, verb rune) { tokenfmt.Format(f, verb, c.String, c.GoString) }

@@ -276,7 +276,7 @@ func (a *shardActor) ping() {
 	}
 	n := a.pingSeq + 1
 	var err error
-	a.wbuf, err = bonfire.AppendFrame(a.wbuf[:0], a.cfg.Format, &stoatpb.PingFrame{Data: &stoatpb.PingData{Number: n}})
+	a.wbuf, err = bonfire.AppendFrame(a.wbuf[:0], a.cfg.WireFormat, &stoatpb.PingFrame{Data: &stoatpb.PingData{Number: n}})
 	if err != nil {
 		a.replace(fmt.Errorf("shardactor: encode Ping: %w", err))
 		return

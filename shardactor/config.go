@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/ermine-rt/ermine/internal/tokenfmt"
 	"github.com/ermine-rt/ermine/proto/bonfire"
 )
 
@@ -34,9 +35,7 @@ const (
 // Config configures a shard. Only Token and URL (or Discover) are required; zero fields take the
 // defaults above.
 //
-// Printed with fmt's %v, %+v, %#v, %s, %q or %x, or logged with slog, a Config shows REDACTED in
-// place of its token. (fmt.Formatter cannot be implemented, the Format field taking its name, so
-// the other verbs, such as %d, print the fields as they are.)
+// Printed with fmt (any verb) or logged with slog, a Config shows REDACTED in place of its token.
 type Config struct {
 	// Name identifies the shard in events (SetShard), logs, Stats and the actor's name
 	// ("shardactor/<Name>"). Default "shard-0".
@@ -54,9 +53,9 @@ type Config struct {
 	Discover func(ctx context.Context) (string, error)
 	// Token is the bot or session token. It is sent only in the events URL.
 	Token string
-	// Format is the wire format: bonfire.JSON (text frames, the zero value) or bonfire.Msgpack
+	// WireFormat is the wire format: bonfire.JSON (text frames, the zero value) or bonfire.Msgpack
 	// (binary frames).
-	Format bonfire.Format
+	WireFormat bonfire.Format
 
 	// PingInterval is the time between two Pings; the first goes out one interval after Ready
 	// (the server answers none before). Default 20s.
@@ -139,6 +138,10 @@ func (c Config) GoString() string {
 	return strings.Replace(fmt.Sprintf("%#v", c.redactedCopy()), "shardactor.plainConfig", "shardactor.Config", 1)
 }
 
+// Format implements fmt.Formatter so that every verb, not only those that use String and
+// GoString, prints the Config redacted (%d or %t would print the token otherwise).
+func (c Config) Format(f fmt.State, verb rune) { tokenfmt.Format(f, verb, c.String, c.GoString) }
+
 // LogValue keeps the token out of logs when a Config is logged with slog.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
@@ -146,7 +149,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("url", redactQuery(c.URL, secretForms(c.Token))),
 		slog.Bool("discover", c.Discover != nil),
 		slog.String("credentials", redacted), // never the token itself
-		slog.String("format", c.Format.String()),
+		slog.String("format", c.WireFormat.String()),
 	)
 }
 
@@ -206,8 +209,8 @@ func (c Config) settings() (*settings, error) {
 	if c.Token == "" {
 		return nil, errors.New("shardactor: Config.Token is empty")
 	}
-	if c.Format != bonfire.JSON && c.Format != bonfire.Msgpack {
-		return nil, fmt.Errorf("shardactor: unknown Config.Format %d", c.Format)
+	if c.WireFormat != bonfire.JSON && c.WireFormat != bonfire.Msgpack {
+		return nil, fmt.Errorf("shardactor: unknown Config.WireFormat %d", c.WireFormat)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -262,7 +265,7 @@ func (c Config) settings() (*settings, error) {
 		}))
 	}
 	s.msgType = websocket.MessageText
-	if c.Format == bonfire.Msgpack {
+	if c.WireFormat == bonfire.Msgpack {
 		s.msgType = websocket.MessageBinary
 	}
 	return s, nil
@@ -298,7 +301,7 @@ func (s *settings) newEndpoint(raw, what string) (endpoint, error) {
 		return endpoint{}, fmt.Errorf("shardactor: %s %q has no host", what, redactQuery(raw, s.secrets))
 	}
 	q.Set("version", "1")
-	q.Set("format", s.Format.String())
+	q.Set("format", s.WireFormat.String())
 	q.Set("token", redacted)
 	u.RawQuery = q.Encode()
 	e := endpoint{redacted: replaceAll(u.Redacted(), s.secrets)}

@@ -60,7 +60,7 @@ func TestScrubDialError(t *testing.T) {
 }
 
 func TestSettingsURL(t *testing.T) {
-	s, err := Config{URL: "wss://events.stoat.chat/?ready=users&ready=servers", Token: "a b&c", Format: 1}.settings()
+	s, err := Config{URL: "wss://events.stoat.chat/?ready=users&ready=servers", Token: "a b&c", WireFormat: 1}.settings()
 	if err != nil {
 		t.Fatal(err)
 	}

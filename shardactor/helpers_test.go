@@ -65,7 +65,7 @@ func testConfig(srv *stoattest.Server, f bonfire.Format, logger *slog.Logger) sh
 		Name:             "shard-test",
 		URL:              srv.EventsURL(),
 		Token:            srv.Token(),
-		Format:           f,
+		WireFormat:       f,
 		PingInterval:     50 * time.Millisecond,
 		PongTimeout:      150 * time.Millisecond,
 		HandshakeTimeout: 2 * time.Second,

@@ -98,7 +98,7 @@ func (rb *rawBonfire) config(logger *slog.Logger) shardactor.Config {
 		Name:             "shard-test",
 		URL:              rb.url,
 		Token:            "raw-token",
-		Format:           rb.format,
+		WireFormat:       rb.format,
 		PingInterval:     50 * time.Millisecond,
 		PongTimeout:      5 * time.Second,
 		HandshakeTimeout: 2 * time.Second,

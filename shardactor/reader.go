@@ -131,7 +131,7 @@ const skippedMsg = "malformed item skipped; the rest of the frame applied"
 // than it skipped, one more line gives the count.
 func (ss *session) itemsSkipped(lim *ratelog.Limiter, items []bonfire.SkippedItem, n int) {
 	ss.sh.stats.itemsSkipped.Add(uint64(n))
-	format := ss.sh.cfg.Format.String()
+	format := ss.sh.cfg.WireFormat.String()
 	for _, it := range items {
 		full := func() []any {
 			return []any{"offset", it.Offset, "reason", it.Err.Reason, "reason_offset", it.Err.Offset}

@@ -79,7 +79,7 @@ func benchReader(b *testing.B, f bonfire.Format, record io.Writer) {
 	))
 	defer sys.Shutdown()
 	sh, err := shardactor.Spawn(ctx, sys, shardactor.Config{Name: "bench", URL: "ws://" + url + "/events",
-		Token: "bench-token", Format: f, MaxFrameSize: 64 << 20, Logger: slog.New(slog.DiscardHandler), Record: record}, sink)
+		Token: "bench-token", WireFormat: f, MaxFrameSize: 64 << 20, Logger: slog.New(slog.DiscardHandler), Record: record}, sink)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -52,7 +52,7 @@ type recorder struct {
 
 func newRecorder(sh *Shard) *recorder {
 	cfg := sh.cfg
-	return &recorder{w: cfg.Record, format: cfg.Format, sh: sh, eol: [1]byte{'\n'},
+	return &recorder{w: cfg.Record, format: cfg.WireFormat, sh: sh, eol: [1]byte{'\n'},
 		log: ratelog.Limiter{Interval: cfg.RepeatLogInterval}}
 }
 

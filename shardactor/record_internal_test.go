@@ -10,7 +10,7 @@ import (
 // TestRecordAllocatesNothing: recording a frame costs its writes and nothing else.
 func TestRecordAllocatesNothing(t *testing.T) {
 	for _, f := range []bonfire.Format{bonfire.JSON, bonfire.Msgpack} {
-		s, err := Config{Token: "t", URL: "ws://127.0.0.1/", Format: f, Record: io.Discard}.settings()
+		s, err := Config{Token: "t", URL: "ws://127.0.0.1/", WireFormat: f, Record: io.Discard}.settings()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -271,7 +271,7 @@ func (ss *session) dialError(resp *http.Response, err error, ep endpoint) error 
 func (ss *session) readLoop(conn *websocket.Conn) error {
 	cfg := ss.sh.cfg
 	st := &ss.sh.stats
-	dec := bonfire.NewDecoder(cfg.Format, cfg.decoderOpts...)
+	dec := bonfire.NewDecoder(cfg.WireFormat, cfg.decoderOpts...)
 	rec := ss.sh.rec
 	var (
 		frames frameReader
@@ -422,12 +422,12 @@ func (ss *session) malformedFrame(err error, size int) {
 		return append(attrs, "error", replaceAll(err.Error(), cfg.secrets))
 	}
 	ss.sh.malformed.Log(ss.env.log, slog.LevelWarn, typ, malformedMsg, full,
-		"type", typ, "format", cfg.Format.String())
+		"type", typ, "format", cfg.WireFormat.String())
 }
 
 // flushMalformed logs, per type, the malformed frames left out of the log since its last line.
 func (ss *session) flushMalformed() {
-	format := ss.sh.cfg.Format.String()
+	format := ss.sh.cfg.WireFormat.String()
 	ss.sh.malformed.Flush(func(typ string, n uint64) {
 		ss.env.log.Warn(malformedMsg+" (repeated; counted when the connection ended)",
 			"type", typ, "format", format, "suppressed", n)

@@ -137,7 +137,7 @@ func (s *Shard) Send(ctx context.Context, frame proto.Message) error {
 	case *stoatpb.PingFrame, *stoatpb.PongFrame, *stoatpb.AuthenticateFrame:
 		return fmt.Errorf("shardactor: send %T: %w", frame, ErrReservedFrame)
 	}
-	data, err := bonfire.AppendFrame(nil, s.cfg.Format, frame)
+	data, err := bonfire.AppendFrame(nil, s.cfg.WireFormat, frame)
 	if err != nil {
 		return fmt.Errorf("shardactor: send %T: %w", frame, err)
 	}

@@ -684,7 +684,7 @@ func TestConfigErrors(t *testing.T) {
 		{URL: "ftp://127.0.0.1:1/", Token: "tok-en"},
 		{URL: "ws:///nohost", Token: "tok-en"},
 		{URL: "ws://127.0.0.1:1/?token=tok-en", Token: "tok-en"},
-		{URL: "ws://127.0.0.1:1/", Token: "tok-en", Format: 9},
+		{URL: "ws://127.0.0.1:1/", Token: "tok-en", WireFormat: 9},
 	} {
 		_, err := shardactor.Spawn(context.Background(), sys, cfg, sink)
 		if err == nil {

@@ -25,7 +25,7 @@ func Run(ctx context.Context, spec measure.Spec, rec *measure.Recorder) (measure
 	if err != nil {
 		return measure.Report{}, err
 	}
-	cfg := ermine.Config{Token: spec.Token, EventsURL: spec.URL, Format: format}
+	cfg := ermine.Config{Token: spec.Token, EventsURL: spec.URL, WireFormat: format}
 	if spec.MaxFrame > 0 {
 		cfg.Connection.MaxFrameSize = spec.MaxFrame
 	}

@@ -58,7 +58,7 @@ func runRecord(ctx context.Context, args []string) error {
 	bw := bufio.NewWriterSize(dst, 1<<20)
 	// No backfill: a recording holds the frames the connection read; what the bot would fetch
 	// over REST after a reconnect is not in it.
-	bot, err := ermine.New(ermine.Config{Token: tok, APIURL: *api, EventsURL: *events, Format: f, Logger: logger, Record: bw,
+	bot, err := ermine.New(ermine.Config{Token: tok, APIURL: *api, EventsURL: *events, WireFormat: f, Logger: logger, Record: bw,
 		Backfill: ermine.BackfillConfig{Channels: -1}})
 	if err != nil {
 		return err
