@@ -202,11 +202,10 @@ type Bot struct {
 	skipper  *skipper
 	backfill *backfiller
 
-	byType    [stoatpb.NumEventTypes]atomic.Uint64 // events routed, by type (metrics)
+	byType    [stoatpb.NumEventTypes]atomic.Uint64 // events routed, by type (metrics; Stats.Ingested)
 	lastEvent atomic.Int64                         // UnixNano of the last event routed (health)
 
 	shed      atomic.Uint64
-	ingested  atomic.Uint64
 	closing   atomic.Bool  // set by Close; ingest refuses events
 	ingesting atomic.Int32 // ingest calls under way; Close drains them too
 	stopping  atomic.Bool  // Close was called (set before it stops the connection: Run's stop is graceful)
@@ -333,7 +332,7 @@ type Stats struct {
 // Stats returns the runtime's counters.
 func (b *Bot) Stats() Stats {
 	st := Stats{
-		Ingested:       b.ingested.Load(),
+		Ingested:       b.routed(),
 		ShedTyping:     b.shed.Load(),
 		InFlight:       b.budget.InUse(),
 		Dispatched:     b.stats.Dispatched.Load(),
@@ -400,18 +399,31 @@ func (s *source) ingest(ctx context.Context, ev stoatpb.Event, size int) error {
 	b.byType[ev.EventType()].Add(1)
 	b.lastEvent.Store(time.Now().UnixNano())
 	key, d := s.router.Route(ev, s.emit)
-	if gaps := s.router.Gaps(); len(gaps) > 0 {
-		b.backfill.start(gaps)
+	_, ready := ev.(*stoatpb.ReadyEvent) // only a Ready makes gaps and a diff
+	if ready {
+		if gaps := s.router.Gaps(); len(gaps) > 0 {
+			b.backfill.start(gaps)
+		}
 	}
 	d.Stream, d.Seq = b.budget.Charge(key, int64(size))
 	d.Size = int64(size)
-	b.ingested.Add(1)
 	b.dir.Deliver(key, d)
-	if diff := s.router.ReadyDiff(); diff != nil {
-		// A re-Ready's diff: the shard owner's next event, after the Ready.
-		return s.ingest(ctx, diff, 0)
+	if ready {
+		if diff := s.router.ReadyDiff(); diff != nil {
+			// A re-Ready's diff: the shard owner's next event, after the Ready.
+			return s.ingest(ctx, diff, 0)
+		}
 	}
 	return nil
+}
+
+// routed is the number of events routed to their owners so far (the sum of byType).
+func (b *Bot) routed() uint64 {
+	var n uint64
+	for i := range b.byType {
+		n += b.byType[i].Load()
+	}
+	return n
 }
 
 // drain waits until every ingested event, and every cache patch the owners sent each other

@@ -345,17 +345,11 @@ func (o *ownerBase) applyPatch(msg any) {
 	o.kind.patch(msg)
 }
 
-// seedBarrier is the Ready barrier a seed or drop carries, or nil.
+// seedBarrier is the Ready barrier a seed or drop carries, or nil (callers pass patches, never a
+// Dispatch, whose barrier is its own Ready's).
 func seedBarrier(msg any) *ownerpb.BarrierAck {
-	switch m := msg.(type) {
-	case *ownerpb.SeedServer:
-		return m.Barrier
-	case *ownerpb.SeedChannel:
-		return m.Barrier
-	case *ownerpb.SeedUsers:
-		return m.Barrier
-	case *ownerpb.Drop:
-		return m.Barrier
+	if m, ok := msg.(interface{ GetBarrier() *ownerpb.BarrierAck }); ok {
+		return m.GetBarrier()
 	}
 	return nil
 }
