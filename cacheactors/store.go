@@ -271,14 +271,17 @@ func (m *smap[V]) each(f func(string, V)) {
 }
 
 // values copies the values, one shard at a time under its read lock.
-func (m *smap[V]) values() []V {
-	var out []V
+func (m *smap[V]) values() []V { return mapValues(m, func(v V) V { return v }) }
+
+// mapValues copies f of each value of m, one shard at a time under its read lock.
+func mapValues[V, T any](m *smap[V], f func(V) T) []T {
+	var out []T
 	for i := range m.shards {
 		sh := &m.shards[i]
 		sh.mu.RLock()
 		out = slices.Grow(out, len(sh.m))
 		for _, v := range sh.m {
-			out = append(out, v)
+			out = append(out, f(v))
 		}
 		sh.mu.RUnlock()
 	}
@@ -344,19 +347,7 @@ func (x *index[V]) each(f func(string, V)) {
 }
 
 // values copies the values, one shard at a time under its read lock.
-func (x *index[V]) values() []V {
-	var out []V
-	for i := range x.shards {
-		sh := &x.shards[i]
-		sh.mu.RLock()
-		out = slices.Grow(out, len(sh.m))
-		for _, e := range sh.m {
-			out = append(out, e.v)
-		}
-		sh.mu.RUnlock()
-	}
-	return out
-}
+func (x *index[V]) values() []V { return mapValues(&x.smap, func(e written[V]) V { return e.v }) }
 
 // --- members -----------------------------------------------------------------------------------
 
