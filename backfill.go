@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ermine-rt/ermine/actors"
 	"github.com/ermine-rt/ermine/cacheactors"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 	"github.com/ermine-rt/ermine/rest"
@@ -27,15 +28,34 @@ import (
 // The defaults suit a large bot: the 250 most recently active channels with a gap, 100 messages
 // each (one request: "channels" is a per-channel rate limit bucket of 15 requests per 10 s, so
 // channels do not slow each other down), 8 channels at a time. The messages beyond the bound are
-// not delivered (the oldest missed ones are), and neither are the channels beyond it.
+// not delivered (the oldest missed ones are): a channel that missed more is then rebuilt (see
+// Bot.Resync), so that the cache holds its newest messages; the channels beyond the bound are
+// neither backfilled nor rebuilt.
+//
+// A re-Ready lists only your own memberships, and replaces each server's member table with
+// them. The servers whose cached member table held more are rebuilt after it (Bot.Resync: the
+// server, every member, every emoji; three requests in the server's own "servers" bucket of 5
+// per 10 s), the largest first, at most MemberLists of them. Until a server's answer arrives
+// the cache holds what the Ready says (your own membership), and the server's member events
+// wait in its owner.
 type BackfillConfig struct {
 	// Channels is how many channels are backfilled after one reconnect, the most recently
 	// active first (default 250; negative: no backfill).
 	Channels int
 	// Messages bounds the messages fetched per channel, the oldest missed first (default 100).
 	Messages int
-	// Concurrency is how many channels are fetched at once (default 8).
+	// Concurrency is how many channels (or servers) are fetched at once (default 8).
 	Concurrency int
+	// MemberLists is how many servers get their member list fetched again after a re-Ready
+	// (default 100; negative: none).
+	MemberLists int
+}
+
+func (c BackfillConfig) memberLists() int {
+	if c.MemberLists == 0 {
+		return 100
+	}
+	return max(c.MemberLists, 0)
 }
 
 func (c BackfillConfig) channels() int {
@@ -54,19 +74,23 @@ type backfiller struct {
 	stop        context.CancelFunc
 	perChannel  int
 	concurrency int
+	memberLists int
+	rebuilder   *cacheactors.Rebuilder
 	// open counts the gaps not closed yet (Drain waits for them); last is, per channel, the
 	// end of its latest gap, so that a gap of a second reconnect waits for the first's.
 	open atomic.Int64
-	// channels and messages count what the backfills delivered so far (metrics).
-	channels, messages atomic.Uint64
-	mu                 sync.Mutex
-	last               map[string]chan struct{}
+	// channels and messages count what the backfills delivered so far, rebuilt the owners
+	// rebuilt (metrics).
+	channels, messages, rebuilt atomic.Uint64
+	mu                          sync.Mutex
+	last                        map[string]chan struct{}
 }
 
 func newBackfiller(b *Bot, cfg BackfillConfig) *backfiller {
 	ctx, stop := context.WithCancel(context.Background())
 	return &backfiller{b: b, ctx: ctx, stop: stop, perChannel: cmp.Or(max(cfg.Messages, 0), 100),
-		concurrency: cmp.Or(max(cfg.Concurrency, 0), 8), last: map[string]chan struct{}{}}
+		concurrency: cmp.Or(max(cfg.Concurrency, 0), 8), memberLists: cfg.memberLists(), rebuilder: cacheactors.NewRebuilder(),
+		last: map[string]chan struct{}{}}
 }
 
 // start backfills gaps (the most recently active channel first) in the background.
@@ -93,7 +117,11 @@ func (bf *backfiller) start(gaps []*cacheactors.Gap) {
 				if j.after != nil {
 					<-j.after // closed whatever happens, also when the bot closes
 				}
-				n := bf.fill(j.gap)
+				n, truncated := bf.fill(j.gap)
+				if truncated {
+					// The newest of what it missed was not fetched: the cache gets it.
+					bf.logFailure(bf.rebuild(bf.ctx, actors.Key{Kind: actors.KindChannel, ID: j.gap.Channel}))
+				}
 				delivered.Add(int64(n))
 				bf.channels.Add(1)
 				bf.messages.Add(uint64(n))
@@ -113,9 +141,29 @@ func (bf *backfiller) start(gaps []*cacheactors.Gap) {
 	}()
 }
 
+// refetchMembers rebuilds, in the background, the servers whose member lists a re-Ready left
+// out (see BackfillConfig.MemberLists).
+func (bf *backfiller) refetchMembers(servers []actors.Key) {
+	if len(servers) == 0 {
+		return
+	}
+	bf.open.Add(1) // until the goroutine runs: Drain waits for the rebuilds
+	go func() {
+		defer bf.open.Add(-1)
+		bf.logFailure(bf.rebuildAll(bf.ctx, servers))
+	}()
+}
+
+// logFailure logs a rebuild's error, unless the bot is closing.
+func (bf *backfiller) logFailure(err error) {
+	if err != nil && bf.ctx.Err() == nil {
+		bf.b.logger.Warn("ermine: rebuilding from the API failed; the cache keeps what it had", "err", err)
+	}
+}
+
 // fill fetches the messages of g, delivers them and closes g, whatever happens; it returns how
-// many it delivered.
-func (bf *backfiller) fill(g *cacheactors.Gap) (n int) {
+// many it delivered, and whether it stopped at the bound with more missed.
+func (bf *backfiller) fill(g *cacheactors.Gap) (n int, truncated bool) {
 	emit := bf.b.dir.Deliver
 	defer func() {
 		g.Close(emit)
@@ -129,23 +177,23 @@ func (bf *backfiller) fill(g *cacheactors.Gap) (n int) {
 			if bf.ctx.Err() == nil {
 				bf.b.logger.Warn("ermine: backfilling a channel failed; its missed messages are lost", "channel", g.Channel, "delivered", n, "err", err)
 			}
-			return n
+			return n, false
 		}
 		msgs := withAuthors(page)
 		for _, m := range msgs {
 			if m.GetId() > g.Until {
-				return n // newer than the Ready: a live event brings it
+				return n, false // newer than the Ready: a live event brings it
 			}
 			if g.Deliver(m, emit) {
 				n++
 			}
 		}
 		if len(msgs) < limit {
-			return n
+			return n, false
 		}
 		after = msgs[len(msgs)-1].GetId()
 	}
-	return n
+	return n, after < g.Until
 }
 
 // withAuthors returns the page's messages in id order, each with its author and member embedded,

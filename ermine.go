@@ -398,9 +398,14 @@ func (s *source) ingest(ctx context.Context, ev stoatpb.Event, size int) error {
 	}
 	b.byType[ev.EventType()].Add(1)
 	b.lastEvent.Store(time.Now().UnixNano())
+	ready, _ := ev.(*stoatpb.ReadyEvent) // only a Ready makes gaps, a diff and member lists to fetch
+	var lists []actors.Key
+	if ready != nil {
+		// Before its seeds replace the member tables with your own memberships.
+		lists = memberLists(b.store, ready.GetServers(), b.backfill.memberLists)
+	}
 	key, d := s.router.Route(ev, s.emit)
-	_, ready := ev.(*stoatpb.ReadyEvent) // only a Ready makes gaps and a diff
-	if ready {
+	if ready != nil {
 		if gaps := s.router.Gaps(); len(gaps) > 0 {
 			b.backfill.start(gaps)
 		}
@@ -408,7 +413,8 @@ func (s *source) ingest(ctx context.Context, ev stoatpb.Event, size int) error {
 	d.Stream, d.Seq = b.budget.Charge(key, int64(size))
 	d.Size = int64(size)
 	b.dir.Deliver(key, d)
-	if ready {
+	if ready != nil {
+		b.backfill.refetchMembers(lists)
 		if diff := s.router.ReadyDiff(); diff != nil {
 			// A re-Ready's diff: the shard owner's next event, after the Ready.
 			return s.ingest(ctx, diff, 0)

@@ -69,7 +69,7 @@ func patchContext(msg any) CacheContext {
 		k = CacheReadyEvent
 	case *stoatpb.User, *stoatpb.Member:
 		k = CacheMessageCreateEvent
-	case *ownerpb.LearnUser, *ownerpb.LearnMember:
+	case *ownerpb.LearnUser, *ownerpb.LearnMember, *ownerpb.Rebuild:
 		k = CacheUserRequest
 	case *ownerpb.RemoveVoice:
 		k = CacheVoiceChannelMoveEvent

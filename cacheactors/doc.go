@@ -163,6 +163,13 @@
 //     MessageCreateEvents, which the channel runs at once in the gate's place, in id order;
 //     closing the gap resolves the gate. A gap's wait is logged at each timeout, never given up:
 //     the backfill is bounded and always closes its gaps.
+//   - Rebuilds (rebuild.go). A server's or channel's owner can be rebuilt from the API
+//     (ermine.Bot.Resync; the backfill, for a channel that missed more than it fetches and for
+//     the member lists a re-Ready leaves out). As for a gap, a gate of the owner's own comes
+//     first and the owner holds what follows it; the fetched state arrives as a Rebuild, applied
+//     in the gate's place without handlers, and the rebuilder then resolves the gate. What the
+//     owner applied before the gate is in the API's answer (it came before the first request);
+//     what it held may be too, and applying it again changes nothing.
 //   - The re-Ready diff (readydiff.go). Stoat has no resume, so nothing tells a bot which servers,
 //     channels and emojis vanished or appeared while it was away. The router compares its own
 //     sets, as they were just before a re-Ready (the previous Ready and the events since), with

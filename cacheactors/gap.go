@@ -17,7 +17,7 @@ import (
 // the channel holds every later message, as behind any gate (gates.go). Whoever closes the gap
 // fetches the missed messages (REST, from a goroutine that is not an owner) and delivers each,
 // in id order, as a recovered MessageCreateEvent: the channel runs it at once, in the place of
-// the gate, before what it holds (recover). Closing the gap resolves the gate: the channel goes
+// the gate, before what it holds (inPlaceOf). Closing the gap resolves the gate: the channel goes
 // on with the events that came after the Ready. Other channels flow meanwhile.
 
 // Gap is a channel that missed messages while the connection was away. Deliver the missed
@@ -73,12 +73,7 @@ func (g *Gap) Deliver(m *stoatpb.Message, emit func(actors.Key, any)) bool {
 		return false
 	}
 	g.last = id
-	if u := m.GetUser(); u != nil {
-		emit(actors.UserDirKey(u.GetId()), u)
-	}
-	if mem := m.GetMember(); mem != nil {
-		emit(serverKey(mem.GetId().GetServer()), mem)
-	}
+	learnAuthor(m, emit)
 	d := ownerpb.NewDispatch(&stoatpb.MessageCreateEvent{Message: m, Recovered: true})
 	d.Me = g.me
 	if len(m.GetRoleMentions()) > 0 {
@@ -94,9 +89,9 @@ func (g *Gap) Close(emit func(actors.Key, any)) {
 	emit(channelKey(g.Channel), &ownerpb.GateResolved{Router: g.gate.router, Seq: g.gate.seq})
 }
 
-// isGap reports whether m is the gate of one of this owner's gaps (its own primary: a cascade
-// to the primary owner itself travels on the Dispatch, never as a Gated).
-func (o *ownerBase) isGap(m *ownerpb.Gated) bool {
+// ownGate reports whether m is a gate of this owner's own (its own primary: a cascade to the
+// primary owner itself travels on the Dispatch, never as a Gated): a gap's, or a rebuild's.
+func (o *ownerBase) ownGate(m *ownerpb.Gated) bool {
 	return m.Patch == nil && keyOf(m.Primary) == o.key
 }
 
@@ -106,14 +101,15 @@ func recovered(d *ownerpb.Dispatch) bool {
 	return d.Stream == 0 && d.GetMessageCreate().GetRecovered()
 }
 
-// recover runs a recovered message in its gap's place: before the gap's gate, behind which the
-// owner holds what came after the Ready — at once if the gate is the message that waits. A
-// message whose gap is not held (closed already) runs in arrival order: late, but not lost.
-func (o *ownerBase) recover(d *ownerpb.Dispatch) {
+// inPlaceOf handles msg (a recovered message, a rebuild) in the place of the first of the
+// owner's own gates held that match accepts: before it, behind which the owner holds what came
+// after the gate — at once if the gate is the message that waits. A message whose gate is not
+// held (closed already) runs in arrival order: late, but not lost.
+func (o *ownerBase) inPlaceOf(match func(*ownerpb.Gated) bool, msg any) {
 	if hd := o.hold; hd.holding() {
 		for i := hd.head; i < len(hd.msgs); i++ {
-			if g, ok := hd.msgs[i].(*ownerpb.Gated); ok && o.isGap(g) {
-				hd.msgs = slices.Insert(hd.msgs, i, any(d))
+			if g, ok := hd.msgs[i].(*ownerpb.Gated); ok && o.ownGate(g) && match(g) {
+				hd.msgs = slices.Insert(hd.msgs, i, msg)
 				if i == hd.head {
 					o.resume()
 				}
@@ -121,5 +117,8 @@ func (o *ownerBase) recover(d *ownerpb.Dispatch) {
 			}
 		}
 	}
-	o.inOrder(d)
+	o.inOrder(msg)
 }
+
+// anyGate matches every gate of the owner's own: a recovered message runs before its gap's.
+func anyGate(*ownerpb.Gated) bool { return true }

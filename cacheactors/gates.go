@@ -249,7 +249,7 @@ func (o *ownerBase) receive(ctx actors.Context, msg any) {
 	switch m := msg.(type) {
 	case *ownerpb.Dispatch:
 		if recovered(m) {
-			o.recover(m)
+			o.inPlaceOf(anyGate, m)
 			return
 		}
 		if o.accept(m) && !o.inOrder(m) {
@@ -263,6 +263,9 @@ func (o *ownerBase) receive(ctx actors.Context, msg any) {
 			o.applyPatch(msg)
 			return
 		}
+	case *ownerpb.Rebuild:
+		o.inPlaceOf(func(g *ownerpb.Gated) bool { return g.Router == m.Router && g.Seq == m.Seq }, m)
+		return
 	case *ownerpb.GateResolved:
 		o.holdState().resolved(seqID{router: m.Router, seq: m.Seq}, m.Apply)
 		o.resume()
@@ -445,9 +448,10 @@ func (o *ownerBase) timedOut() {
 	waited := now.Sub(hd.since).Round(time.Millisecond)
 	switch m := hd.msgs[hd.head].(type) {
 	case *ownerpb.Gated:
-		if o.isGap(m) {
-			// A backfill is bounded and always closes its gap (also when the bot closes): wait.
-			d.gateLog.Log(log, slog.LevelInfo, "gap wait", "cache: a channel still waits for the backfill of the messages it missed",
+		if o.ownGate(m) {
+			// A backfill or rebuild is bounded and always closes its gate (also when the bot
+			// closes): wait.
+			d.gateLog.Log(log, slog.LevelInfo, "gap wait", "cache: an owner still waits for the backfill of the messages it missed, or its rebuild",
 				nil, "owner", o.key.String(), "waited", waited, "held", len(hd.msgs)-hd.head)
 			o.armHold(now)
 			return

@@ -51,7 +51,8 @@ type Policy struct {
 	FullMessages bool
 }
 
-func (p Policy) messageLimit() int {
+// MessageLimit is how many messages each channel keeps (0: none).
+func (p Policy) MessageLimit() int {
 	switch {
 	case p.NoMessages || p.MessagesPerChannel < 0:
 		return 0
@@ -330,6 +331,12 @@ func (o *channelOwner) patch(msg any) {
 		}
 	case *ownerpb.Drop:
 		o.Reset()
+	case *ownerpb.Rebuild:
+		if m.Gone {
+			o.Reset()
+			return
+		}
+		o.rebuild(m.Channel)
 	case *ownerpb.RemoveVoice:
 		o.removeParticipant(m.User)
 	case *ownerpb.StripRole:
@@ -476,7 +483,7 @@ func (o *channelOwner) planEviction() {
 
 // putMessage caches m (new, or replacing the cached message with its id).
 func (o *channelOwner) putMessage(m *stoatpb.Message) {
-	limit := o.policy().messageLimit()
+	limit := o.policy().MessageLimit()
 	if limit <= 0 {
 		return
 	}

@@ -17,6 +17,12 @@ type serverOwner struct {
 
 func (o *serverOwner) patch(msg any) {
 	switch m := msg.(type) {
+	case *ownerpb.Rebuild:
+		if m.Gone {
+			o.Reset()
+		} else if m.Server != nil {
+			o.patch(m.Server)
+		}
 	case *ownerpb.SeedServer:
 		// A seed is the whole truth about the server: members and emojis it does not list are
 		// gone (a re-Ready lists only your own memberships).

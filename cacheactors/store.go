@@ -102,6 +102,14 @@ func (s *Store) Members(server string) []*stoatpb.Member {
 	return nil
 }
 
+// MemberCount returns the number of cached members of server.
+func (s *Store) MemberCount(server string) int {
+	if t := s.members.get(server); t != nil {
+		return t.len()
+	}
+	return 0
+}
+
 // Messages returns the cached messages of channel, oldest first.
 func (s *Store) Messages(channel string) []*stoatpb.Message {
 	if sl := s.messages.get(channel); sl != nil {

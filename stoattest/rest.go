@@ -46,6 +46,7 @@ func (s *Server) routes() {
 	s.route("GET /users/{target}", true, s.fetchUser)
 	s.route("GET /servers/{target}", true, s.fetchServer)
 	s.route("GET /servers/{target}/members", true, s.fetchMembers)
+	s.route("GET /servers/{target}/emojis", true, s.fetchServerEmojis)
 	s.route("GET /servers/{target}/members/{member}", true, s.fetchMember)
 	s.route("DELETE /servers/{target}/members/{member}", true, s.kickMember)
 	s.route("GET /channels/{target}", true, s.fetchChannel)
@@ -256,6 +257,21 @@ func (s *Server) fetchMembers(r *http.Request, _ []byte) response {
 	b := append([]byte(`{"members":`), appendList(nil, members)...)
 	b = append(append(b, `,"users":`...), appendList(nil, users)...)
 	return response{http.StatusOK, append(b, '}')}
+}
+
+// fetchServerEmojis answers the custom emojis of a server.
+func (s *Server) fetchServerEmojis(r *http.Request, _ []byte) response {
+	id := r.PathValue("target")
+	if s.ix.servers[id] == nil {
+		return apiError(r, "NotFound")
+	}
+	var emojis []*stoatpb.Emoji
+	for _, e := range s.world.Emojis {
+		if p := e.GetParent(); p.GetType() == stoatpb.EmojiParentType_EMOJI_PARENT_TYPE_SERVER && p.GetId() == id {
+			emojis = append(emojis, e)
+		}
+	}
+	return response{http.StatusOK, appendList(nil, emojis)}
 }
 
 // fetchMember answers the member, or {member, roles} with ?roles=true.

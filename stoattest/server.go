@@ -573,6 +573,14 @@ func (s *Server) Restart(w *World) error {
 	return nil
 }
 
+// NewID returns a fresh ULID, as the server gives a new object: later than every id it gave
+// before, for a World changed with Update (a message stored silently, say).
+func (s *Server) NewID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ids.New()
+}
+
 // PostMessage stores m in the world and sends its Message event, as if its author had sent it:
 // the event embeds the author's user and, in server channels, member. An empty Id gets a fresh
 // ULID, an empty Author is Self. It returns the message as sent in the event.

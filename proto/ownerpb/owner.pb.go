@@ -107,6 +107,7 @@ type OwnerMessage struct {
 	//	*OwnerMessage_EvictMessages
 	//	*OwnerMessage_LearnUser
 	//	*OwnerMessage_LearnMember
+	//	*OwnerMessage_Rebuild
 	//	*OwnerMessage_Gated
 	//	*OwnerMessage_GateResolved
 	//	*OwnerMessage_GateQuery
@@ -314,6 +315,15 @@ func (x *OwnerMessage) GetLearnMember() *LearnMember {
 	return nil
 }
 
+func (x *OwnerMessage) GetRebuild() *Rebuild {
+	if x != nil {
+		if x, ok := x.Message.(*OwnerMessage_Rebuild); ok {
+			return x.Rebuild
+		}
+	}
+	return nil
+}
+
 func (x *OwnerMessage) GetGated() *Gated {
 	if x != nil {
 		if x, ok := x.Message.(*OwnerMessage_Gated); ok {
@@ -497,6 +507,10 @@ type OwnerMessage_LearnMember struct {
 	LearnMember *LearnMember `protobuf:"bytes,24,opt,name=learn_member,json=learnMember,proto3,oneof"`
 }
 
+type OwnerMessage_Rebuild struct {
+	Rebuild *Rebuild `protobuf:"bytes,25,opt,name=rebuild,proto3,oneof"`
+}
+
 type OwnerMessage_Gated struct {
 	// Waiting across owners without blocking (gates and Ready barriers).
 	Gated *Gated `protobuf:"bytes,16,opt,name=gated,proto3,oneof"`
@@ -582,6 +596,8 @@ func (*OwnerMessage_EvictMessages) isOwnerMessage_Message() {}
 func (*OwnerMessage_LearnUser) isOwnerMessage_Message() {}
 
 func (*OwnerMessage_LearnMember) isOwnerMessage_Message() {}
+
+func (*OwnerMessage_Rebuild) isOwnerMessage_Message() {}
 
 func (*OwnerMessage_Gated) isOwnerMessage_Message() {}
 
@@ -2694,6 +2710,145 @@ func (*Patch_SetRelation) isPatch_Patch() {}
 
 func (*Patch_WipeUser) isPatch_Patch() {}
 
+// Rebuild replaces an owner's state with what the API answered (ermine.Bot.Resync), in the place
+// of its gate: a Gated without a patch whose primary is the owner itself, delivered before the
+// first request of the rebuild, behind which the owner holds what arrives meanwhile. The
+// rebuilder then resolves the gate (GateResolved) and the owner goes on with what it held, which
+// the rebuilt state may already include: a message the channel has is replaced, never doubled.
+type Rebuild struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// router and seq name the gate.
+	Router uint64 `protobuf:"varint,1,opt,name=router,proto3" json:"router,omitempty"`
+	Seq    uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// One of server (a server owner's: the server with its roles, every member, every emoji),
+	// channel (a channel owner's), or gone: the API says the entity is no more (the owner drops
+	// what it caches).
+	Server        *SeedServer     `protobuf:"bytes,3,opt,name=server,proto3" json:"server,omitempty"`
+	Channel       *ChannelRebuild `protobuf:"bytes,4,opt,name=channel,proto3" json:"channel,omitempty"`
+	Gone          bool            `protobuf:"varint,5,opt,name=gone,proto3" json:"gone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rebuild) Reset() {
+	*x = Rebuild{}
+	mi := &file_ownerpb_owner_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rebuild) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rebuild) ProtoMessage() {}
+
+func (x *Rebuild) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rebuild.ProtoReflect.Descriptor instead.
+func (*Rebuild) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Rebuild) GetRouter() uint64 {
+	if x != nil {
+		return x.Router
+	}
+	return 0
+}
+
+func (x *Rebuild) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Rebuild) GetServer() *SeedServer {
+	if x != nil {
+		return x.Server
+	}
+	return nil
+}
+
+func (x *Rebuild) GetChannel() *ChannelRebuild {
+	if x != nil {
+		return x.Channel
+	}
+	return nil
+}
+
+func (x *Rebuild) GetGone() bool {
+	if x != nil {
+		return x.Gone
+	}
+	return false
+}
+
+// ChannelRebuild is a channel and its newest messages, oldest first: the channel's message
+// window is replaced by them.
+type ChannelRebuild struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Channel       *stoatpb.Channel       `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	Messages      []*stoatpb.Message     `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelRebuild) Reset() {
+	*x = ChannelRebuild{}
+	mi := &file_ownerpb_owner_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelRebuild) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelRebuild) ProtoMessage() {}
+
+func (x *ChannelRebuild) ProtoReflect() protoreflect.Message {
+	mi := &file_ownerpb_owner_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelRebuild.ProtoReflect.Descriptor instead.
+func (*ChannelRebuild) Descriptor() ([]byte, []int) {
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ChannelRebuild) GetChannel() *stoatpb.Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return nil
+}
+
+func (x *ChannelRebuild) GetMessages() []*stoatpb.Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
 // Gated is a cascade patch that applies only if its event is processed (not cancelled). Its gate
 // is named by the router that made it (router, a random number) and its number there (seq).
 type Gated struct {
@@ -2709,7 +2864,7 @@ type Gated struct {
 
 func (x *Gated) Reset() {
 	*x = Gated{}
-	mi := &file_ownerpb_owner_proto_msgTypes[19]
+	mi := &file_ownerpb_owner_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2721,7 +2876,7 @@ func (x *Gated) String() string {
 func (*Gated) ProtoMessage() {}
 
 func (x *Gated) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[19]
+	mi := &file_ownerpb_owner_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2734,7 +2889,7 @@ func (x *Gated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gated.ProtoReflect.Descriptor instead.
 func (*Gated) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{19}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Gated) GetRouter() uint64 {
@@ -2778,7 +2933,7 @@ type GateResolved struct {
 
 func (x *GateResolved) Reset() {
 	*x = GateResolved{}
-	mi := &file_ownerpb_owner_proto_msgTypes[20]
+	mi := &file_ownerpb_owner_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2790,7 +2945,7 @@ func (x *GateResolved) String() string {
 func (*GateResolved) ProtoMessage() {}
 
 func (x *GateResolved) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[20]
+	mi := &file_ownerpb_owner_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2803,7 +2958,7 @@ func (x *GateResolved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GateResolved.ProtoReflect.Descriptor instead.
 func (*GateResolved) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{20}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GateResolved) GetRouter() uint64 {
@@ -2839,7 +2994,7 @@ type GateQuery struct {
 
 func (x *GateQuery) Reset() {
 	*x = GateQuery{}
-	mi := &file_ownerpb_owner_proto_msgTypes[21]
+	mi := &file_ownerpb_owner_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2851,7 +3006,7 @@ func (x *GateQuery) String() string {
 func (*GateQuery) ProtoMessage() {}
 
 func (x *GateQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[21]
+	mi := &file_ownerpb_owner_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2864,7 +3019,7 @@ func (x *GateQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GateQuery.ProtoReflect.Descriptor instead.
 func (*GateQuery) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{21}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GateQuery) GetRouter() uint64 {
@@ -2899,7 +3054,7 @@ type GatePending struct {
 
 func (x *GatePending) Reset() {
 	*x = GatePending{}
-	mi := &file_ownerpb_owner_proto_msgTypes[22]
+	mi := &file_ownerpb_owner_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2911,7 +3066,7 @@ func (x *GatePending) String() string {
 func (*GatePending) ProtoMessage() {}
 
 func (x *GatePending) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[22]
+	mi := &file_ownerpb_owner_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2924,7 +3079,7 @@ func (x *GatePending) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GatePending.ProtoReflect.Descriptor instead.
 func (*GatePending) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{22}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GatePending) GetRouter() uint64 {
@@ -2956,7 +3111,7 @@ type BarrierAck struct {
 
 func (x *BarrierAck) Reset() {
 	*x = BarrierAck{}
-	mi := &file_ownerpb_owner_proto_msgTypes[23]
+	mi := &file_ownerpb_owner_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2968,7 +3123,7 @@ func (x *BarrierAck) String() string {
 func (*BarrierAck) ProtoMessage() {}
 
 func (x *BarrierAck) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[23]
+	mi := &file_ownerpb_owner_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2981,7 +3136,7 @@ func (x *BarrierAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BarrierAck.ProtoReflect.Descriptor instead.
 func (*BarrierAck) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{23}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *BarrierAck) GetShard() *OwnerKey {
@@ -3022,7 +3177,7 @@ type HoldTimeout struct {
 
 func (x *HoldTimeout) Reset() {
 	*x = HoldTimeout{}
-	mi := &file_ownerpb_owner_proto_msgTypes[24]
+	mi := &file_ownerpb_owner_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3034,7 +3189,7 @@ func (x *HoldTimeout) String() string {
 func (*HoldTimeout) ProtoMessage() {}
 
 func (x *HoldTimeout) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[24]
+	mi := &file_ownerpb_owner_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3047,7 +3202,7 @@ func (x *HoldTimeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldTimeout.ProtoReflect.Descriptor instead.
 func (*HoldTimeout) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{24}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{26}
 }
 
 // ResumeHeld makes an owner go on replaying what it holds after a held message panicked.
@@ -3059,7 +3214,7 @@ type ResumeHeld struct {
 
 func (x *ResumeHeld) Reset() {
 	*x = ResumeHeld{}
-	mi := &file_ownerpb_owner_proto_msgTypes[25]
+	mi := &file_ownerpb_owner_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3071,7 +3226,7 @@ func (x *ResumeHeld) String() string {
 func (*ResumeHeld) ProtoMessage() {}
 
 func (x *ResumeHeld) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[25]
+	mi := &file_ownerpb_owner_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3084,7 +3239,7 @@ func (x *ResumeHeld) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeHeld.ProtoReflect.Descriptor instead.
 func (*ResumeHeld) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{25}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{27}
 }
 
 // Processed acknowledges, cumulatively, every event of a stream up to seq: processed, or
@@ -3100,7 +3255,7 @@ type Processed struct {
 
 func (x *Processed) Reset() {
 	*x = Processed{}
-	mi := &file_ownerpb_owner_proto_msgTypes[26]
+	mi := &file_ownerpb_owner_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3112,7 +3267,7 @@ func (x *Processed) String() string {
 func (*Processed) ProtoMessage() {}
 
 func (x *Processed) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[26]
+	mi := &file_ownerpb_owner_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3125,7 +3280,7 @@ func (x *Processed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Processed.ProtoReflect.Descriptor instead.
 func (*Processed) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{26}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Processed) GetOwner() *OwnerKey {
@@ -3175,7 +3330,7 @@ type OwnerState struct {
 
 func (x *OwnerState) Reset() {
 	*x = OwnerState{}
-	mi := &file_ownerpb_owner_proto_msgTypes[27]
+	mi := &file_ownerpb_owner_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3187,7 +3342,7 @@ func (x *OwnerState) String() string {
 func (*OwnerState) ProtoMessage() {}
 
 func (x *OwnerState) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[27]
+	mi := &file_ownerpb_owner_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3200,7 +3355,7 @@ func (x *OwnerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnerState.ProtoReflect.Descriptor instead.
 func (*OwnerState) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{27}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *OwnerState) GetMe() string {
@@ -3284,7 +3439,7 @@ type GateMark struct {
 
 func (x *GateMark) Reset() {
 	*x = GateMark{}
-	mi := &file_ownerpb_owner_proto_msgTypes[28]
+	mi := &file_ownerpb_owner_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3296,7 +3451,7 @@ func (x *GateMark) String() string {
 func (*GateMark) ProtoMessage() {}
 
 func (x *GateMark) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[28]
+	mi := &file_ownerpb_owner_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3309,7 +3464,7 @@ func (x *GateMark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GateMark.ProtoReflect.Descriptor instead.
 func (*GateMark) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{28}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GateMark) GetRouter() uint64 {
@@ -3338,7 +3493,7 @@ type BarrierCount struct {
 
 func (x *BarrierCount) Reset() {
 	*x = BarrierCount{}
-	mi := &file_ownerpb_owner_proto_msgTypes[29]
+	mi := &file_ownerpb_owner_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3350,7 +3505,7 @@ func (x *BarrierCount) String() string {
 func (*BarrierCount) ProtoMessage() {}
 
 func (x *BarrierCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[29]
+	mi := &file_ownerpb_owner_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3363,7 +3518,7 @@ func (x *BarrierCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BarrierCount.ProtoReflect.Descriptor instead.
 func (*BarrierCount) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{29}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *BarrierCount) GetRouter() uint64 {
@@ -3403,7 +3558,7 @@ type ChannelSnapshot struct {
 
 func (x *ChannelSnapshot) Reset() {
 	*x = ChannelSnapshot{}
-	mi := &file_ownerpb_owner_proto_msgTypes[30]
+	mi := &file_ownerpb_owner_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3415,7 +3570,7 @@ func (x *ChannelSnapshot) String() string {
 func (*ChannelSnapshot) ProtoMessage() {}
 
 func (x *ChannelSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[30]
+	mi := &file_ownerpb_owner_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3428,7 +3583,7 @@ func (x *ChannelSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelSnapshot.ProtoReflect.Descriptor instead.
 func (*ChannelSnapshot) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{30}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ChannelSnapshot) GetState() *OwnerState {
@@ -3497,7 +3652,7 @@ type MessageWindow struct {
 
 func (x *MessageWindow) Reset() {
 	*x = MessageWindow{}
-	mi := &file_ownerpb_owner_proto_msgTypes[31]
+	mi := &file_ownerpb_owner_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3509,7 +3664,7 @@ func (x *MessageWindow) String() string {
 func (*MessageWindow) ProtoMessage() {}
 
 func (x *MessageWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[31]
+	mi := &file_ownerpb_owner_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3522,7 +3677,7 @@ func (x *MessageWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageWindow.ProtoReflect.Descriptor instead.
 func (*MessageWindow) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{31}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *MessageWindow) GetText() []string {
@@ -3625,7 +3780,7 @@ type ServerSnapshot struct {
 
 func (x *ServerSnapshot) Reset() {
 	*x = ServerSnapshot{}
-	mi := &file_ownerpb_owner_proto_msgTypes[32]
+	mi := &file_ownerpb_owner_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3637,7 +3792,7 @@ func (x *ServerSnapshot) String() string {
 func (*ServerSnapshot) ProtoMessage() {}
 
 func (x *ServerSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[32]
+	mi := &file_ownerpb_owner_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3650,7 +3805,7 @@ func (x *ServerSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerSnapshot.ProtoReflect.Descriptor instead.
 func (*ServerSnapshot) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{32}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ServerSnapshot) GetState() *OwnerState {
@@ -3703,7 +3858,7 @@ type UserDirSnapshot struct {
 
 func (x *UserDirSnapshot) Reset() {
 	*x = UserDirSnapshot{}
-	mi := &file_ownerpb_owner_proto_msgTypes[33]
+	mi := &file_ownerpb_owner_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3715,7 +3870,7 @@ func (x *UserDirSnapshot) String() string {
 func (*UserDirSnapshot) ProtoMessage() {}
 
 func (x *UserDirSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[33]
+	mi := &file_ownerpb_owner_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3728,7 +3883,7 @@ func (x *UserDirSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserDirSnapshot.ProtoReflect.Descriptor instead.
 func (*UserDirSnapshot) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{33}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UserDirSnapshot) GetState() *OwnerState {
@@ -3770,7 +3925,7 @@ type ShardSnapshot struct {
 
 func (x *ShardSnapshot) Reset() {
 	*x = ShardSnapshot{}
-	mi := &file_ownerpb_owner_proto_msgTypes[34]
+	mi := &file_ownerpb_owner_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3782,7 +3937,7 @@ func (x *ShardSnapshot) String() string {
 func (*ShardSnapshot) ProtoMessage() {}
 
 func (x *ShardSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[34]
+	mi := &file_ownerpb_owner_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3795,7 +3950,7 @@ func (x *ShardSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardSnapshot.ProtoReflect.Descriptor instead.
 func (*ShardSnapshot) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{34}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ShardSnapshot) GetState() *OwnerState {
@@ -3814,7 +3969,7 @@ type IdleCheck struct {
 
 func (x *IdleCheck) Reset() {
 	*x = IdleCheck{}
-	mi := &file_ownerpb_owner_proto_msgTypes[35]
+	mi := &file_ownerpb_owner_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3826,7 +3981,7 @@ func (x *IdleCheck) String() string {
 func (*IdleCheck) ProtoMessage() {}
 
 func (x *IdleCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[35]
+	mi := &file_ownerpb_owner_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3839,7 +3994,7 @@ func (x *IdleCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdleCheck.ProtoReflect.Descriptor instead.
 func (*IdleCheck) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{35}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{37}
 }
 
 // PassivateRequest asks an owner's partition to passivate it (it was idle).
@@ -3851,7 +4006,7 @@ type PassivateRequest struct {
 
 func (x *PassivateRequest) Reset() {
 	*x = PassivateRequest{}
-	mi := &file_ownerpb_owner_proto_msgTypes[36]
+	mi := &file_ownerpb_owner_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3863,7 +4018,7 @@ func (x *PassivateRequest) String() string {
 func (*PassivateRequest) ProtoMessage() {}
 
 func (x *PassivateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[36]
+	mi := &file_ownerpb_owner_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3876,7 +4031,7 @@ func (x *PassivateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PassivateRequest.ProtoReflect.Descriptor instead.
 func (*PassivateRequest) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{36}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{38}
 }
 
 // CloseRequest asks a partition to stop its owners; it answers CloseDone when they have.
@@ -3888,7 +4043,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_ownerpb_owner_proto_msgTypes[37]
+	mi := &file_ownerpb_owner_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3900,7 +4055,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[37]
+	mi := &file_ownerpb_owner_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3913,7 +4068,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{37}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{39}
 }
 
 // CloseDone answers a CloseRequest.
@@ -3925,7 +4080,7 @@ type CloseDone struct {
 
 func (x *CloseDone) Reset() {
 	*x = CloseDone{}
-	mi := &file_ownerpb_owner_proto_msgTypes[38]
+	mi := &file_ownerpb_owner_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3937,7 +4092,7 @@ func (x *CloseDone) String() string {
 func (*CloseDone) ProtoMessage() {}
 
 func (x *CloseDone) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[38]
+	mi := &file_ownerpb_owner_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3950,7 +4105,7 @@ func (x *CloseDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseDone.ProtoReflect.Descriptor instead.
 func (*CloseDone) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{38}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{40}
 }
 
 // KeysRequest asks a partition for the keys of its owners that hold state — active, or
@@ -3965,7 +4120,7 @@ type KeysRequest struct {
 
 func (x *KeysRequest) Reset() {
 	*x = KeysRequest{}
-	mi := &file_ownerpb_owner_proto_msgTypes[39]
+	mi := &file_ownerpb_owner_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3977,7 +4132,7 @@ func (x *KeysRequest) String() string {
 func (*KeysRequest) ProtoMessage() {}
 
 func (x *KeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[39]
+	mi := &file_ownerpb_owner_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3990,7 +4145,7 @@ func (x *KeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysRequest.ProtoReflect.Descriptor instead.
 func (*KeysRequest) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{39}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *KeysRequest) GetKind() OwnerKind {
@@ -4010,7 +4165,7 @@ type KeysReply struct {
 
 func (x *KeysReply) Reset() {
 	*x = KeysReply{}
-	mi := &file_ownerpb_owner_proto_msgTypes[40]
+	mi := &file_ownerpb_owner_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4022,7 +4177,7 @@ func (x *KeysReply) String() string {
 func (*KeysReply) ProtoMessage() {}
 
 func (x *KeysReply) ProtoReflect() protoreflect.Message {
-	mi := &file_ownerpb_owner_proto_msgTypes[40]
+	mi := &file_ownerpb_owner_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4035,7 +4190,7 @@ func (x *KeysReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysReply.ProtoReflect.Descriptor instead.
 func (*KeysReply) Descriptor() ([]byte, []int) {
-	return file_ownerpb_owner_proto_rawDescGZIP(), []int{40}
+	return file_ownerpb_owner_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *KeysReply) GetKeys() []*OwnerKey {
@@ -4049,7 +4204,7 @@ var File_ownerpb_owner_proto protoreflect.FileDescriptor
 
 const file_ownerpb_owner_proto_rawDesc = "" +
 	"\n" +
-	"\x13ownerpb/owner.proto\x12\x0fermine.owner.v1\x1a\x14stoatpb/events.proto\x1a\x13stoatpb/model.proto\"\xf7\x0e\n" +
+	"\x13ownerpb/owner.proto\x12\x0fermine.owner.v1\x1a\x14stoatpb/events.proto\x1a\x13stoatpb/model.proto\"\xad\x0f\n" +
 	"\fOwnerMessage\x127\n" +
 	"\bdispatch\x18\x01 \x01(\v2\x19.ermine.owner.v1.DispatchH\x00R\bdispatch\x12>\n" +
 	"\vseed_server\x18\x02 \x01(\v2\x1b.ermine.owner.v1.SeedServerH\x00R\n" +
@@ -4074,7 +4229,8 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\x0eevict_messages\x18\x0f \x01(\v2\x1e.ermine.owner.v1.EvictMessagesH\x00R\revictMessages\x12;\n" +
 	"\n" +
 	"learn_user\x18\x17 \x01(\v2\x1a.ermine.owner.v1.LearnUserH\x00R\tlearnUser\x12A\n" +
-	"\flearn_member\x18\x18 \x01(\v2\x1c.ermine.owner.v1.LearnMemberH\x00R\vlearnMember\x12.\n" +
+	"\flearn_member\x18\x18 \x01(\v2\x1c.ermine.owner.v1.LearnMemberH\x00R\vlearnMember\x124\n" +
+	"\arebuild\x18\x19 \x01(\v2\x18.ermine.owner.v1.RebuildH\x00R\arebuild\x12.\n" +
 	"\x05gated\x18\x10 \x01(\v2\x16.ermine.owner.v1.GatedH\x00R\x05gated\x12D\n" +
 	"\rgate_resolved\x18\x11 \x01(\v2\x1d.ermine.owner.v1.GateResolvedH\x00R\fgateResolved\x12;\n" +
 	"\n" +
@@ -4222,7 +4378,16 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\radopt_webhook\x18\x05 \x01(\v2\x1d.ermine.owner.v1.AdoptWebhookH\x00R\fadoptWebhook\x12A\n" +
 	"\fset_relation\x18\x06 \x01(\v2\x1c.ermine.owner.v1.SetRelationH\x00R\vsetRelation\x128\n" +
 	"\twipe_user\x18\a \x01(\v2\x19.ermine.owner.v1.WipeUserH\x00R\bwipeUserB\a\n" +
-	"\x05patch\"\x94\x01\n" +
+	"\x05patch\"\xb7\x01\n" +
+	"\aRebuild\x12\x16\n" +
+	"\x06router\x18\x01 \x01(\x04R\x06router\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x123\n" +
+	"\x06server\x18\x03 \x01(\v2\x1b.ermine.owner.v1.SeedServerR\x06server\x129\n" +
+	"\achannel\x18\x04 \x01(\v2\x1f.ermine.owner.v1.ChannelRebuildR\achannel\x12\x12\n" +
+	"\x04gone\x18\x05 \x01(\bR\x04gone\"z\n" +
+	"\x0eChannelRebuild\x122\n" +
+	"\achannel\x18\x01 \x01(\v2\x18.ermine.stoat.v1.ChannelR\achannel\x124\n" +
+	"\bmessages\x18\x02 \x03(\v2\x18.ermine.stoat.v1.MessageR\bmessages\"\x94\x01\n" +
 	"\x05Gated\x12\x16\n" +
 	"\x06router\x18\x01 \x01(\x04R\x06router\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x123\n" +
@@ -4337,7 +4502,7 @@ func file_ownerpb_owner_proto_rawDescGZIP() []byte {
 }
 
 var file_ownerpb_owner_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ownerpb_owner_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_ownerpb_owner_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_ownerpb_owner_proto_goTypes = []any{
 	(OwnerKind)(0),                              // 0: ermine.owner.v1.OwnerKind
 	(*OwnerMessage)(nil),                        // 1: ermine.owner.v1.OwnerMessage
@@ -4359,97 +4524,99 @@ var file_ownerpb_owner_proto_goTypes = []any{
 	(*LearnUser)(nil),                           // 17: ermine.owner.v1.LearnUser
 	(*LearnMember)(nil),                         // 18: ermine.owner.v1.LearnMember
 	(*Patch)(nil),                               // 19: ermine.owner.v1.Patch
-	(*Gated)(nil),                               // 20: ermine.owner.v1.Gated
-	(*GateResolved)(nil),                        // 21: ermine.owner.v1.GateResolved
-	(*GateQuery)(nil),                           // 22: ermine.owner.v1.GateQuery
-	(*GatePending)(nil),                         // 23: ermine.owner.v1.GatePending
-	(*BarrierAck)(nil),                          // 24: ermine.owner.v1.BarrierAck
-	(*HoldTimeout)(nil),                         // 25: ermine.owner.v1.HoldTimeout
-	(*ResumeHeld)(nil),                          // 26: ermine.owner.v1.ResumeHeld
-	(*Processed)(nil),                           // 27: ermine.owner.v1.Processed
-	(*OwnerState)(nil),                          // 28: ermine.owner.v1.OwnerState
-	(*GateMark)(nil),                            // 29: ermine.owner.v1.GateMark
-	(*BarrierCount)(nil),                        // 30: ermine.owner.v1.BarrierCount
-	(*ChannelSnapshot)(nil),                     // 31: ermine.owner.v1.ChannelSnapshot
-	(*MessageWindow)(nil),                       // 32: ermine.owner.v1.MessageWindow
-	(*ServerSnapshot)(nil),                      // 33: ermine.owner.v1.ServerSnapshot
-	(*UserDirSnapshot)(nil),                     // 34: ermine.owner.v1.UserDirSnapshot
-	(*ShardSnapshot)(nil),                       // 35: ermine.owner.v1.ShardSnapshot
-	(*IdleCheck)(nil),                           // 36: ermine.owner.v1.IdleCheck
-	(*PassivateRequest)(nil),                    // 37: ermine.owner.v1.PassivateRequest
-	(*CloseRequest)(nil),                        // 38: ermine.owner.v1.CloseRequest
-	(*CloseDone)(nil),                           // 39: ermine.owner.v1.CloseDone
-	(*KeysRequest)(nil),                         // 40: ermine.owner.v1.KeysRequest
-	(*KeysReply)(nil),                           // 41: ermine.owner.v1.KeysReply
-	(*stoatpb.User)(nil),                        // 42: ermine.stoat.v1.User
-	(*stoatpb.Member)(nil),                      // 43: ermine.stoat.v1.Member
-	(*stoatpb.ReadyEvent)(nil),                  // 44: ermine.stoat.v1.ReadyEvent
-	(*stoatpb.AuthenticatedEvent)(nil),          // 45: ermine.stoat.v1.AuthenticatedEvent
-	(*stoatpb.LogoutEvent)(nil),                 // 46: ermine.stoat.v1.LogoutEvent
-	(*stoatpb.PongEvent)(nil),                   // 47: ermine.stoat.v1.PongEvent
-	(*stoatpb.ErrorEvent)(nil),                  // 48: ermine.stoat.v1.ErrorEvent
-	(*stoatpb.BeforeConnectEvent)(nil),          // 49: ermine.stoat.v1.BeforeConnectEvent
-	(*stoatpb.AfterConnectEvent)(nil),           // 50: ermine.stoat.v1.AfterConnectEvent
-	(*stoatpb.BeesEvent)(nil),                   // 51: ermine.stoat.v1.BeesEvent
-	(*stoatpb.UnknownEvent)(nil),                // 52: ermine.stoat.v1.UnknownEvent
-	(*stoatpb.SessionCreateEvent)(nil),          // 53: ermine.stoat.v1.SessionCreateEvent
-	(*stoatpb.SessionDeleteEvent)(nil),          // 54: ermine.stoat.v1.SessionDeleteEvent
-	(*stoatpb.SessionDeleteAllEvent)(nil),       // 55: ermine.stoat.v1.SessionDeleteAllEvent
-	(*stoatpb.PrivateChannelCreateEvent)(nil),   // 56: ermine.stoat.v1.PrivateChannelCreateEvent
-	(*stoatpb.ServerChannelCreateEvent)(nil),    // 57: ermine.stoat.v1.ServerChannelCreateEvent
-	(*stoatpb.ChannelUpdateEvent)(nil),          // 58: ermine.stoat.v1.ChannelUpdateEvent
-	(*stoatpb.ChannelDeleteEvent)(nil),          // 59: ermine.stoat.v1.ChannelDeleteEvent
-	(*stoatpb.GroupRecipientAddEvent)(nil),      // 60: ermine.stoat.v1.GroupRecipientAddEvent
-	(*stoatpb.GroupRecipientRemoveEvent)(nil),   // 61: ermine.stoat.v1.GroupRecipientRemoveEvent
-	(*stoatpb.ChannelStartTypingEvent)(nil),     // 62: ermine.stoat.v1.ChannelStartTypingEvent
-	(*stoatpb.ChannelStopTypingEvent)(nil),      // 63: ermine.stoat.v1.ChannelStopTypingEvent
-	(*stoatpb.MessageStartEditingEvent)(nil),    // 64: ermine.stoat.v1.MessageStartEditingEvent
-	(*stoatpb.MessageStopEditingEvent)(nil),     // 65: ermine.stoat.v1.MessageStopEditingEvent
-	(*stoatpb.MessageAckEvent)(nil),             // 66: ermine.stoat.v1.MessageAckEvent
-	(*stoatpb.MessageCreateEvent)(nil),          // 67: ermine.stoat.v1.MessageCreateEvent
-	(*stoatpb.MessageUpdateEvent)(nil),          // 68: ermine.stoat.v1.MessageUpdateEvent
-	(*stoatpb.MessageAppendEvent)(nil),          // 69: ermine.stoat.v1.MessageAppendEvent
-	(*stoatpb.MessageDeleteEvent)(nil),          // 70: ermine.stoat.v1.MessageDeleteEvent
-	(*stoatpb.MessageDeleteBulkEvent)(nil),      // 71: ermine.stoat.v1.MessageDeleteBulkEvent
-	(*stoatpb.MessageReactEvent)(nil),           // 72: ermine.stoat.v1.MessageReactEvent
-	(*stoatpb.MessageUnreactEvent)(nil),         // 73: ermine.stoat.v1.MessageUnreactEvent
-	(*stoatpb.MessageClearReactionEvent)(nil),   // 74: ermine.stoat.v1.MessageClearReactionEvent
-	(*stoatpb.ServerCreateEvent)(nil),           // 75: ermine.stoat.v1.ServerCreateEvent
-	(*stoatpb.ServerUpdateEvent)(nil),           // 76: ermine.stoat.v1.ServerUpdateEvent
-	(*stoatpb.ServerDeleteEvent)(nil),           // 77: ermine.stoat.v1.ServerDeleteEvent
-	(*stoatpb.ServerEmojiCreateEvent)(nil),      // 78: ermine.stoat.v1.ServerEmojiCreateEvent
-	(*stoatpb.ServerEmojiUpdateEvent)(nil),      // 79: ermine.stoat.v1.ServerEmojiUpdateEvent
-	(*stoatpb.ServerEmojiDeleteEvent)(nil),      // 80: ermine.stoat.v1.ServerEmojiDeleteEvent
-	(*stoatpb.ServerMemberJoinEvent)(nil),       // 81: ermine.stoat.v1.ServerMemberJoinEvent
-	(*stoatpb.ServerMemberUpdateEvent)(nil),     // 82: ermine.stoat.v1.ServerMemberUpdateEvent
-	(*stoatpb.ServerMemberRemoveEvent)(nil),     // 83: ermine.stoat.v1.ServerMemberRemoveEvent
-	(*stoatpb.RawServerRoleUpdateEvent)(nil),    // 84: ermine.stoat.v1.RawServerRoleUpdateEvent
-	(*stoatpb.ServerRoleDeleteEvent)(nil),       // 85: ermine.stoat.v1.ServerRoleDeleteEvent
-	(*stoatpb.ServerRoleRanksUpdateEvent)(nil),  // 86: ermine.stoat.v1.ServerRoleRanksUpdateEvent
-	(*stoatpb.ReportCreateEvent)(nil),           // 87: ermine.stoat.v1.ReportCreateEvent
-	(*stoatpb.UserUpdateEvent)(nil),             // 88: ermine.stoat.v1.UserUpdateEvent
-	(*stoatpb.UserRelationshipUpdateEvent)(nil), // 89: ermine.stoat.v1.UserRelationshipUpdateEvent
-	(*stoatpb.UserSettingsUpdateEvent)(nil),     // 90: ermine.stoat.v1.UserSettingsUpdateEvent
-	(*stoatpb.UserPlatformWipeEvent)(nil),       // 91: ermine.stoat.v1.UserPlatformWipeEvent
-	(*stoatpb.WebhookCreateEvent)(nil),          // 92: ermine.stoat.v1.WebhookCreateEvent
-	(*stoatpb.WebhookUpdateEvent)(nil),          // 93: ermine.stoat.v1.WebhookUpdateEvent
-	(*stoatpb.WebhookDeleteEvent)(nil),          // 94: ermine.stoat.v1.WebhookDeleteEvent
-	(*stoatpb.VoiceChannelJoinEvent)(nil),       // 95: ermine.stoat.v1.VoiceChannelJoinEvent
-	(*stoatpb.VoiceChannelLeaveEvent)(nil),      // 96: ermine.stoat.v1.VoiceChannelLeaveEvent
-	(*stoatpb.VoiceChannelMoveEvent)(nil),       // 97: ermine.stoat.v1.VoiceChannelMoveEvent
-	(*stoatpb.UserVoiceStateUpdateEvent)(nil),   // 98: ermine.stoat.v1.UserVoiceStateUpdateEvent
-	(*stoatpb.UserMoveVoiceChannelEvent)(nil),   // 99: ermine.stoat.v1.UserMoveVoiceChannelEvent
-	(*stoatpb.VoiceCallUpdateEvent)(nil),        // 100: ermine.stoat.v1.VoiceCallUpdateEvent
-	(*stoatpb.UserSlowmodesEvent)(nil),          // 101: ermine.stoat.v1.UserSlowmodesEvent
-	(*stoatpb.ReadyDiffEvent)(nil),              // 102: ermine.stoat.v1.ReadyDiffEvent
-	(*stoatpb.Server)(nil),                      // 103: ermine.stoat.v1.Server
-	(*stoatpb.Emoji)(nil),                       // 104: ermine.stoat.v1.Emoji
-	(*stoatpb.Channel)(nil),                     // 105: ermine.stoat.v1.Channel
-	(*stoatpb.ChannelVoiceState)(nil),           // 106: ermine.stoat.v1.ChannelVoiceState
-	(*stoatpb.ChannelUnread)(nil),               // 107: ermine.stoat.v1.ChannelUnread
-	(*stoatpb.Relationship)(nil),                // 108: ermine.stoat.v1.Relationship
-	(stoatpb.RelationshipStatus)(0),             // 109: ermine.stoat.v1.RelationshipStatus
-	(*stoatpb.Message)(nil),                     // 110: ermine.stoat.v1.Message
+	(*Rebuild)(nil),                             // 20: ermine.owner.v1.Rebuild
+	(*ChannelRebuild)(nil),                      // 21: ermine.owner.v1.ChannelRebuild
+	(*Gated)(nil),                               // 22: ermine.owner.v1.Gated
+	(*GateResolved)(nil),                        // 23: ermine.owner.v1.GateResolved
+	(*GateQuery)(nil),                           // 24: ermine.owner.v1.GateQuery
+	(*GatePending)(nil),                         // 25: ermine.owner.v1.GatePending
+	(*BarrierAck)(nil),                          // 26: ermine.owner.v1.BarrierAck
+	(*HoldTimeout)(nil),                         // 27: ermine.owner.v1.HoldTimeout
+	(*ResumeHeld)(nil),                          // 28: ermine.owner.v1.ResumeHeld
+	(*Processed)(nil),                           // 29: ermine.owner.v1.Processed
+	(*OwnerState)(nil),                          // 30: ermine.owner.v1.OwnerState
+	(*GateMark)(nil),                            // 31: ermine.owner.v1.GateMark
+	(*BarrierCount)(nil),                        // 32: ermine.owner.v1.BarrierCount
+	(*ChannelSnapshot)(nil),                     // 33: ermine.owner.v1.ChannelSnapshot
+	(*MessageWindow)(nil),                       // 34: ermine.owner.v1.MessageWindow
+	(*ServerSnapshot)(nil),                      // 35: ermine.owner.v1.ServerSnapshot
+	(*UserDirSnapshot)(nil),                     // 36: ermine.owner.v1.UserDirSnapshot
+	(*ShardSnapshot)(nil),                       // 37: ermine.owner.v1.ShardSnapshot
+	(*IdleCheck)(nil),                           // 38: ermine.owner.v1.IdleCheck
+	(*PassivateRequest)(nil),                    // 39: ermine.owner.v1.PassivateRequest
+	(*CloseRequest)(nil),                        // 40: ermine.owner.v1.CloseRequest
+	(*CloseDone)(nil),                           // 41: ermine.owner.v1.CloseDone
+	(*KeysRequest)(nil),                         // 42: ermine.owner.v1.KeysRequest
+	(*KeysReply)(nil),                           // 43: ermine.owner.v1.KeysReply
+	(*stoatpb.User)(nil),                        // 44: ermine.stoat.v1.User
+	(*stoatpb.Member)(nil),                      // 45: ermine.stoat.v1.Member
+	(*stoatpb.ReadyEvent)(nil),                  // 46: ermine.stoat.v1.ReadyEvent
+	(*stoatpb.AuthenticatedEvent)(nil),          // 47: ermine.stoat.v1.AuthenticatedEvent
+	(*stoatpb.LogoutEvent)(nil),                 // 48: ermine.stoat.v1.LogoutEvent
+	(*stoatpb.PongEvent)(nil),                   // 49: ermine.stoat.v1.PongEvent
+	(*stoatpb.ErrorEvent)(nil),                  // 50: ermine.stoat.v1.ErrorEvent
+	(*stoatpb.BeforeConnectEvent)(nil),          // 51: ermine.stoat.v1.BeforeConnectEvent
+	(*stoatpb.AfterConnectEvent)(nil),           // 52: ermine.stoat.v1.AfterConnectEvent
+	(*stoatpb.BeesEvent)(nil),                   // 53: ermine.stoat.v1.BeesEvent
+	(*stoatpb.UnknownEvent)(nil),                // 54: ermine.stoat.v1.UnknownEvent
+	(*stoatpb.SessionCreateEvent)(nil),          // 55: ermine.stoat.v1.SessionCreateEvent
+	(*stoatpb.SessionDeleteEvent)(nil),          // 56: ermine.stoat.v1.SessionDeleteEvent
+	(*stoatpb.SessionDeleteAllEvent)(nil),       // 57: ermine.stoat.v1.SessionDeleteAllEvent
+	(*stoatpb.PrivateChannelCreateEvent)(nil),   // 58: ermine.stoat.v1.PrivateChannelCreateEvent
+	(*stoatpb.ServerChannelCreateEvent)(nil),    // 59: ermine.stoat.v1.ServerChannelCreateEvent
+	(*stoatpb.ChannelUpdateEvent)(nil),          // 60: ermine.stoat.v1.ChannelUpdateEvent
+	(*stoatpb.ChannelDeleteEvent)(nil),          // 61: ermine.stoat.v1.ChannelDeleteEvent
+	(*stoatpb.GroupRecipientAddEvent)(nil),      // 62: ermine.stoat.v1.GroupRecipientAddEvent
+	(*stoatpb.GroupRecipientRemoveEvent)(nil),   // 63: ermine.stoat.v1.GroupRecipientRemoveEvent
+	(*stoatpb.ChannelStartTypingEvent)(nil),     // 64: ermine.stoat.v1.ChannelStartTypingEvent
+	(*stoatpb.ChannelStopTypingEvent)(nil),      // 65: ermine.stoat.v1.ChannelStopTypingEvent
+	(*stoatpb.MessageStartEditingEvent)(nil),    // 66: ermine.stoat.v1.MessageStartEditingEvent
+	(*stoatpb.MessageStopEditingEvent)(nil),     // 67: ermine.stoat.v1.MessageStopEditingEvent
+	(*stoatpb.MessageAckEvent)(nil),             // 68: ermine.stoat.v1.MessageAckEvent
+	(*stoatpb.MessageCreateEvent)(nil),          // 69: ermine.stoat.v1.MessageCreateEvent
+	(*stoatpb.MessageUpdateEvent)(nil),          // 70: ermine.stoat.v1.MessageUpdateEvent
+	(*stoatpb.MessageAppendEvent)(nil),          // 71: ermine.stoat.v1.MessageAppendEvent
+	(*stoatpb.MessageDeleteEvent)(nil),          // 72: ermine.stoat.v1.MessageDeleteEvent
+	(*stoatpb.MessageDeleteBulkEvent)(nil),      // 73: ermine.stoat.v1.MessageDeleteBulkEvent
+	(*stoatpb.MessageReactEvent)(nil),           // 74: ermine.stoat.v1.MessageReactEvent
+	(*stoatpb.MessageUnreactEvent)(nil),         // 75: ermine.stoat.v1.MessageUnreactEvent
+	(*stoatpb.MessageClearReactionEvent)(nil),   // 76: ermine.stoat.v1.MessageClearReactionEvent
+	(*stoatpb.ServerCreateEvent)(nil),           // 77: ermine.stoat.v1.ServerCreateEvent
+	(*stoatpb.ServerUpdateEvent)(nil),           // 78: ermine.stoat.v1.ServerUpdateEvent
+	(*stoatpb.ServerDeleteEvent)(nil),           // 79: ermine.stoat.v1.ServerDeleteEvent
+	(*stoatpb.ServerEmojiCreateEvent)(nil),      // 80: ermine.stoat.v1.ServerEmojiCreateEvent
+	(*stoatpb.ServerEmojiUpdateEvent)(nil),      // 81: ermine.stoat.v1.ServerEmojiUpdateEvent
+	(*stoatpb.ServerEmojiDeleteEvent)(nil),      // 82: ermine.stoat.v1.ServerEmojiDeleteEvent
+	(*stoatpb.ServerMemberJoinEvent)(nil),       // 83: ermine.stoat.v1.ServerMemberJoinEvent
+	(*stoatpb.ServerMemberUpdateEvent)(nil),     // 84: ermine.stoat.v1.ServerMemberUpdateEvent
+	(*stoatpb.ServerMemberRemoveEvent)(nil),     // 85: ermine.stoat.v1.ServerMemberRemoveEvent
+	(*stoatpb.RawServerRoleUpdateEvent)(nil),    // 86: ermine.stoat.v1.RawServerRoleUpdateEvent
+	(*stoatpb.ServerRoleDeleteEvent)(nil),       // 87: ermine.stoat.v1.ServerRoleDeleteEvent
+	(*stoatpb.ServerRoleRanksUpdateEvent)(nil),  // 88: ermine.stoat.v1.ServerRoleRanksUpdateEvent
+	(*stoatpb.ReportCreateEvent)(nil),           // 89: ermine.stoat.v1.ReportCreateEvent
+	(*stoatpb.UserUpdateEvent)(nil),             // 90: ermine.stoat.v1.UserUpdateEvent
+	(*stoatpb.UserRelationshipUpdateEvent)(nil), // 91: ermine.stoat.v1.UserRelationshipUpdateEvent
+	(*stoatpb.UserSettingsUpdateEvent)(nil),     // 92: ermine.stoat.v1.UserSettingsUpdateEvent
+	(*stoatpb.UserPlatformWipeEvent)(nil),       // 93: ermine.stoat.v1.UserPlatformWipeEvent
+	(*stoatpb.WebhookCreateEvent)(nil),          // 94: ermine.stoat.v1.WebhookCreateEvent
+	(*stoatpb.WebhookUpdateEvent)(nil),          // 95: ermine.stoat.v1.WebhookUpdateEvent
+	(*stoatpb.WebhookDeleteEvent)(nil),          // 96: ermine.stoat.v1.WebhookDeleteEvent
+	(*stoatpb.VoiceChannelJoinEvent)(nil),       // 97: ermine.stoat.v1.VoiceChannelJoinEvent
+	(*stoatpb.VoiceChannelLeaveEvent)(nil),      // 98: ermine.stoat.v1.VoiceChannelLeaveEvent
+	(*stoatpb.VoiceChannelMoveEvent)(nil),       // 99: ermine.stoat.v1.VoiceChannelMoveEvent
+	(*stoatpb.UserVoiceStateUpdateEvent)(nil),   // 100: ermine.stoat.v1.UserVoiceStateUpdateEvent
+	(*stoatpb.UserMoveVoiceChannelEvent)(nil),   // 101: ermine.stoat.v1.UserMoveVoiceChannelEvent
+	(*stoatpb.VoiceCallUpdateEvent)(nil),        // 102: ermine.stoat.v1.VoiceCallUpdateEvent
+	(*stoatpb.UserSlowmodesEvent)(nil),          // 103: ermine.stoat.v1.UserSlowmodesEvent
+	(*stoatpb.ReadyDiffEvent)(nil),              // 104: ermine.stoat.v1.ReadyDiffEvent
+	(*stoatpb.Server)(nil),                      // 105: ermine.stoat.v1.Server
+	(*stoatpb.Emoji)(nil),                       // 106: ermine.stoat.v1.Emoji
+	(*stoatpb.Channel)(nil),                     // 107: ermine.stoat.v1.Channel
+	(*stoatpb.ChannelVoiceState)(nil),           // 108: ermine.stoat.v1.ChannelVoiceState
+	(*stoatpb.ChannelUnread)(nil),               // 109: ermine.stoat.v1.ChannelUnread
+	(*stoatpb.Relationship)(nil),                // 110: ermine.stoat.v1.Relationship
+	(stoatpb.RelationshipStatus)(0),             // 111: ermine.stoat.v1.RelationshipStatus
+	(*stoatpb.Message)(nil),                     // 112: ermine.stoat.v1.Message
 }
 var file_ownerpb_owner_proto_depIdxs = []int32{
 	3,   // 0: ermine.owner.v1.OwnerMessage.dispatch:type_name -> ermine.owner.v1.Dispatch
@@ -4457,8 +4624,8 @@ var file_ownerpb_owner_proto_depIdxs = []int32{
 	6,   // 2: ermine.owner.v1.OwnerMessage.seed_channel:type_name -> ermine.owner.v1.SeedChannel
 	7,   // 3: ermine.owner.v1.OwnerMessage.seed_users:type_name -> ermine.owner.v1.SeedUsers
 	8,   // 4: ermine.owner.v1.OwnerMessage.drop:type_name -> ermine.owner.v1.Drop
-	42,  // 5: ermine.owner.v1.OwnerMessage.upsert_user:type_name -> ermine.stoat.v1.User
-	43,  // 6: ermine.owner.v1.OwnerMessage.upsert_member:type_name -> ermine.stoat.v1.Member
+	44,  // 5: ermine.owner.v1.OwnerMessage.upsert_user:type_name -> ermine.stoat.v1.User
+	45,  // 6: ermine.owner.v1.OwnerMessage.upsert_member:type_name -> ermine.stoat.v1.Member
 	9,   // 7: ermine.owner.v1.OwnerMessage.add_channel:type_name -> ermine.owner.v1.AddChannel
 	10,  // 8: ermine.owner.v1.OwnerMessage.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
 	11,  // 9: ermine.owner.v1.OwnerMessage.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
@@ -4469,135 +4636,140 @@ var file_ownerpb_owner_proto_depIdxs = []int32{
 	16,  // 14: ermine.owner.v1.OwnerMessage.evict_messages:type_name -> ermine.owner.v1.EvictMessages
 	17,  // 15: ermine.owner.v1.OwnerMessage.learn_user:type_name -> ermine.owner.v1.LearnUser
 	18,  // 16: ermine.owner.v1.OwnerMessage.learn_member:type_name -> ermine.owner.v1.LearnMember
-	20,  // 17: ermine.owner.v1.OwnerMessage.gated:type_name -> ermine.owner.v1.Gated
-	21,  // 18: ermine.owner.v1.OwnerMessage.gate_resolved:type_name -> ermine.owner.v1.GateResolved
-	22,  // 19: ermine.owner.v1.OwnerMessage.gate_query:type_name -> ermine.owner.v1.GateQuery
-	23,  // 20: ermine.owner.v1.OwnerMessage.gate_pending:type_name -> ermine.owner.v1.GatePending
-	24,  // 21: ermine.owner.v1.OwnerMessage.barrier_ack:type_name -> ermine.owner.v1.BarrierAck
-	25,  // 22: ermine.owner.v1.OwnerMessage.hold_timeout:type_name -> ermine.owner.v1.HoldTimeout
-	26,  // 23: ermine.owner.v1.OwnerMessage.resume_held:type_name -> ermine.owner.v1.ResumeHeld
-	31,  // 24: ermine.owner.v1.OwnerMessage.channel_snapshot:type_name -> ermine.owner.v1.ChannelSnapshot
-	33,  // 25: ermine.owner.v1.OwnerMessage.server_snapshot:type_name -> ermine.owner.v1.ServerSnapshot
-	34,  // 26: ermine.owner.v1.OwnerMessage.user_dir_snapshot:type_name -> ermine.owner.v1.UserDirSnapshot
-	35,  // 27: ermine.owner.v1.OwnerMessage.shard_snapshot:type_name -> ermine.owner.v1.ShardSnapshot
-	27,  // 28: ermine.owner.v1.OwnerMessage.processed:type_name -> ermine.owner.v1.Processed
-	0,   // 29: ermine.owner.v1.OwnerKey.kind:type_name -> ermine.owner.v1.OwnerKind
-	24,  // 30: ermine.owner.v1.Dispatch.barrier:type_name -> ermine.owner.v1.BarrierAck
-	4,   // 31: ermine.owner.v1.Dispatch.gate:type_name -> ermine.owner.v1.Gate
-	19,  // 32: ermine.owner.v1.Dispatch.local:type_name -> ermine.owner.v1.Patch
-	44,  // 33: ermine.owner.v1.Dispatch.ready:type_name -> ermine.stoat.v1.ReadyEvent
-	45,  // 34: ermine.owner.v1.Dispatch.authenticated:type_name -> ermine.stoat.v1.AuthenticatedEvent
-	46,  // 35: ermine.owner.v1.Dispatch.logout:type_name -> ermine.stoat.v1.LogoutEvent
-	47,  // 36: ermine.owner.v1.Dispatch.pong:type_name -> ermine.stoat.v1.PongEvent
-	48,  // 37: ermine.owner.v1.Dispatch.error:type_name -> ermine.stoat.v1.ErrorEvent
-	49,  // 38: ermine.owner.v1.Dispatch.before_connect:type_name -> ermine.stoat.v1.BeforeConnectEvent
-	50,  // 39: ermine.owner.v1.Dispatch.after_connect:type_name -> ermine.stoat.v1.AfterConnectEvent
-	51,  // 40: ermine.owner.v1.Dispatch.bees:type_name -> ermine.stoat.v1.BeesEvent
-	52,  // 41: ermine.owner.v1.Dispatch.unknown:type_name -> ermine.stoat.v1.UnknownEvent
-	53,  // 42: ermine.owner.v1.Dispatch.session_create:type_name -> ermine.stoat.v1.SessionCreateEvent
-	54,  // 43: ermine.owner.v1.Dispatch.session_delete:type_name -> ermine.stoat.v1.SessionDeleteEvent
-	55,  // 44: ermine.owner.v1.Dispatch.session_delete_all:type_name -> ermine.stoat.v1.SessionDeleteAllEvent
-	56,  // 45: ermine.owner.v1.Dispatch.private_channel_create:type_name -> ermine.stoat.v1.PrivateChannelCreateEvent
-	57,  // 46: ermine.owner.v1.Dispatch.server_channel_create:type_name -> ermine.stoat.v1.ServerChannelCreateEvent
-	58,  // 47: ermine.owner.v1.Dispatch.channel_update:type_name -> ermine.stoat.v1.ChannelUpdateEvent
-	59,  // 48: ermine.owner.v1.Dispatch.channel_delete:type_name -> ermine.stoat.v1.ChannelDeleteEvent
-	60,  // 49: ermine.owner.v1.Dispatch.group_recipient_add:type_name -> ermine.stoat.v1.GroupRecipientAddEvent
-	61,  // 50: ermine.owner.v1.Dispatch.group_recipient_remove:type_name -> ermine.stoat.v1.GroupRecipientRemoveEvent
-	62,  // 51: ermine.owner.v1.Dispatch.channel_start_typing:type_name -> ermine.stoat.v1.ChannelStartTypingEvent
-	63,  // 52: ermine.owner.v1.Dispatch.channel_stop_typing:type_name -> ermine.stoat.v1.ChannelStopTypingEvent
-	64,  // 53: ermine.owner.v1.Dispatch.message_start_editing:type_name -> ermine.stoat.v1.MessageStartEditingEvent
-	65,  // 54: ermine.owner.v1.Dispatch.message_stop_editing:type_name -> ermine.stoat.v1.MessageStopEditingEvent
-	66,  // 55: ermine.owner.v1.Dispatch.message_ack:type_name -> ermine.stoat.v1.MessageAckEvent
-	67,  // 56: ermine.owner.v1.Dispatch.message_create:type_name -> ermine.stoat.v1.MessageCreateEvent
-	68,  // 57: ermine.owner.v1.Dispatch.message_update:type_name -> ermine.stoat.v1.MessageUpdateEvent
-	69,  // 58: ermine.owner.v1.Dispatch.message_append:type_name -> ermine.stoat.v1.MessageAppendEvent
-	70,  // 59: ermine.owner.v1.Dispatch.message_delete:type_name -> ermine.stoat.v1.MessageDeleteEvent
-	71,  // 60: ermine.owner.v1.Dispatch.message_delete_bulk:type_name -> ermine.stoat.v1.MessageDeleteBulkEvent
-	72,  // 61: ermine.owner.v1.Dispatch.message_react:type_name -> ermine.stoat.v1.MessageReactEvent
-	73,  // 62: ermine.owner.v1.Dispatch.message_unreact:type_name -> ermine.stoat.v1.MessageUnreactEvent
-	74,  // 63: ermine.owner.v1.Dispatch.message_clear_reaction:type_name -> ermine.stoat.v1.MessageClearReactionEvent
-	75,  // 64: ermine.owner.v1.Dispatch.server_create:type_name -> ermine.stoat.v1.ServerCreateEvent
-	76,  // 65: ermine.owner.v1.Dispatch.server_update:type_name -> ermine.stoat.v1.ServerUpdateEvent
-	77,  // 66: ermine.owner.v1.Dispatch.server_delete:type_name -> ermine.stoat.v1.ServerDeleteEvent
-	78,  // 67: ermine.owner.v1.Dispatch.server_emoji_create:type_name -> ermine.stoat.v1.ServerEmojiCreateEvent
-	79,  // 68: ermine.owner.v1.Dispatch.server_emoji_update:type_name -> ermine.stoat.v1.ServerEmojiUpdateEvent
-	80,  // 69: ermine.owner.v1.Dispatch.server_emoji_delete:type_name -> ermine.stoat.v1.ServerEmojiDeleteEvent
-	81,  // 70: ermine.owner.v1.Dispatch.server_member_join:type_name -> ermine.stoat.v1.ServerMemberJoinEvent
-	82,  // 71: ermine.owner.v1.Dispatch.server_member_update:type_name -> ermine.stoat.v1.ServerMemberUpdateEvent
-	83,  // 72: ermine.owner.v1.Dispatch.server_member_remove:type_name -> ermine.stoat.v1.ServerMemberRemoveEvent
-	84,  // 73: ermine.owner.v1.Dispatch.raw_server_role_update:type_name -> ermine.stoat.v1.RawServerRoleUpdateEvent
-	85,  // 74: ermine.owner.v1.Dispatch.server_role_delete:type_name -> ermine.stoat.v1.ServerRoleDeleteEvent
-	86,  // 75: ermine.owner.v1.Dispatch.server_role_ranks_update:type_name -> ermine.stoat.v1.ServerRoleRanksUpdateEvent
-	87,  // 76: ermine.owner.v1.Dispatch.report_create:type_name -> ermine.stoat.v1.ReportCreateEvent
-	88,  // 77: ermine.owner.v1.Dispatch.user_update:type_name -> ermine.stoat.v1.UserUpdateEvent
-	89,  // 78: ermine.owner.v1.Dispatch.user_relationship_update:type_name -> ermine.stoat.v1.UserRelationshipUpdateEvent
-	90,  // 79: ermine.owner.v1.Dispatch.user_settings_update:type_name -> ermine.stoat.v1.UserSettingsUpdateEvent
-	91,  // 80: ermine.owner.v1.Dispatch.user_platform_wipe:type_name -> ermine.stoat.v1.UserPlatformWipeEvent
-	92,  // 81: ermine.owner.v1.Dispatch.webhook_create:type_name -> ermine.stoat.v1.WebhookCreateEvent
-	93,  // 82: ermine.owner.v1.Dispatch.webhook_update:type_name -> ermine.stoat.v1.WebhookUpdateEvent
-	94,  // 83: ermine.owner.v1.Dispatch.webhook_delete:type_name -> ermine.stoat.v1.WebhookDeleteEvent
-	95,  // 84: ermine.owner.v1.Dispatch.voice_channel_join:type_name -> ermine.stoat.v1.VoiceChannelJoinEvent
-	96,  // 85: ermine.owner.v1.Dispatch.voice_channel_leave:type_name -> ermine.stoat.v1.VoiceChannelLeaveEvent
-	97,  // 86: ermine.owner.v1.Dispatch.voice_channel_move:type_name -> ermine.stoat.v1.VoiceChannelMoveEvent
-	98,  // 87: ermine.owner.v1.Dispatch.user_voice_state_update:type_name -> ermine.stoat.v1.UserVoiceStateUpdateEvent
-	99,  // 88: ermine.owner.v1.Dispatch.user_move_voice_channel:type_name -> ermine.stoat.v1.UserMoveVoiceChannelEvent
-	100, // 89: ermine.owner.v1.Dispatch.voice_call_update:type_name -> ermine.stoat.v1.VoiceCallUpdateEvent
-	101, // 90: ermine.owner.v1.Dispatch.user_slowmodes:type_name -> ermine.stoat.v1.UserSlowmodesEvent
-	102, // 91: ermine.owner.v1.Dispatch.ready_diff:type_name -> ermine.stoat.v1.ReadyDiffEvent
-	2,   // 92: ermine.owner.v1.Gate.targets:type_name -> ermine.owner.v1.OwnerKey
-	103, // 93: ermine.owner.v1.SeedServer.server:type_name -> ermine.stoat.v1.Server
-	43,  // 94: ermine.owner.v1.SeedServer.members:type_name -> ermine.stoat.v1.Member
-	104, // 95: ermine.owner.v1.SeedServer.emojis:type_name -> ermine.stoat.v1.Emoji
-	24,  // 96: ermine.owner.v1.SeedServer.barrier:type_name -> ermine.owner.v1.BarrierAck
-	105, // 97: ermine.owner.v1.SeedChannel.channel:type_name -> ermine.stoat.v1.Channel
-	106, // 98: ermine.owner.v1.SeedChannel.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
-	107, // 99: ermine.owner.v1.SeedChannel.read_state:type_name -> ermine.stoat.v1.ChannelUnread
-	24,  // 100: ermine.owner.v1.SeedChannel.barrier:type_name -> ermine.owner.v1.BarrierAck
-	42,  // 101: ermine.owner.v1.SeedUsers.users:type_name -> ermine.stoat.v1.User
-	24,  // 102: ermine.owner.v1.SeedUsers.barrier:type_name -> ermine.owner.v1.BarrierAck
-	108, // 103: ermine.owner.v1.SeedUsers.relations:type_name -> ermine.stoat.v1.Relationship
-	24,  // 104: ermine.owner.v1.Drop.barrier:type_name -> ermine.owner.v1.BarrierAck
-	109, // 105: ermine.owner.v1.SetRelation.status:type_name -> ermine.stoat.v1.RelationshipStatus
-	42,  // 106: ermine.owner.v1.LearnUser.user:type_name -> ermine.stoat.v1.User
-	43,  // 107: ermine.owner.v1.LearnMember.member:type_name -> ermine.stoat.v1.Member
-	8,   // 108: ermine.owner.v1.Patch.drop:type_name -> ermine.owner.v1.Drop
-	10,  // 109: ermine.owner.v1.Patch.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
-	11,  // 110: ermine.owner.v1.Patch.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
-	12,  // 111: ermine.owner.v1.Patch.strip_role:type_name -> ermine.owner.v1.StripRole
-	13,  // 112: ermine.owner.v1.Patch.adopt_webhook:type_name -> ermine.owner.v1.AdoptWebhook
-	14,  // 113: ermine.owner.v1.Patch.set_relation:type_name -> ermine.owner.v1.SetRelation
-	15,  // 114: ermine.owner.v1.Patch.wipe_user:type_name -> ermine.owner.v1.WipeUser
-	2,   // 115: ermine.owner.v1.Gated.primary:type_name -> ermine.owner.v1.OwnerKey
-	19,  // 116: ermine.owner.v1.Gated.patch:type_name -> ermine.owner.v1.Patch
-	2,   // 117: ermine.owner.v1.GateQuery.from:type_name -> ermine.owner.v1.OwnerKey
-	2,   // 118: ermine.owner.v1.BarrierAck.shard:type_name -> ermine.owner.v1.OwnerKey
-	2,   // 119: ermine.owner.v1.Processed.owner:type_name -> ermine.owner.v1.OwnerKey
-	3,   // 120: ermine.owner.v1.OwnerState.early:type_name -> ermine.owner.v1.Dispatch
-	1,   // 121: ermine.owner.v1.OwnerState.held:type_name -> ermine.owner.v1.OwnerMessage
-	21,  // 122: ermine.owner.v1.OwnerState.outcomes:type_name -> ermine.owner.v1.GateResolved
-	29,  // 123: ermine.owner.v1.OwnerState.last_gates:type_name -> ermine.owner.v1.GateMark
-	21,  // 124: ermine.owner.v1.OwnerState.recent:type_name -> ermine.owner.v1.GateResolved
-	30,  // 125: ermine.owner.v1.OwnerState.acks:type_name -> ermine.owner.v1.BarrierCount
-	28,  // 126: ermine.owner.v1.ChannelSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	105, // 127: ermine.owner.v1.ChannelSnapshot.channel:type_name -> ermine.stoat.v1.Channel
-	32,  // 128: ermine.owner.v1.ChannelSnapshot.messages:type_name -> ermine.owner.v1.MessageWindow
-	106, // 129: ermine.owner.v1.ChannelSnapshot.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
-	107, // 130: ermine.owner.v1.ChannelSnapshot.read_state:type_name -> ermine.stoat.v1.ChannelUnread
-	110, // 131: ermine.owner.v1.MessageWindow.full:type_name -> ermine.stoat.v1.Message
-	28,  // 132: ermine.owner.v1.ServerSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	103, // 133: ermine.owner.v1.ServerSnapshot.server:type_name -> ermine.stoat.v1.Server
-	43,  // 134: ermine.owner.v1.ServerSnapshot.members:type_name -> ermine.stoat.v1.Member
-	28,  // 135: ermine.owner.v1.UserDirSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	42,  // 136: ermine.owner.v1.UserDirSnapshot.users:type_name -> ermine.stoat.v1.User
-	108, // 137: ermine.owner.v1.UserDirSnapshot.relations:type_name -> ermine.stoat.v1.Relationship
-	28,  // 138: ermine.owner.v1.ShardSnapshot.state:type_name -> ermine.owner.v1.OwnerState
-	0,   // 139: ermine.owner.v1.KeysRequest.kind:type_name -> ermine.owner.v1.OwnerKind
-	2,   // 140: ermine.owner.v1.KeysReply.keys:type_name -> ermine.owner.v1.OwnerKey
-	141, // [141:141] is the sub-list for method output_type
-	141, // [141:141] is the sub-list for method input_type
-	141, // [141:141] is the sub-list for extension type_name
-	141, // [141:141] is the sub-list for extension extendee
-	0,   // [0:141] is the sub-list for field type_name
+	20,  // 17: ermine.owner.v1.OwnerMessage.rebuild:type_name -> ermine.owner.v1.Rebuild
+	22,  // 18: ermine.owner.v1.OwnerMessage.gated:type_name -> ermine.owner.v1.Gated
+	23,  // 19: ermine.owner.v1.OwnerMessage.gate_resolved:type_name -> ermine.owner.v1.GateResolved
+	24,  // 20: ermine.owner.v1.OwnerMessage.gate_query:type_name -> ermine.owner.v1.GateQuery
+	25,  // 21: ermine.owner.v1.OwnerMessage.gate_pending:type_name -> ermine.owner.v1.GatePending
+	26,  // 22: ermine.owner.v1.OwnerMessage.barrier_ack:type_name -> ermine.owner.v1.BarrierAck
+	27,  // 23: ermine.owner.v1.OwnerMessage.hold_timeout:type_name -> ermine.owner.v1.HoldTimeout
+	28,  // 24: ermine.owner.v1.OwnerMessage.resume_held:type_name -> ermine.owner.v1.ResumeHeld
+	33,  // 25: ermine.owner.v1.OwnerMessage.channel_snapshot:type_name -> ermine.owner.v1.ChannelSnapshot
+	35,  // 26: ermine.owner.v1.OwnerMessage.server_snapshot:type_name -> ermine.owner.v1.ServerSnapshot
+	36,  // 27: ermine.owner.v1.OwnerMessage.user_dir_snapshot:type_name -> ermine.owner.v1.UserDirSnapshot
+	37,  // 28: ermine.owner.v1.OwnerMessage.shard_snapshot:type_name -> ermine.owner.v1.ShardSnapshot
+	29,  // 29: ermine.owner.v1.OwnerMessage.processed:type_name -> ermine.owner.v1.Processed
+	0,   // 30: ermine.owner.v1.OwnerKey.kind:type_name -> ermine.owner.v1.OwnerKind
+	26,  // 31: ermine.owner.v1.Dispatch.barrier:type_name -> ermine.owner.v1.BarrierAck
+	4,   // 32: ermine.owner.v1.Dispatch.gate:type_name -> ermine.owner.v1.Gate
+	19,  // 33: ermine.owner.v1.Dispatch.local:type_name -> ermine.owner.v1.Patch
+	46,  // 34: ermine.owner.v1.Dispatch.ready:type_name -> ermine.stoat.v1.ReadyEvent
+	47,  // 35: ermine.owner.v1.Dispatch.authenticated:type_name -> ermine.stoat.v1.AuthenticatedEvent
+	48,  // 36: ermine.owner.v1.Dispatch.logout:type_name -> ermine.stoat.v1.LogoutEvent
+	49,  // 37: ermine.owner.v1.Dispatch.pong:type_name -> ermine.stoat.v1.PongEvent
+	50,  // 38: ermine.owner.v1.Dispatch.error:type_name -> ermine.stoat.v1.ErrorEvent
+	51,  // 39: ermine.owner.v1.Dispatch.before_connect:type_name -> ermine.stoat.v1.BeforeConnectEvent
+	52,  // 40: ermine.owner.v1.Dispatch.after_connect:type_name -> ermine.stoat.v1.AfterConnectEvent
+	53,  // 41: ermine.owner.v1.Dispatch.bees:type_name -> ermine.stoat.v1.BeesEvent
+	54,  // 42: ermine.owner.v1.Dispatch.unknown:type_name -> ermine.stoat.v1.UnknownEvent
+	55,  // 43: ermine.owner.v1.Dispatch.session_create:type_name -> ermine.stoat.v1.SessionCreateEvent
+	56,  // 44: ermine.owner.v1.Dispatch.session_delete:type_name -> ermine.stoat.v1.SessionDeleteEvent
+	57,  // 45: ermine.owner.v1.Dispatch.session_delete_all:type_name -> ermine.stoat.v1.SessionDeleteAllEvent
+	58,  // 46: ermine.owner.v1.Dispatch.private_channel_create:type_name -> ermine.stoat.v1.PrivateChannelCreateEvent
+	59,  // 47: ermine.owner.v1.Dispatch.server_channel_create:type_name -> ermine.stoat.v1.ServerChannelCreateEvent
+	60,  // 48: ermine.owner.v1.Dispatch.channel_update:type_name -> ermine.stoat.v1.ChannelUpdateEvent
+	61,  // 49: ermine.owner.v1.Dispatch.channel_delete:type_name -> ermine.stoat.v1.ChannelDeleteEvent
+	62,  // 50: ermine.owner.v1.Dispatch.group_recipient_add:type_name -> ermine.stoat.v1.GroupRecipientAddEvent
+	63,  // 51: ermine.owner.v1.Dispatch.group_recipient_remove:type_name -> ermine.stoat.v1.GroupRecipientRemoveEvent
+	64,  // 52: ermine.owner.v1.Dispatch.channel_start_typing:type_name -> ermine.stoat.v1.ChannelStartTypingEvent
+	65,  // 53: ermine.owner.v1.Dispatch.channel_stop_typing:type_name -> ermine.stoat.v1.ChannelStopTypingEvent
+	66,  // 54: ermine.owner.v1.Dispatch.message_start_editing:type_name -> ermine.stoat.v1.MessageStartEditingEvent
+	67,  // 55: ermine.owner.v1.Dispatch.message_stop_editing:type_name -> ermine.stoat.v1.MessageStopEditingEvent
+	68,  // 56: ermine.owner.v1.Dispatch.message_ack:type_name -> ermine.stoat.v1.MessageAckEvent
+	69,  // 57: ermine.owner.v1.Dispatch.message_create:type_name -> ermine.stoat.v1.MessageCreateEvent
+	70,  // 58: ermine.owner.v1.Dispatch.message_update:type_name -> ermine.stoat.v1.MessageUpdateEvent
+	71,  // 59: ermine.owner.v1.Dispatch.message_append:type_name -> ermine.stoat.v1.MessageAppendEvent
+	72,  // 60: ermine.owner.v1.Dispatch.message_delete:type_name -> ermine.stoat.v1.MessageDeleteEvent
+	73,  // 61: ermine.owner.v1.Dispatch.message_delete_bulk:type_name -> ermine.stoat.v1.MessageDeleteBulkEvent
+	74,  // 62: ermine.owner.v1.Dispatch.message_react:type_name -> ermine.stoat.v1.MessageReactEvent
+	75,  // 63: ermine.owner.v1.Dispatch.message_unreact:type_name -> ermine.stoat.v1.MessageUnreactEvent
+	76,  // 64: ermine.owner.v1.Dispatch.message_clear_reaction:type_name -> ermine.stoat.v1.MessageClearReactionEvent
+	77,  // 65: ermine.owner.v1.Dispatch.server_create:type_name -> ermine.stoat.v1.ServerCreateEvent
+	78,  // 66: ermine.owner.v1.Dispatch.server_update:type_name -> ermine.stoat.v1.ServerUpdateEvent
+	79,  // 67: ermine.owner.v1.Dispatch.server_delete:type_name -> ermine.stoat.v1.ServerDeleteEvent
+	80,  // 68: ermine.owner.v1.Dispatch.server_emoji_create:type_name -> ermine.stoat.v1.ServerEmojiCreateEvent
+	81,  // 69: ermine.owner.v1.Dispatch.server_emoji_update:type_name -> ermine.stoat.v1.ServerEmojiUpdateEvent
+	82,  // 70: ermine.owner.v1.Dispatch.server_emoji_delete:type_name -> ermine.stoat.v1.ServerEmojiDeleteEvent
+	83,  // 71: ermine.owner.v1.Dispatch.server_member_join:type_name -> ermine.stoat.v1.ServerMemberJoinEvent
+	84,  // 72: ermine.owner.v1.Dispatch.server_member_update:type_name -> ermine.stoat.v1.ServerMemberUpdateEvent
+	85,  // 73: ermine.owner.v1.Dispatch.server_member_remove:type_name -> ermine.stoat.v1.ServerMemberRemoveEvent
+	86,  // 74: ermine.owner.v1.Dispatch.raw_server_role_update:type_name -> ermine.stoat.v1.RawServerRoleUpdateEvent
+	87,  // 75: ermine.owner.v1.Dispatch.server_role_delete:type_name -> ermine.stoat.v1.ServerRoleDeleteEvent
+	88,  // 76: ermine.owner.v1.Dispatch.server_role_ranks_update:type_name -> ermine.stoat.v1.ServerRoleRanksUpdateEvent
+	89,  // 77: ermine.owner.v1.Dispatch.report_create:type_name -> ermine.stoat.v1.ReportCreateEvent
+	90,  // 78: ermine.owner.v1.Dispatch.user_update:type_name -> ermine.stoat.v1.UserUpdateEvent
+	91,  // 79: ermine.owner.v1.Dispatch.user_relationship_update:type_name -> ermine.stoat.v1.UserRelationshipUpdateEvent
+	92,  // 80: ermine.owner.v1.Dispatch.user_settings_update:type_name -> ermine.stoat.v1.UserSettingsUpdateEvent
+	93,  // 81: ermine.owner.v1.Dispatch.user_platform_wipe:type_name -> ermine.stoat.v1.UserPlatformWipeEvent
+	94,  // 82: ermine.owner.v1.Dispatch.webhook_create:type_name -> ermine.stoat.v1.WebhookCreateEvent
+	95,  // 83: ermine.owner.v1.Dispatch.webhook_update:type_name -> ermine.stoat.v1.WebhookUpdateEvent
+	96,  // 84: ermine.owner.v1.Dispatch.webhook_delete:type_name -> ermine.stoat.v1.WebhookDeleteEvent
+	97,  // 85: ermine.owner.v1.Dispatch.voice_channel_join:type_name -> ermine.stoat.v1.VoiceChannelJoinEvent
+	98,  // 86: ermine.owner.v1.Dispatch.voice_channel_leave:type_name -> ermine.stoat.v1.VoiceChannelLeaveEvent
+	99,  // 87: ermine.owner.v1.Dispatch.voice_channel_move:type_name -> ermine.stoat.v1.VoiceChannelMoveEvent
+	100, // 88: ermine.owner.v1.Dispatch.user_voice_state_update:type_name -> ermine.stoat.v1.UserVoiceStateUpdateEvent
+	101, // 89: ermine.owner.v1.Dispatch.user_move_voice_channel:type_name -> ermine.stoat.v1.UserMoveVoiceChannelEvent
+	102, // 90: ermine.owner.v1.Dispatch.voice_call_update:type_name -> ermine.stoat.v1.VoiceCallUpdateEvent
+	103, // 91: ermine.owner.v1.Dispatch.user_slowmodes:type_name -> ermine.stoat.v1.UserSlowmodesEvent
+	104, // 92: ermine.owner.v1.Dispatch.ready_diff:type_name -> ermine.stoat.v1.ReadyDiffEvent
+	2,   // 93: ermine.owner.v1.Gate.targets:type_name -> ermine.owner.v1.OwnerKey
+	105, // 94: ermine.owner.v1.SeedServer.server:type_name -> ermine.stoat.v1.Server
+	45,  // 95: ermine.owner.v1.SeedServer.members:type_name -> ermine.stoat.v1.Member
+	106, // 96: ermine.owner.v1.SeedServer.emojis:type_name -> ermine.stoat.v1.Emoji
+	26,  // 97: ermine.owner.v1.SeedServer.barrier:type_name -> ermine.owner.v1.BarrierAck
+	107, // 98: ermine.owner.v1.SeedChannel.channel:type_name -> ermine.stoat.v1.Channel
+	108, // 99: ermine.owner.v1.SeedChannel.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
+	109, // 100: ermine.owner.v1.SeedChannel.read_state:type_name -> ermine.stoat.v1.ChannelUnread
+	26,  // 101: ermine.owner.v1.SeedChannel.barrier:type_name -> ermine.owner.v1.BarrierAck
+	44,  // 102: ermine.owner.v1.SeedUsers.users:type_name -> ermine.stoat.v1.User
+	26,  // 103: ermine.owner.v1.SeedUsers.barrier:type_name -> ermine.owner.v1.BarrierAck
+	110, // 104: ermine.owner.v1.SeedUsers.relations:type_name -> ermine.stoat.v1.Relationship
+	26,  // 105: ermine.owner.v1.Drop.barrier:type_name -> ermine.owner.v1.BarrierAck
+	111, // 106: ermine.owner.v1.SetRelation.status:type_name -> ermine.stoat.v1.RelationshipStatus
+	44,  // 107: ermine.owner.v1.LearnUser.user:type_name -> ermine.stoat.v1.User
+	45,  // 108: ermine.owner.v1.LearnMember.member:type_name -> ermine.stoat.v1.Member
+	8,   // 109: ermine.owner.v1.Patch.drop:type_name -> ermine.owner.v1.Drop
+	10,  // 110: ermine.owner.v1.Patch.remove_channel:type_name -> ermine.owner.v1.RemoveChannel
+	11,  // 111: ermine.owner.v1.Patch.remove_voice:type_name -> ermine.owner.v1.RemoveVoice
+	12,  // 112: ermine.owner.v1.Patch.strip_role:type_name -> ermine.owner.v1.StripRole
+	13,  // 113: ermine.owner.v1.Patch.adopt_webhook:type_name -> ermine.owner.v1.AdoptWebhook
+	14,  // 114: ermine.owner.v1.Patch.set_relation:type_name -> ermine.owner.v1.SetRelation
+	15,  // 115: ermine.owner.v1.Patch.wipe_user:type_name -> ermine.owner.v1.WipeUser
+	5,   // 116: ermine.owner.v1.Rebuild.server:type_name -> ermine.owner.v1.SeedServer
+	21,  // 117: ermine.owner.v1.Rebuild.channel:type_name -> ermine.owner.v1.ChannelRebuild
+	107, // 118: ermine.owner.v1.ChannelRebuild.channel:type_name -> ermine.stoat.v1.Channel
+	112, // 119: ermine.owner.v1.ChannelRebuild.messages:type_name -> ermine.stoat.v1.Message
+	2,   // 120: ermine.owner.v1.Gated.primary:type_name -> ermine.owner.v1.OwnerKey
+	19,  // 121: ermine.owner.v1.Gated.patch:type_name -> ermine.owner.v1.Patch
+	2,   // 122: ermine.owner.v1.GateQuery.from:type_name -> ermine.owner.v1.OwnerKey
+	2,   // 123: ermine.owner.v1.BarrierAck.shard:type_name -> ermine.owner.v1.OwnerKey
+	2,   // 124: ermine.owner.v1.Processed.owner:type_name -> ermine.owner.v1.OwnerKey
+	3,   // 125: ermine.owner.v1.OwnerState.early:type_name -> ermine.owner.v1.Dispatch
+	1,   // 126: ermine.owner.v1.OwnerState.held:type_name -> ermine.owner.v1.OwnerMessage
+	23,  // 127: ermine.owner.v1.OwnerState.outcomes:type_name -> ermine.owner.v1.GateResolved
+	31,  // 128: ermine.owner.v1.OwnerState.last_gates:type_name -> ermine.owner.v1.GateMark
+	23,  // 129: ermine.owner.v1.OwnerState.recent:type_name -> ermine.owner.v1.GateResolved
+	32,  // 130: ermine.owner.v1.OwnerState.acks:type_name -> ermine.owner.v1.BarrierCount
+	30,  // 131: ermine.owner.v1.ChannelSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	107, // 132: ermine.owner.v1.ChannelSnapshot.channel:type_name -> ermine.stoat.v1.Channel
+	34,  // 133: ermine.owner.v1.ChannelSnapshot.messages:type_name -> ermine.owner.v1.MessageWindow
+	108, // 134: ermine.owner.v1.ChannelSnapshot.voice:type_name -> ermine.stoat.v1.ChannelVoiceState
+	109, // 135: ermine.owner.v1.ChannelSnapshot.read_state:type_name -> ermine.stoat.v1.ChannelUnread
+	112, // 136: ermine.owner.v1.MessageWindow.full:type_name -> ermine.stoat.v1.Message
+	30,  // 137: ermine.owner.v1.ServerSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	105, // 138: ermine.owner.v1.ServerSnapshot.server:type_name -> ermine.stoat.v1.Server
+	45,  // 139: ermine.owner.v1.ServerSnapshot.members:type_name -> ermine.stoat.v1.Member
+	30,  // 140: ermine.owner.v1.UserDirSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	44,  // 141: ermine.owner.v1.UserDirSnapshot.users:type_name -> ermine.stoat.v1.User
+	110, // 142: ermine.owner.v1.UserDirSnapshot.relations:type_name -> ermine.stoat.v1.Relationship
+	30,  // 143: ermine.owner.v1.ShardSnapshot.state:type_name -> ermine.owner.v1.OwnerState
+	0,   // 144: ermine.owner.v1.KeysRequest.kind:type_name -> ermine.owner.v1.OwnerKind
+	2,   // 145: ermine.owner.v1.KeysReply.keys:type_name -> ermine.owner.v1.OwnerKey
+	146, // [146:146] is the sub-list for method output_type
+	146, // [146:146] is the sub-list for method input_type
+	146, // [146:146] is the sub-list for extension type_name
+	146, // [146:146] is the sub-list for extension extendee
+	0,   // [0:146] is the sub-list for field type_name
 }
 
 func init() { file_ownerpb_owner_proto_init() }
@@ -4623,6 +4795,7 @@ func file_ownerpb_owner_proto_init() {
 		(*OwnerMessage_EvictMessages)(nil),
 		(*OwnerMessage_LearnUser)(nil),
 		(*OwnerMessage_LearnMember)(nil),
+		(*OwnerMessage_Rebuild)(nil),
 		(*OwnerMessage_Gated)(nil),
 		(*OwnerMessage_GateResolved)(nil),
 		(*OwnerMessage_GateQuery)(nil),
@@ -4712,7 +4885,7 @@ func file_ownerpb_owner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ownerpb_owner_proto_rawDesc), len(file_ownerpb_owner_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   41,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
