@@ -28,6 +28,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/ermine-rt/ermine/actors"
+	"github.com/ermine-rt/ermine/actors/cluster"
 	"github.com/ermine-rt/ermine/cacheactors"
 	"github.com/ermine-rt/ermine/dispatch"
 	"github.com/ermine-rt/ermine/proto/bonfire"
@@ -66,6 +67,11 @@ func (c *Context) Event() stoatpb.Event { return c.dc().Event() }
 
 // Owner returns the key of the owner running the event.
 func (c *Context) Owner() actors.Key { return c.dc().Owner() }
+
+// Redelivered reports whether the event was sent again: in cluster mode, after the node that
+// had it died before acknowledging it — its handlers may have run there already (delivery is at
+// least once). Out of cluster mode it is always false.
+func (c *Context) Redelivered() bool { return c.dc().Redelivered() }
 
 // Logger returns the runtime's logger, with the event and owner attached.
 func (c *Context) Logger() *slog.Logger { return c.dc().Logger() }
@@ -180,6 +186,9 @@ type Config struct {
 	// Backfill bounds the fetch of the messages missed while the connection was away, after
 	// each reconnect (see BackfillConfig).
 	Backfill BackfillConfig
+	// Cluster, if set, makes the bot one node of a cluster (see ClusterConfig): Run joins it,
+	// and runs the connection only where the cluster places it.
+	Cluster *ClusterConfig
 }
 
 // Bot is a runtime: the owner directory, the cache, the handler registry and the connection.
@@ -190,6 +199,7 @@ type Bot struct {
 	store    *cacheactors.Store
 	pipeline *dispatch.Pipeline
 	dir      actors.Directory
+	cluster  *cluster.Directory // in cluster mode, dir
 	system   *actor.ActorSystem
 	rest     *rest.Client
 	learn    cacheactors.Learn
@@ -253,14 +263,29 @@ func New(cfg Config) (*Bot, error) {
 	}
 	deps := &cacheactors.Deps{Store: b.store, Pipeline: b.pipeline, Acker: b.budget, Policy: cfg.Cache}
 	b.deps = deps
-	b.system = actors.NewSystem(logger)
 	// When Close runs out of time the owners halt; cancelling the handlers' context then makes
 	// an owner waiting on a handler let go at once.
-	opts := []actors.LocalOption{actors.WithLogger(logger), actors.WithSystem(b.system), actors.WithHaltHook(cancel)}
+	opts := []actors.LocalOption{actors.WithLogger(logger), actors.WithHaltHook(cancel)}
 	if cfg.ChannelIdle > 0 {
 		opts = append(opts, actors.WithIdlePassivation(actors.KindChannel, cfg.ChannelIdle))
 	}
-	b.dir = actors.NewLocal(deps.NewOwner, opts...)
+	if cfg.Cluster != nil {
+		cc := *cfg.Cluster
+		cc.Shard = shardName
+		if cc.Logger == nil {
+			cc.Logger = logger
+		}
+		cd, err := cluster.New(cc, deps.NewOwner, b.clusterHooks(), opts...)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		deps.Acker = cd.Acker(b.budget.Backlog)
+		b.cluster, b.dir, b.system = cd, cd, cd.System()
+		return b, nil
+	}
+	b.system = actors.NewSystem(logger)
+	b.dir = actors.NewLocal(deps.NewOwner, append(opts, actors.WithSystem(b.system))...)
 	return b, nil
 }
 
@@ -360,6 +385,7 @@ func (b *Bot) Stats() Stats {
 // shard's events.
 type source struct {
 	b      *Bot
+	shard  string
 	router *cacheactors.Router
 	emit   func(actors.Key, any)
 }
@@ -367,7 +393,7 @@ type source struct {
 // newSource returns the source of shard: Run makes one for its connection, a feed one for each
 // of its Sources.
 func (b *Bot) newSource(shard string) *source {
-	return &source{b: b, router: cacheactors.NewRouter(shard), emit: b.dir.Deliver}
+	return &source{b: b, shard: shard, router: cacheactors.NewRouter(shard), emit: b.dir.Deliver}
 }
 
 // ErrClosed is returned by Run once the Bot is closed, and by the ingestion of events (package
@@ -400,9 +426,9 @@ func (s *source) ingest(ctx context.Context, ev stoatpb.Event, size int) error {
 	b.lastEvent.Store(time.Now().UnixNano())
 	ready, _ := ev.(*stoatpb.ReadyEvent) // only a Ready makes gaps, a diff and member lists to fetch
 	var lists []actors.Key
-	if ready != nil {
+	if ready != nil && b.backfill.memberLists > 0 {
 		// Before its seeds replace the member tables with your own memberships.
-		lists = memberLists(b.store, ready.GetServers(), b.backfill.memberLists)
+		lists = memberLists(b.memberCounts(), ready.GetServers(), b.backfill.memberLists)
 	}
 	key, d := s.router.Route(ev, s.emit)
 	if ready != nil {

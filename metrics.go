@@ -32,6 +32,7 @@ func (b *Bot) MetricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(b.metrics.registry, promhttp.HandlerOpts{ErrorLog: nil}))
 	mux.HandleFunc("/healthz", b.serveHealth)
+	mux.HandleFunc("GET /debug/cache", b.serveClusterCache)
 	return mux
 }
 
@@ -197,16 +198,27 @@ func (b *Bot) serveHealth(w http.ResponseWriter, _ *http.Request) {
 		Connected       bool     `json:"connected"`
 		State           string   `json:"state"`
 		LastEventAgeSec *float64 `json:"last_event_age_seconds,omitempty"`
+		// In cluster mode: this node, the members it sees, whether the connection runs here.
+		Node       string `json:"node,omitempty"`
+		Members    int    `json:"members,omitempty"`
+		Connection bool   `json:"connection_here,omitempty"`
 	}{Connected: b.connected(), State: "not started"}
 	if sh := b.shard.Load(); sh != nil {
 		h.State = strings.ToLower(sh.Stats().State.String())
+	}
+	healthy := h.Connected
+	if c := b.cluster; c != nil {
+		// A node is healthy in the cluster; the connection's node also when connected.
+		h.Node, h.Members, h.Connection = c.Node(), len(c.Members()), c.HoldsConnection()
+		h.Connected = h.Connection && h.Connected
+		healthy = h.Members > 0 && (!h.Connection || h.Connected)
 	}
 	if at := b.lastEvent.Load(); at != 0 {
 		age := time.Since(time.Unix(0, at)).Seconds()
 		h.LastEventAgeSec = &age
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if !h.Connected {
+	if !healthy {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	json.NewEncoder(w).Encode(h)

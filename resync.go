@@ -61,13 +61,31 @@ func (bf *backfiller) rebuildAll(ctx context.Context, keys []actors.Key) error {
 
 // rebuild fetches the state of the owner of key (a server's or a channel's) and hands it over
 // (cacheactors.Rebuilder). Its requests end when ctx does, or the bot closes.
-func (bf *backfiller) rebuild(ctx context.Context, key actors.Key) (err error) {
+func (bf *backfiller) rebuild(ctx context.Context, key actors.Key) error {
 	bf.open.Add(1)
+	return bf.fetchInto(ctx, bf.rebuilder.Begin(key, bf.b.dir.Deliver))
+}
+
+// rebuildMoved begins the rebuild of owners whose partition was placed on another node
+// (cluster mode): their gates go to gate, before anything re-sent; the fetches run in the
+// background. Only the connection's node rebuilds (it sent the events, and knows the API).
+func (bf *backfiller) rebuildMoved(keys []actors.Key, gate func(actors.Key, any)) {
+	for _, key := range keys {
+		r, g := bf.rebuilder.Prepare(key, bf.b.dir.Deliver)
+		gate(key, g)
+		bf.open.Add(1)
+		go func() { bf.logFailure(bf.fetchInto(bf.ctx, r)) }()
+	}
+}
+
+// fetchInto fetches the state of r's owner and hands it over, then closes r and the open count
+// its caller took.
+func (bf *backfiller) fetchInto(ctx context.Context, r *cacheactors.Rebuild) (err error) {
 	defer bf.open.Add(-1)
+	key := r.Key()
 	ctx, cancel := context.WithCancel(ctx)
 	defer context.AfterFunc(bf.ctx, cancel)()
 	defer cancel()
-	r := bf.rebuilder.Begin(key, bf.b.dir.Deliver)
 	defer r.Close()
 	defer func() {
 		if errors.Is(err, rest.ErrNotFound) {
@@ -120,14 +138,14 @@ func (bf *backfiller) rebuild(ctx context.Context, key actors.Key) (err error) {
 // memberLists returns the servers of a Ready whose cached member table holds more than your own
 // membership, the largest first, at most n: after a re-Ready (which lists only your own
 // memberships) their member lists are fetched again.
-func memberLists(store *cacheactors.Store, servers []*stoatpb.Server, n int) []actors.Key {
+func memberLists(count func(server string) int, servers []*stoatpb.Server, n int) []actors.Key {
 	type sized struct {
 		id      string
 		members int
 	}
 	var big []sized
 	for _, srv := range servers {
-		if c := store.MemberCount(srv.GetId()); c > 1 {
+		if c := count(srv.GetId()); c > 1 {
 			big = append(big, sized{srv.GetId(), c})
 		}
 	}

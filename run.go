@@ -47,15 +47,13 @@ func (b *Bot) Run(ctx context.Context) error {
 			return b.runOffline(ctx)
 		}
 	}
-	// Without EventsURL, the shard discovers it at the start of each connection attempt, so that
-	// an outage of the API at start-up is retried with the shard's backoff like a failed dial.
-	events := b.cfg.EventsURL
-	var discover func(context.Context) (string, error)
-	if events == "" {
+	if b.cfg.EventsURL == "" {
 		if err := checkAPIURL(b.cfg.APIURL); err != nil {
 			return err // a wrong setting does not heal by retrying
 		}
-		discover = b.discoverEvents
+	}
+	if b.cluster != nil {
+		return b.runCluster(ctx)
 	}
 	if b.cfg.MetricsAddr != "" {
 		stop, err := b.serveMetrics(ctx, b.cfg.MetricsAddr)
@@ -66,8 +64,28 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	src := b.newSource(shardName)
 	src.router.GapChannels = b.cfg.Backfill.channels() // a live connection's reconnects have gaps
+	runErr := b.connect(ctx, src)
+
+	closeCtx, cancel := context.WithTimeout(context.Background(), b.cfg.ShutdownTimeout)
+	defer cancel()
+	closeErr := b.Close(closeCtx)
+	stopped := ctx.Err() != nil || b.stopping.Load() // Run's context ended, or Close was called
+	if stopped && (runErr == nil || errors.Is(runErr, context.Cause(ctx)) || errors.Is(runErr, ctx.Err()) || errors.Is(runErr, shardactor.ErrStopped)) {
+		runErr = nil // a graceful stop
+	}
+	return errors.Join(runErr, closeErr)
+}
+
+// connect runs the connection, feeding src, until it ends for good or ctx ends.
+func (b *Bot) connect(ctx context.Context, src *source) error {
+	// Without EventsURL, the shard discovers it at the start of each connection attempt, so that
+	// an outage of the API at start-up is retried with the shard's backoff like a failed dial.
+	var discover func(context.Context) (string, error)
+	if b.cfg.EventsURL == "" {
+		discover = b.discoverEvents
+	}
 	cfg := b.cfg.Connection.shardConfig()
-	cfg.Name, cfg.URL, cfg.Token, cfg.WireFormat = shardName, events, b.cfg.Token, b.cfg.WireFormat
+	cfg.Name, cfg.URL, cfg.Token, cfg.WireFormat = src.shard, b.cfg.EventsURL, b.cfg.Token, b.cfg.WireFormat
 	cfg.Discover, cfg.Logger, cfg.Record = discover, b.logger, b.cfg.Record
 	if cfg.Skip == nil {
 		cfg.Skip = b.skipper.skip
@@ -81,16 +99,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	b.shard.Store(shard)
 	<-shard.Done()
-	runErr := shard.Err()
-
-	closeCtx, cancel := context.WithTimeout(context.Background(), b.cfg.ShutdownTimeout)
-	defer cancel()
-	closeErr := b.Close(closeCtx)
-	stopped := ctx.Err() != nil || b.stopping.Load() // Run's context ended, or Close was called
-	if stopped && (runErr == nil || errors.Is(runErr, context.Cause(ctx)) || errors.Is(runErr, ctx.Err()) || errors.Is(runErr, shardactor.ErrStopped)) {
-		runErr = nil // a graceful stop
-	}
-	return errors.Join(runErr, closeErr)
+	return shard.Err()
 }
 
 // runOffline is Run for a feed without a connection: the bot runs until ctx ends or Close is

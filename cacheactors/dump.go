@@ -149,3 +149,33 @@ func writeKey(w *bufio.Writer, k string) {
 	w.Write(b)
 	w.WriteByte(':')
 }
+
+// MergeCanonicalJSON writes the union of canonical JSON documents (WriteCanonicalJSON's), each
+// the cache of a part of the owners (the nodes of a cluster), as one such document: the same
+// bytes one cache holding everything writes. An entry found in two documents is an error (the
+// owner of an entity is in one place).
+func MergeCanonicalJSON(w io.Writer, docs ...[]byte) error {
+	merged := map[string]map[string]json.RawMessage{}
+	for i, doc := range docs {
+		var sections map[string]map[string]json.RawMessage
+		if err := json.Unmarshal(doc, &sections); err != nil {
+			return fmt.Errorf("cacheactors: merging cache document %d: %w", i, err)
+		}
+		for name, entries := range sections {
+			into := merged[name]
+			if into == nil {
+				into = map[string]json.RawMessage{}
+				merged[name] = into
+			}
+			for id, v := range entries {
+				if _, dup := into[id]; dup {
+					return fmt.Errorf("cacheactors: merging cache documents: %s %s is in two of them", name, id)
+				}
+				into[id] = v
+			}
+		}
+	}
+	enc := json.NewEncoder(w) // sorted keys, compact, one line as WriteCanonicalJSON
+	enc.SetEscapeHTML(false)
+	return enc.Encode(merged)
+}

@@ -192,6 +192,7 @@ func (o *ownerBase) dispatch(d *ownerpb.Dispatch) (moved bool) {
 			o.finish(processed) // also if the pipeline panicked: nobody waits for d forever
 		}
 	}()
+	o.run.Redelivered = d.Redelivered
 	processed, moved = o.run.Dispatch(d.GetStoatEvent(), o.kind, o.backlog())
 	return moved
 }

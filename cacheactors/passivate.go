@@ -8,7 +8,6 @@ import (
 	"github.com/ermine-rt/ermine/proto/ownerpb"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Passivation hands an owner's state to its next activation as an ownerpb snapshot (one message
@@ -234,27 +233,14 @@ func (w *window) recordsFrom(old *window) {
 	}
 }
 
-// ownerFields maps each message of the protocol to its field of OwnerMessage.
-var ownerFields = func() map[protoreflect.FullName]protoreflect.FieldDescriptor {
-	fields := (&ownerpb.OwnerMessage{}).ProtoReflect().Descriptor().Oneofs().ByName("message").Fields()
-	out := make(map[protoreflect.FullName]protoreflect.FieldDescriptor, fields.Len())
-	for i := range fields.Len() {
-		out[fields.Get(i).Message().FullName()] = fields.Get(i)
-	}
-	return out
-}()
-
 // ownerMessage wraps a message of the protocol (one an owner holds) in an OwnerMessage.
 func ownerMessage(msg any) *ownerpb.OwnerMessage {
-	m := msg.(proto.Message).ProtoReflect()
-	om := &ownerpb.OwnerMessage{}
-	om.ProtoReflect().Set(ownerFields[m.Descriptor().FullName()], protoreflect.ValueOfMessage(m))
+	om, err := ownerpb.Wrap(msg.(proto.Message))
+	if err != nil {
+		panic(err) // an owner holds only the protocol's messages
+	}
 	return om
 }
 
 // fromOwnerMessage is the message an OwnerMessage wraps.
-func fromOwnerMessage(om *ownerpb.OwnerMessage) any {
-	r := om.ProtoReflect()
-	fd := r.WhichOneof(r.Descriptor().Oneofs().ByName("message"))
-	return r.Get(fd).Message().Interface()
-}
+func fromOwnerMessage(om *ownerpb.OwnerMessage) any { return om.Unwrap() }

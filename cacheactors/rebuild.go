@@ -41,9 +41,17 @@ type Rebuild struct {
 // Begin starts the rebuild of the owner of key (a server's or a channel's): the owner holds
 // what it gets from now on until Close. Fetch the state only once Begin has returned.
 func (rb *Rebuilder) Begin(key actors.Key, emit func(actors.Key, any)) *Rebuild {
-	r := &Rebuild{key: key, gate: seqID{router: rb.id, seq: rb.seq.Add(1)}, emit: emit}
-	emit(key, &ownerpb.Gated{Router: r.gate.router, Seq: r.gate.seq, Primary: pbKey(key)})
+	r, gate := rb.Prepare(key, emit)
+	emit(key, gate)
 	return r
+}
+
+// Prepare is Begin for a caller that delivers the rebuild's gate itself (before anything else
+// reaches the owner: a partition that moved to another node); the rebuild's other messages go
+// to emit.
+func (rb *Rebuilder) Prepare(key actors.Key, emit func(actors.Key, any)) (*Rebuild, *ownerpb.Gated) {
+	r := &Rebuild{key: key, gate: seqID{router: rb.id, seq: rb.seq.Add(1)}, emit: emit}
+	return r, &ownerpb.Gated{Router: r.gate.router, Seq: r.gate.seq, Primary: pbKey(key)}
 }
 
 // Key is the key of the owner rebuilt.

@@ -65,6 +65,20 @@ func NewRouter(shard string) *Router {
 	}
 }
 
+// Learn tells a new router what the owners already hold, as a connection that takes over from
+// one whose node died finds them (cluster mode): the servers, and the channels with the newest
+// message id each holds. Its first Ready is then a re-Ready: its channels are compared with them
+// (gaps to backfill) and the handlers get its diff. Call it before routing anything.
+func (r *Router) Learn(servers []string, channels map[string]string) {
+	for _, s := range servers {
+		r.servers[s] = true
+	}
+	for ch, last := range channels {
+		r.channels[ch] = last
+	}
+	r.readied = len(servers)+len(channels) > 0
+}
+
 // Route returns the primary owner of ev and its Dispatch, which the reader numbers (stream, seq,
 // size) and delivers after the seeds and cascade patches that must precede it, which Route passes
 // to emit in order (ownerpb messages, see the package documentation).

@@ -56,6 +56,11 @@ func (c *Context) Event() stoatpb.Event { return c.run.ev }
 // Owner returns the key of the owner running the event.
 func (c *Context) Owner() actors.Key { return c.run.rn.owner }
 
+// Redelivered reports whether the event was sent again: in cluster mode, after the node that
+// had it died before acknowledging it — its handlers may have run there already (delivery is at
+// least once).
+func (c *Context) Redelivered() bool { return c.run.redelivered }
+
 // Logger returns the runtime's logger, with the event and owner attached.
 func (c *Context) Logger() *slog.Logger {
 	return c.run.rn.p.Logger.With("event", c.run.ev.EventType().String(), "owner", c.run.rn.owner.String())

@@ -160,6 +160,10 @@ type Runner struct {
 	freed    chan struct{}
 	// checkPanicked is rn.logCheckPanic, bound once (a method value allocates).
 	checkPanicked func(ev stoatpb.Event, v any, stack []byte)
+	// Redelivered, set by the owner before each Dispatch, tells whether the event is sent again
+	// (cluster mode: after the node that had it died, where its handlers may have run);
+	// Context.Redelivered reports it.
+	Redelivered bool
 }
 
 // NewRunner returns the Runner of owner.
@@ -248,6 +252,8 @@ type eventRun struct {
 	handlers []*handler
 	hooks    Hooks
 	manual   bool // a manual subscription took the event: no cache update
+	// redelivered: the event was sent again (Runner.Redelivered).
+	redelivered bool
 
 	mu       sync.Mutex
 	next     int       // the next handler to start
@@ -263,7 +269,7 @@ type eventRun struct {
 
 // newRun returns the run of ev's handlers.
 func (rn *Runner) newRun(ev stoatpb.Event, hs []*handler, h Hooks, manual bool) *eventRun {
-	return &eventRun{rn: rn, ev: ev, handlers: hs, hooks: h, manual: manual}
+	return &eventRun{rn: rn, ev: ev, handlers: hs, hooks: h, manual: manual, redelivered: rn.Redelivered}
 }
 
 // runHandlers runs the run's handlers in order on the calling goroutine, which is the owner's,
@@ -361,7 +367,7 @@ func (rn *Runner) checkBlocked() {
 
 // startConcurrent runs ev's handlers on a goroutine the owner does not wait for.
 func (rn *Runner) startConcurrent(ev stoatpb.Event, hs []*handler) {
-	r := &eventRun{rn: rn, ev: ev, handlers: hs, sealed: true}
+	r := &eventRun{rn: rn, ev: ev, handlers: hs, sealed: true, redelivered: rn.Redelivered}
 	rn.p.Stats.Concurrent.Add(1)
 	rn.addDetached()
 	go r.runDetached()

@@ -23,6 +23,9 @@ go run ./internal/gen-ownerpb
 protoc -I . --plugin=protoc-gen-go="$bin/protoc-gen-go" \
   --go_out=. --go_opt=module=github.com/ermine-rt/ermine/proto \
   ownerpb/owner.proto
+protoc -I . --plugin=protoc-gen-go="$bin/protoc-gen-go" \
+  --go_out=. --go_opt=module=github.com/ermine-rt/ermine/proto \
+  clusterpb/cluster.proto
 # The root package's aliases of every stoatpb type (the one import a bot needs).
 go run ./internal/gen-aliases
 gofmt -w ../stoat.ermine.go

@@ -700,6 +700,9 @@ type Dispatch struct {
 	// roles in that server as the reader knows them, so that the channel tells a mention of one of
 	// them without reading the server's members.
 	MyRoles []string `protobuf:"bytes,8,rep,name=my_roles,json=myRoles,proto3" json:"my_roles,omitempty"`
+	// redelivered: the event is sent again after the node that had it died before acknowledging
+	// it (cluster mode); its handlers may have run there.
+	Redelivered bool `protobuf:"varint,9,opt,name=redelivered,proto3" json:"redelivered,omitempty"`
 	// The event. The field numbers follow the order of stoatpb/events.proto (append events there,
 	// never insert).
 	//
@@ -853,6 +856,13 @@ func (x *Dispatch) GetMyRoles() []string {
 		return x.MyRoles
 	}
 	return nil
+}
+
+func (x *Dispatch) GetRedelivered() bool {
+	if x != nil {
+		return x.Redelivered
+	}
+	return false
 }
 
 func (x *Dispatch) GetEvent() isDispatch_Event {
@@ -4249,7 +4259,7 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\amessage\"J\n" +
 	"\bOwnerKey\x12.\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1a.ermine.owner.v1.OwnerKindR\x04kind\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xb2(\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xd4(\n" +
 	"\bDispatch\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\x04R\x06stream\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -4258,7 +4268,8 @@ const file_ownerpb_owner_proto_rawDesc = "" +
 	"\abarrier\x18\x05 \x01(\v2\x1b.ermine.owner.v1.BarrierAckR\abarrier\x12)\n" +
 	"\x04gate\x18\x06 \x01(\v2\x15.ermine.owner.v1.GateR\x04gate\x12,\n" +
 	"\x05local\x18\a \x03(\v2\x16.ermine.owner.v1.PatchR\x05local\x12\x19\n" +
-	"\bmy_roles\x18\b \x03(\tR\amyRoles\x123\n" +
+	"\bmy_roles\x18\b \x03(\tR\amyRoles\x12 \n" +
+	"\vredelivered\x18\t \x01(\bR\vredelivered\x123\n" +
 	"\x05ready\x18d \x01(\v2\x1b.ermine.stoat.v1.ReadyEventH\x00R\x05ready\x12K\n" +
 	"\rauthenticated\x18e \x01(\v2#.ermine.stoat.v1.AuthenticatedEventH\x00R\rauthenticated\x126\n" +
 	"\x06logout\x18f \x01(\v2\x1c.ermine.stoat.v1.LogoutEventH\x00R\x06logout\x120\n" +

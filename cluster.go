@@ -1,0 +1,175 @@
+package ermine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/ermine-rt/ermine/actors"
+	"github.com/ermine-rt/ermine/actors/cluster"
+	"github.com/ermine-rt/ermine/cacheactors"
+)
+
+// ClusterConfig makes the bot one node of a cluster (Config.Cluster): the nodes of one bot,
+// running the same binary with the same handlers and the same token, share its servers and
+// channels — their owners, caches and handlers — and one of them runs the connection. See
+// package actors/cluster for placement, order and failover.
+//
+// In cluster mode:
+//   - A handler runs on the node that owns its event's entity; Context.Redelivered tells an
+//     event sent again after that node died (handlers run at least once).
+//   - Bot.Cache reads what this node's owners hold; ClusterCache writes the whole cluster's.
+//   - WaitFor waits on this node: a wait for an event of the handler's own entity works (it is
+//     owned here); a wait for another entity's event works if that entity's owner is on this
+//     node.
+//   - Cache bounds (Cache.MaxMessages, MaxUsers) are per node; each node's REST client has its
+//     own rate limiter (the nodes share the token's buckets at the API: a bot that sends much
+//     from many nodes sees more 429s, which the client waits out).
+type ClusterConfig = cluster.Config
+
+// clusterHooks is what the runtime does for the cluster directory.
+func (b *Bot) clusterHooks() cluster.Hooks {
+	return cluster.Hooks{
+		Moved: func(keys []actors.Key, gate func(actors.Key, any)) {
+			if b.cluster.HoldsConnection() {
+				b.backfill.rebuildMoved(keys, gate)
+			}
+		},
+		Connect:   b.runClusterConnection,
+		Processed: b.budget.Processed,
+		Describe: func(key actors.Key) (string, int, bool) {
+			switch key.Kind {
+			case actors.KindChannel:
+				if ch := b.store.Channel(key.ID); ch != nil {
+					return ch.GetLastMessageId(), 0, true
+				}
+			case actors.KindServer:
+				if b.store.Server(key.ID) != nil {
+					return "", b.store.MemberCount(key.ID), true
+				}
+			}
+			return "", 0, false
+		},
+		Dump: func() ([]byte, error) {
+			var buf bytes.Buffer
+			err := b.store.WriteCanonicalJSON(&buf)
+			return buf.Bytes(), err
+		},
+	}
+}
+
+// runCluster is Run in cluster mode: the node joins the cluster and hosts its share of the
+// owners until ctx ends; the connection runs wherever the cluster placed it.
+func (b *Bot) runCluster(ctx context.Context) error {
+	if b.cfg.MetricsAddr != "" {
+		stop, err := b.serveMetrics(ctx, b.cfg.MetricsAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if err := b.cluster.Start(ctx); err != nil {
+		return err
+	}
+	b.logger.Info("ermine: joined the cluster", "node", b.cluster.Node(), "cluster", b.cfg.Cluster.Name)
+	select {
+	case <-ctx.Done():
+	case <-b.pipeline.Base.Done(): // Close was called
+	}
+	closeCtx, cancel := context.WithTimeout(context.Background(), b.cfg.ShutdownTimeout)
+	defer cancel()
+	return b.Close(closeCtx)
+}
+
+// runClusterConnection runs the connection on this node until ctx ends (the connection's grain
+// was placed here). A connection that takes over from another node first learns what the
+// owners hold, so that its Ready is a re-Ready: the gaps are backfilled and the handlers get the
+// diff.
+func (b *Bot) runClusterConnection(ctx context.Context, shard string) {
+	src := b.newSource(shard)
+	src.router.GapChannels = b.cfg.Backfill.channels()
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	infos, err := b.cluster.KeyInfos(lctx, 0)
+	cancel()
+	if err != nil {
+		b.logger.Warn("ermine: learning what the owners hold before connecting failed; what is missing is not backfilled", "err", err)
+	}
+	var servers []string
+	channels := map[string]string{}
+	for _, in := range infos {
+		switch actors.Kind(in.GetKey().GetKind()) {
+		case actors.KindServer:
+			servers = append(servers, in.GetKey().GetId())
+		case actors.KindChannel:
+			channels[in.GetKey().GetId()] = in.GetLastMessageId()
+		}
+	}
+	src.router.Learn(servers, channels)
+	b.logger.Info("ermine: this node runs the connection", "node", b.cluster.Node(), "servers", len(servers), "channels", len(channels))
+	if err := b.connect(ctx, src); err != nil && ctx.Err() == nil {
+		b.logger.Error("ermine: the connection ended", "err", err)
+	}
+}
+
+// memberCounts returns how many members the cache holds per server: in cluster mode asked of
+// the partitions (the servers live on every node), else read from the Store.
+func (b *Bot) memberCounts() func(server string) int {
+	if b.cluster == nil {
+		return b.store.MemberCount
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	infos, err := b.cluster.KeyInfos(ctx, actors.KindServer)
+	if err != nil {
+		b.logger.Warn("ermine: asking the cluster for its member lists failed; some are not fetched again after the Ready", "err", err)
+	}
+	counts := make(map[string]int, len(infos))
+	for _, in := range infos {
+		counts[in.GetKey().GetId()] = int(in.GetMembers())
+	}
+	return func(server string) int { return counts[server] }
+}
+
+// ClusterCache writes the cache of every node of the cluster as one canonical JSON document
+// (the one Cache().WriteCanonicalJSON writes in one process, and `ermine replay` prints). Out of
+// cluster mode it is the local cache's.
+func (b *Bot) ClusterCache(ctx context.Context, w io.Writer) error {
+	if b.cluster == nil {
+		return b.store.WriteCanonicalJSON(w)
+	}
+	dumps, err := b.cluster.Dumps(ctx)
+	if err != nil {
+		return err
+	}
+	docs := make([][]byte, 0, len(dumps))
+	for _, d := range dumps {
+		docs = append(docs, d.Cache)
+	}
+	return cacheactors.MergeCanonicalJSON(w, docs...)
+}
+
+// serveClusterCache is GET /debug/cache: the whole cluster's cache.
+func (b *Bot) serveClusterCache(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	if err := b.ClusterCache(r.Context(), &buf); err != nil {
+		http.Error(w, fmt.Sprintf("ermine: %v", err), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(buf.Bytes())
+}
+
+// errNotClustered is returned by cluster-only calls out of cluster mode.
+var errNotClustered = errors.New("ermine: not in cluster mode")
+
+// ClusterStats returns this node's cluster counters.
+func (b *Bot) ClusterStats() (cluster.Stats, error) {
+	if b.cluster == nil {
+		return cluster.Stats{}, errNotClustered
+	}
+	return b.cluster.ClusterStats(), nil
+}
