@@ -141,16 +141,17 @@ func (bf *backfiller) start(gaps []*cacheactors.Gap) {
 	}()
 }
 
-// refetchMembers rebuilds, in the background, the servers whose member lists a re-Ready left
-// out (see BackfillConfig.MemberLists).
-func (bf *backfiller) refetchMembers(servers []actors.Key) {
-	if len(servers) == 0 {
+// rebuildInBackground rebuilds, in the background, the owners of keys: the servers whose member
+// lists a re-Ready left out (see BackfillConfig.MemberLists), the entities a takeover found
+// without owner state.
+func (bf *backfiller) rebuildInBackground(keys []actors.Key) {
+	if len(keys) == 0 {
 		return
 	}
 	bf.open.Add(1) // until the goroutine runs: Drain waits for the rebuilds
 	go func() {
 		defer bf.open.Add(-1)
-		bf.logFailure(bf.rebuildAll(bf.ctx, servers))
+		bf.logFailure(bf.rebuildAll(bf.ctx, keys))
 	}()
 }
 

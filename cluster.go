@@ -12,6 +12,7 @@ import (
 	"github.com/ermine-rt/ermine/actors"
 	"github.com/ermine-rt/ermine/actors/cluster"
 	"github.com/ermine-rt/ermine/cacheactors"
+	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
 // ClusterConfig makes the bot one node of a cluster (Config.Cluster): the nodes of one bot,
@@ -54,6 +55,7 @@ func (b *Bot) clusterHooks() cluster.Hooks {
 			}
 			return "", 0, false
 		},
+		Delivered: func(d time.Duration) { b.metrics.delivery.Observe(d.Seconds()) },
 		Dump: func() ([]byte, error) {
 			var buf bytes.Buffer
 			err := b.store.WriteCanonicalJSON(&buf)
@@ -85,11 +87,21 @@ func (b *Bot) runCluster(ctx context.Context) error {
 	return b.Close(closeCtx)
 }
 
+// takeoverWindow is how far before a takeover the channels whose owners died with the previous
+// connection's node are backfilled from: more than the time to notice a dead node (about 1 s
+// with automanaged, 3 s with etcd's lease) and to place the connection again.
+const takeoverWindow = 15 * time.Second
+
 // runClusterConnection runs the connection on this node until ctx ends (the connection's grain
 // was placed here). A connection that takes over from another node first learns what the
 // owners hold, so that its Ready is a re-Ready: the gaps are backfilled and the handlers get the
 // diff.
 func (b *Bot) runClusterConnection(ctx context.Context, shard string) {
+	began := time.Now()
+	b.logger.Info("ermine: the connection's grain is placed on this node; learning what the owners hold", "node", b.cluster.Node())
+	// Streams numbered above any an earlier connection's reader gave (the owners drop events of
+	// an older stream); nanoseconds leave room for clocks a little apart.
+	b.budget.TakeOver(uint64(began.UnixNano()))
 	src := b.newSource(shard)
 	src.router.GapChannels = b.cfg.Backfill.channels()
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -109,10 +121,47 @@ func (b *Bot) runClusterConnection(ctx context.Context, shard string) {
 		}
 	}
 	src.router.Learn(servers, channels)
-	b.logger.Info("ermine: this node runs the connection", "node", b.cluster.Node(), "servers", len(servers), "channels", len(channels))
+	if len(servers)+len(channels) > 0 {
+		// The owners that died with the previous connection's node knew what they had handled;
+		// their channels are backfilled from a while before the takeover (at least once: a
+		// message their handlers had seen may come again, marked recovered).
+		src.router.UnknownSeen = cacheactors.IDAt(began.Add(-takeoverWindow))
+		// A takeover: the entities of the Ready that no owner holds were owned on the node that
+		// died with the connection; they are rebuilt after it.
+		src.held = map[string]bool{}
+		for _, s := range servers {
+			src.held[s] = true
+		}
+		for ch := range channels {
+			src.held[ch] = true
+		}
+	}
+	b.logger.Info("ermine: this node runs the connection", "node", b.cluster.Node(), "servers", len(servers), "channels", len(channels),
+		"learned_in", time.Since(began).Round(time.Millisecond))
 	if err := b.connect(ctx, src); err != nil && ctx.Err() == nil {
 		b.logger.Error("ermine: the connection ended", "err", err)
 	}
+}
+
+// rebuildUnheld rebuilds, after a takeover's Ready, its servers and channels that no owner held
+// (see runClusterConnection), and forgets what was held.
+func (s *source) rebuildUnheld(ready *stoatpb.ReadyEvent) {
+	if s.held == nil {
+		return
+	}
+	var keys []actors.Key
+	for _, srv := range ready.GetServers() {
+		if !s.held[srv.GetId()] {
+			keys = append(keys, actors.Key{Kind: actors.KindServer, ID: srv.GetId()})
+		}
+	}
+	for _, ch := range ready.GetChannels() {
+		if !s.held[ch.GetId()] {
+			keys = append(keys, actors.Key{Kind: actors.KindChannel, ID: ch.GetId()})
+		}
+	}
+	s.held = nil
+	s.b.backfill.rebuildInBackground(keys)
 }
 
 // memberCounts returns how many members the cache holds per server: in cluster mode asked of

@@ -384,8 +384,11 @@ func (b *Bot) Stats() Stats {
 // safe for concurrent use: one goroutine (the connection's reader, or a feed's Source) ingests a
 // shard's events.
 type source struct {
-	b      *Bot
-	shard  string
+	b     *Bot
+	shard string
+	// held, after a takeover (cluster mode), are the servers and channels the owners held
+	// before the connection's first Ready.
+	held   map[string]bool
 	router *cacheactors.Router
 	emit   func(actors.Key, any)
 }
@@ -440,7 +443,8 @@ func (s *source) ingest(ctx context.Context, ev stoatpb.Event, size int) error {
 	d.Size = int64(size)
 	b.dir.Deliver(key, d)
 	if ready != nil {
-		b.backfill.refetchMembers(lists)
+		b.backfill.rebuildInBackground(lists)
+		s.rebuildUnheld(ready)
 		if diff := s.router.ReadyDiff(); diff != nil {
 			// A re-Ready's diff: the shard owner's next event, after the Ready.
 			return s.ingest(ctx, diff, 0)
@@ -533,7 +537,9 @@ func (b *Bot) Close(ctx context.Context) error {
 		cancel()
 	}
 	b.pipeline.FlushLogs()
-	b.system.Shutdown()
+	if b.cluster == nil { // the cluster's Shutdown (in dir.Close) stops its system
+		b.system.Shutdown()
+	}
 	b.rest.CloseIdleConnections()
 	return errors.Join(errs...)
 }

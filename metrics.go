@@ -44,6 +44,8 @@ const cacheBytesEvery = 30 * time.Second
 type metrics struct {
 	registry *prometheus.Registry
 	latency  prometheus.Histogram
+	// delivery is the cluster's remote delivery latency (batch sent → taken by its node).
+	delivery prometheus.Histogram
 
 	mu         sync.Mutex // guards the cached cache stats
 	cacheAt    time.Time
@@ -60,7 +62,12 @@ func newMetrics(b *Bot) *metrics {
 			Buckets: prometheus.ExponentialBuckets(50e-6, 2.5, 13),
 		}),
 	}
-	m.registry.MustRegister(m.latency, collector{b})
+	m.delivery = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "ermine_cluster_delivery_seconds",
+		Help:    "Cluster mode: time from a batch of owner messages sent to another node to its acknowledgement.",
+		Buckets: prometheus.ExponentialBuckets(50e-6, 2.5, 13),
+	})
+	m.registry.MustRegister(m.latency, m.delivery, collector{b})
 	return m
 }
 
@@ -106,6 +113,17 @@ var (
 	descRebuilt     = prometheus.NewDesc("ermine_rebuilds_total", "Server and channel owners rebuilt from the API (Resync, truncated gaps, member lists after a re-Ready).", nil, nil)
 	descRESTReqs    = prometheus.NewDesc("ermine_rest_requests_total", "REST requests (each attempt), by route.", []string{"route"}, nil)
 	descRESTLimited = prometheus.NewDesc("ermine_rest_rate_limited_total", "REST responses 429 Too Many Requests, by route.", []string{"route"}, nil)
+
+	descClMembers    = prometheus.NewDesc("ermine_cluster_members", "Members of the cluster, as this node sees them.", nil, nil)
+	descClConnection = prometheus.NewDesc("ermine_cluster_connection_here", "1 if the connection runs on this node.", nil, nil)
+	descClPartitions = prometheus.NewDesc("ermine_cluster_partitions", "Owner partitions placed on this node.", nil, nil)
+	descClActivated  = prometheus.NewDesc("ermine_cluster_activations_total", "Grain activations on this node (partitions and the connection).", nil, nil)
+	descClBatches    = prometheus.NewDesc("ermine_cluster_batches_sent_total", "Batches this node sent to partitions.", nil, nil)
+	descClEnvelopes  = prometheus.NewDesc("ermine_cluster_messages_sent_total", "Owner messages this node sent to partitions.", nil, nil)
+	descClMoves      = prometheus.NewDesc("ermine_cluster_failovers_total", "Partitions this node saw placed on another node (a member died or joined).", nil, nil)
+	descClResent     = prometheus.NewDesc("ermine_cluster_resent_total", "Owner messages sent again after a failover (events not yet processed included).", nil, nil)
+	descClApplied    = prometheus.NewDesc("ermine_cluster_applied_total", "Owner messages this node's partitions handed to its owners.", nil, nil)
+	descClUnacked    = prometheus.NewDesc("ermine_cluster_unacked", "Owner messages kept for a re-send: not yet taken by their partition's node, or events not yet processed (the acknowledgement lag).", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
@@ -113,7 +131,9 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEvents, descShed, descFrames, descFrameBytes, descDecodeErrs, descSkipped,
 		descReconnects, descConnected, descHandlerErrs, descPanics, descAutoDetach, descDetached, descCancelled,
 		descInFlight, descStalls, descOwners, descActivations, descPassivated, descCrashes, descGateTimeout,
-		descEntries, descCacheBytes, descCacheWrites, descCacheReads, descBackfilled, descRecovered, descRebuilt, descRESTReqs, descRESTLimited} {
+		descEntries, descCacheBytes, descCacheWrites, descCacheReads, descBackfilled, descRecovered, descRebuilt, descRESTReqs, descRESTLimited,
+		descClMembers, descClConnection, descClPartitions, descClActivated, descClBatches, descClEnvelopes, descClMoves, descClResent,
+		descClApplied, descClUnacked} {
 		ch <- d
 	}
 }
@@ -177,6 +197,19 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range b.rest.Stats() {
 		counter(descRESTReqs, r.Requests, r.Route)
 		counter(descRESTLimited, r.RateLimited, r.Route)
+	}
+	if b.cluster != nil {
+		cl := b.cluster.ClusterStats()
+		gauge(descClMembers, float64(len(cl.Members)))
+		gauge(descClConnection, boolGauge(cl.Connection))
+		gauge(descClPartitions, float64(cl.Partitions))
+		counter(descClActivated, cl.Activations)
+		counter(descClBatches, cl.Batches)
+		counter(descClEnvelopes, cl.Envelopes)
+		counter(descClMoves, cl.Moves)
+		counter(descClResent, cl.Resent)
+		counter(descClApplied, cl.Applied)
+		gauge(descClUnacked, float64(cl.Unacked))
 	}
 }
 

@@ -235,6 +235,36 @@ func (b *Budget) Charge(owner Key, size int64) (stream, seq uint64) {
 	return stream, seq
 }
 
+// TakeOver starts the budget afresh for a connection that takes over from another process's
+// (cluster mode): what it had in flight is forgotten (acknowledged elsewhere, or lost with that
+// process), and its next streams are numbered above firstStream — a number no earlier reader
+// gave (a clock reading), since an owner drops an event of a stream older than its current one.
+func (b *Budget) TakeOver(firstStream uint64) {
+	var events, bytes int64
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.Lock()
+		for k, l := range s.loads {
+			events += int64(l.inFlight())
+			bytes += l.bytes
+			delete(s.loads, k)
+		}
+		s.mu.Unlock()
+	}
+	for {
+		cur := b.streams.Load()
+		if cur >= firstStream || b.streams.CompareAndSwap(cur, firstStream) {
+			break
+		}
+	}
+	b.events.Add(-events)
+	b.bytes.Add(-bytes)
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
 func (b *Budget) shard(owner Key) *loadShard {
 	return &b.shards[maphash.String(b.seed, owner.ID)%uint64(len(b.shards))]
 }

@@ -43,6 +43,7 @@ type LocalDirectory struct {
 	keepState  bool
 	logger     *slog.Logger
 	ownSystem  bool
+	outbox     func(Key, any)
 
 	closed       atomic.Bool
 	dispatcher   *pooledDispatcher
@@ -89,6 +90,12 @@ func WithSystem(sys *actor.ActorSystem) LocalOption {
 // waiting on a handler lets go at once.
 func WithHaltHook(fn func()) LocalOption {
 	return func(d *LocalDirectory) { d.onHalt = fn }
+}
+
+// WithOutbox sends what the owners deliver to other owners (Context.Deliver) through deliver
+// rather than this directory: a cluster's directory, whose owners are spread over nodes.
+func WithOutbox(deliver func(Key, any)) LocalOption {
+	return func(d *LocalDirectory) { d.outbox = deliver }
 }
 
 // WithPartitions sets the number of partition actors (default: 4 × GOMAXPROCS).
@@ -547,7 +554,13 @@ type ownerActor struct {
 
 func (o *ownerActor) Key() Key { return o.key }
 
-func (o *ownerActor) Deliver(key Key, msg any) { o.dir.Deliver(key, msg) }
+func (o *ownerActor) Deliver(key Key, msg any) {
+	if out := o.dir.outbox; out != nil {
+		out(key, msg)
+		return
+	}
+	o.dir.Deliver(key, msg)
+}
 
 // Receive handles what protoactor delivers through the actor context: the lifecycle. The
 // owner's own messages come straight from the mailbox (handle).

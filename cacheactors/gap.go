@@ -3,6 +3,7 @@ package cacheactors
 import (
 	"cmp"
 	"slices"
+	"time"
 
 	"github.com/ermine-rt/ermine/actors"
 	"github.com/ermine-rt/ermine/proto/ownerpb"
@@ -35,6 +36,19 @@ type Gap struct {
 	last    string // the newest id delivered
 }
 
+// IDAt returns the smallest ULID of time t: every id of an object made at t or later is at least
+// as large (ids are ULIDs, time first).
+func IDAt(t time.Time) string {
+	const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	ms := uint64(t.UnixMilli())
+	out := []byte("00000000000000000000000000")
+	for i := 9; i >= 0; i-- {
+		out[i] = crockford[ms&31]
+		ms >>= 5
+	}
+	return string(out)
+}
+
 // findGaps records the gaps of a re-Ready's channels (before r.channels becomes the Ready's):
 // the channels known before whose last_message_id is newer than the newest id seen, at most
 // GapChannels of them, the most recently active first. It returns every channel that missed
@@ -43,7 +57,11 @@ type Gap struct {
 func (r *Router) findGaps(channels []*stoatpb.Channel) (missed []*Gap) {
 	r.gaps = nil
 	for _, c := range channels {
-		if seen, ok := r.channels[c.GetId()]; ok && c.GetLastMessageId() > seen {
+		seen, ok := r.channels[c.GetId()]
+		if !ok && r.UnknownSeen != "" {
+			seen, ok = r.UnknownSeen, true
+		}
+		if ok && c.GetLastMessageId() > seen {
 			missed = append(missed, &Gap{Channel: c.GetId(), After: seen, Until: c.GetLastMessageId(), last: seen})
 		}
 	}

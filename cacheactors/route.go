@@ -44,6 +44,11 @@ type Router struct {
 	// recently active first (0: none, gaps are not looked for). Gaps returns them.
 	GapChannels int
 	gaps        []*Gap
+	// UnknownSeen, if set, is taken as the newest message id seen in each channel of the next
+	// Ready that the router does not know (a takeover in cluster mode: the channels whose owners
+	// died with the previous connection's node); such a channel's messages after it are
+	// backfilled. The Ready clears it.
+	UnknownSeen string
 
 	// readied: a Ready was routed, so the next one is a re-Ready, which has a diff (ReadyDiff).
 	readied bool
@@ -236,6 +241,7 @@ func (r *Router) seedReady(e *stoatpb.ReadyEvent, emit emitFunc) *ownerpb.Barrie
 		channels[c.GetId()] = max(c.GetLastMessageId(), r.channels[c.GetId()])
 	}
 	missed := r.findGaps(e.Channels)
+	r.UnknownSeen = ""
 	before := knownSets{servers: r.servers, channels: r.channels, emojis: r.emojiServer}
 	var drops []actors.Key
 	for id := range r.servers {

@@ -60,6 +60,10 @@ type Config struct {
 	// Partitions is the number of partitions of each owner kind (default 32): the unit of
 	// placement and of failover.
 	Partitions int
+	// MinMembers is how many members the cluster must have before the connection starts
+	// (default 1): starting the nodes of a cluster together with their number here places
+	// every partition once, rather than on the first node and then again on each that joins.
+	MinMembers int
 	// Shard is the name of the connection (the shard key's id).
 	Shard string
 	// Logger receives the cluster's logs (protoactor's own at Warn and above); default none.
@@ -111,8 +115,9 @@ func (c Config) hostPort() (string, int, error) {
 // changes under it) retries with a back-off between resolveMin and resolveMax; touchEvery is
 // how often every node touches the connection's grain.
 const (
-	resolveMin = 20 * time.Millisecond
-	resolveMax = time.Second
-	touchEvery = 500 * time.Millisecond
-	batchMax   = 512
+	resolveMin    = 20 * time.Millisecond
+	resolveMax    = time.Second
+	touchEvery    = 500 * time.Millisecond
+	consensusWait = 5 * time.Second
+	batchMax      = 512
 )

@@ -49,6 +49,9 @@ type Hooks struct {
 	Describe func(key actors.Key) (lastMessageID string, members int, ok bool)
 	// Dump writes this node's part of the cache as the canonical JSON document.
 	Dump func() ([]byte, error)
+	// Delivered observes, for each batch this node sent, the time until its partition's node
+	// acknowledged it (the remote delivery latency).
+	Delivered func(time.Duration)
 }
 
 // Directory is an actors.Directory over a protoactor cluster (see the package documentation).
@@ -95,8 +98,8 @@ type Stats struct {
 	Partitions int64
 	// Batches and Envelopes count what this node's links sent; Resent the envelopes sent again
 	// after a move; Moves the partitions seen moving; Applied the envelopes this node's grains
-	// handed to its owners.
-	Batches, Envelopes, Resent, Moves, Applied uint64
+	// handed to its owners; Activations the grains activated here.
+	Batches, Envelopes, Resent, Moves, Applied, Activations uint64
 	// Unacked is the number of envelopes sent and not yet taken (or, for events, not yet
 	// processed) by their partition.
 	Unacked int
@@ -112,7 +115,9 @@ func New(cfg Config, factory actors.Factory, hooks Hooks, opts ...actors.LocalOp
 	}
 	d := &Directory{cfg: cfg, hooks: hooks, links: map[string]*link{}, log: cfg.Logger}
 	d.sys = actors.NewSystem(cfg.Logger)
-	d.local = actors.NewLocal(factory, append([]actors.LocalOption{actors.WithSystem(d.sys), actors.WithLogger(cfg.Logger)}, opts...)...)
+	// The owners' messages to each other go through the cluster: their target may be elsewhere.
+	d.local = actors.NewLocal(factory, append([]actors.LocalOption{actors.WithSystem(d.sys), actors.WithLogger(cfg.Logger),
+		actors.WithOutbox(d.Deliver)}, opts...)...)
 	var provider pacluster.ClusterProvider
 	switch cfg.Provider {
 	case "automanaged":
@@ -209,6 +214,33 @@ func (d *Directory) link(kind, identity string) *link {
 	return l
 }
 
+// resolveWait is how long a grain lookup is waited for. protoactor's lookup asks the owning
+// member's activator and waits up to 5 s (hard-coded), which a member that just died never
+// answers; right after a topology change the lookup may still pick it. The lookup is left to
+// finish in the background and asked again, by then with the new topology.
+const resolveWait = 500 * time.Millisecond
+
+// get resolves a grain's activation, or nil if it is not known within resolveWait.
+func (d *Directory) get(identity, kind string) *actor.PID {
+	res := make(chan *actor.PID, 1)
+	go func() { res <- d.c.Get(identity, kind) }()
+	select {
+	case pid := <-res:
+		return pid
+	case <-time.After(resolveWait):
+		return nil
+	}
+}
+
+// request sends msg to a grain and waits for the answer, within timeout (see resolveWait).
+func (d *Directory) request(identity, kind string, msg any, timeout time.Duration) (any, error) {
+	pid := d.get(identity, kind)
+	if pid == nil {
+		return nil, fmt.Errorf("cluster: no activation of %s/%s known yet", kind, identity)
+	}
+	return d.sys.Root.RequestFuture(pid, msg, timeout).Result()
+}
+
 // closing reports whether Close was called.
 func (d *Directory) closing() bool {
 	d.mu.Lock()
@@ -298,13 +330,23 @@ func (d *Directory) receiveNode(ctx actor.Context) {
 	}
 }
 
-// touchLoop keeps the connection's grain active somewhere.
+// touchLoop keeps the connection's grain active somewhere. It starts touching once MinMembers
+// are seen and the members agree on the topology (protoactor's gossip consensus, waited for at
+// most consensusWait): a member that placed the grain by a view others do not share yet would
+// see it placed again a moment later — a second connection, and a takeover, at every start.
 func (d *Directory) touchLoop() {
 	t := time.NewTicker(touchEvery)
 	defer t.Stop()
+	agreed := false
 	for {
-		if d.c.MemberList.Members().Len() > 0 {
-			_, _ = d.c.Request(d.cfg.Shard, kindConn, &clusterpb.Touch{}, pacluster.WithTimeout(time.Second), pacluster.WithRetryCount(1))
+		if !agreed && d.c.MemberList.Members().Len() >= max(d.cfg.MinMembers, 1) {
+			ctx, cancel := context.WithTimeout(d.ctx, consensusWait)
+			_, agreed = d.c.MemberList.TopologyConsensus(ctx)
+			cancel()
+			agreed = agreed || d.ctx.Err() == nil // after the wait, go on regardless
+		}
+		if agreed && d.c.MemberList.Members().Len() >= max(d.cfg.MinMembers, 1) {
+			_, _ = d.request(d.cfg.Shard, kindConn, &clusterpb.Touch{}, time.Second)
 		}
 		select {
 		case <-d.ctx.Done():
@@ -366,23 +408,43 @@ func (d *Directory) KeyInfos(ctx context.Context, kind actors.Kind) ([]*clusterp
 	default:
 		return nil, fmt.Errorf("cluster: owners of kind %s live with the connection", kind)
 	}
-	var out []*clusterpb.KeyInfo
-	var errs []error
+	var ids []string
 	for _, k := range kinds {
 		for p := range d.cfg.Partitions {
-			if ctx.Err() != nil {
-				return out, ctx.Err()
-			}
-			id := k.String() + "-" + strconv.Itoa(p)
-			res, err := d.c.Request(id, kindOwners, &clusterpb.KeysQuery{}, pacluster.WithTimeout(5*time.Second), pacluster.WithRetryCount(3))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("cluster: asking partition %s for its keys: %w", id, err))
-				continue
-			}
-			if a, ok := res.(*clusterpb.KeysAnswer); ok {
-				out = append(out, a.Keys...)
-			}
+			ids = append(ids, k.String()+"-"+strconv.Itoa(p))
 		}
+	}
+	// In parallel, each asked again after a timeout: right after a node died, a partition's
+	// cached activation may still be the dead one's until the topology reaches this node.
+	answers := make([][]*clusterpb.KeyInfo, len(ids))
+	errs := make([]error, len(ids))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(8, len(ids)) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(ids)); i = next.Add(1) - 1 {
+				for try := 0; ; try++ {
+					res, err := d.request(ids[i], kindOwners, &clusterpb.KeysQuery{}, time.Second)
+					if a, ok := res.(*clusterpb.KeysAnswer); ok && err == nil {
+						answers[i], errs[i] = a.Keys, nil
+						break
+					}
+					errs[i] = fmt.Errorf("cluster: asking partition %s for its keys: %w", ids[i], err)
+					if try == 4 || ctx.Err() != nil {
+						break
+					}
+					select {
+					case <-ctx.Done():
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var out []*clusterpb.KeyInfo
+	for _, a := range answers {
+		out = append(out, a...)
 	}
 	return out, errors.Join(errs...)
 }
@@ -394,7 +456,7 @@ func (d *Directory) Stats() actors.Stats { return d.local.Stats() }
 func (d *Directory) ClusterStats() Stats {
 	st := Stats{Node: d.self, Members: d.Members(), Connection: d.conn.Load() != nil,
 		Batches: d.stats.batchesSent.Load(), Envelopes: d.stats.envelopesSent.Load(), Resent: d.stats.resent.Load(),
-		Moves: d.stats.moves.Load(), Applied: d.stats.remoteApplied.Load()}
+		Moves: d.stats.moves.Load(), Applied: d.stats.remoteApplied.Load(), Activations: d.stats.activations.Load()}
 	if ak, ok := d.c.TryGetClusterKind(kindOwners); ok {
 		st.Partitions = int64(ak.Count())
 	}

@@ -25,14 +25,21 @@ type link struct {
 	mu      sync.Mutex
 	pid     *actor.PID // the grain's activation; nil until resolved
 	epoch   uint64
-	next    uint64   // seq of the next envelope of the epoch
-	queue   []item   // numbered, not sent yet
-	sent    []item   // sent, not taken yet (BatchAck), in seq order
+	next    uint64                             // seq of the next envelope of the epoch
+	queue   []item                             // numbered, not sent yet
+	sent    []item                             // sent, not taken yet (BatchAck), in seq order
+	batches []sentBatch                        // the batches of sent, for the delivery latency
 	events  map[actors.Key][]*ownerpb.Dispatch // numbered Dispatches not processed yet, per owner in order
 	keys    map[actors.Key]struct{}
 	running bool // a goroutine sends
 	check   bool // the topology changed: resolve the grain again
 	closed  bool
+}
+
+// sentBatch is when a batch ending at seq was sent.
+type sentBatch struct {
+	last uint64
+	at   time.Time
 }
 
 // item is one message on a link; again marks a re-send after a move.
@@ -102,7 +109,7 @@ func (l *link) run() {
 		if l.pid == nil || l.check {
 			l.check = false
 			l.mu.Unlock()
-			pid := l.d.c.Get(l.identity, l.kind) // blocks: no lock held
+			pid := l.d.get(l.identity, l.kind) // blocks: no lock held
 			if pid == nil {
 				select {
 				case <-l.d.ctx.Done():
@@ -135,6 +142,7 @@ func (l *link) run() {
 		batch := l.queue[:n:n]
 		l.queue = l.queue[n:]
 		l.sent = append(l.sent, batch...)
+		l.batches = append(l.batches, sentBatch{last: batch[n-1].seq, at: time.Now()})
 		pid, epoch := l.pid, l.epoch
 		l.mu.Unlock()
 		l.send(pid, epoch, batch, again)
@@ -229,7 +237,7 @@ func (l *link) resolved(pid *actor.PID) {
 		all[i].seq = uint64(i + 1)
 	}
 	l.next = uint64(len(all) + 1)
-	l.queue, l.sent = all, nil
+	l.queue, l.sent, l.batches = all, nil, nil
 	l.d.log.Info("cluster: a partition moved; its owners are rebuilt and get again what they had not processed",
 		"partition", l.kind+"/"+l.identity, "from", old.Address, "to", pid.Address, "resent", len(resend), "rebuilt", len(keys))
 }
@@ -244,6 +252,14 @@ func (l *link) acked(epoch, seq uint64) {
 	i, _ := slices.BinarySearchFunc(l.sent, seq+1, func(it item, s uint64) int { return cmp.Compare(it.seq, s) })
 	clear(l.sent[:i])
 	l.sent = l.sent[i:]
+	j := 0
+	for j < len(l.batches) && l.batches[j].last <= seq {
+		if h := l.d.hooks.Delivered; h != nil {
+			h(time.Since(l.batches[j].at))
+		}
+		j++
+	}
+	l.batches = l.batches[j:]
 }
 
 // processed drops the events of key up to (stream, seq), which its owner acknowledged.

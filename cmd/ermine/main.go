@@ -4,6 +4,7 @@
 //	ermine demo                      run an example bot against the embedded fake Stoat server
 //	ermine fakeserver --listen ADDR  serve a fake Stoat (API and events) for bots and clients
 //	ermine gen [flags]               write a synthetic world and event stream (JSONL) for a seed
+//	ermine node [flags]              run one node of a cluster (cluster mode)
 //	ermine record --out FILE         record what a bot's connection receives, for replay
 //	ermine replay [--format F] FILE  run a recorded stream through the pipeline; print the cache
 //
@@ -29,6 +30,7 @@ var commands = map[string]command{
 	"demo":       {"run an example bot against the embedded fake Stoat server, with live progress", runDemo},
 	"fakeserver": {"serve a fake Stoat (API and events) on loopback; no account needed", runFakeServer},
 	"gen":        {"write a synthetic world and event stream for a seed", runGen},
+	"node":       {"run one node of a cluster: the bot's owners spread over the nodes, the connection where the cluster places it", runNode},
 	"record":     {"record every frame a bot's connection receives, in the format replay reads", runRecord},
 	"replay":     {"run a recorded stream through the pipeline and print the cache as canonical JSON", runReplay},
 }
