@@ -46,7 +46,7 @@ var buildErmine = sync.OnceValues(func() (string, error) {
 })
 
 // freePort returns a free TCP port on host.
-func freePort(t *testing.T, host string) int {
+func freePort(t testing.TB, host string) int {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
@@ -74,7 +74,7 @@ func (n *node) logs() string {
 
 // startNodes starts n nodes of one cluster with the automanaged provider (or etcd, given
 // endpoints), each on its own loopback address.
-func startNodes(t *testing.T, bin string, srv *stoattest.Server, count int, etcd string) []*node {
+func startNodes(t testing.TB, bin string, srv *stoattest.Server, count int, etcd string) []*node {
 	t.Helper()
 	type addr struct {
 		host               string
@@ -248,7 +248,7 @@ func clusterWorld() *stoattest.World {
 }
 
 // waitFor polls cond every 100 ms until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {

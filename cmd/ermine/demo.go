@@ -29,6 +29,7 @@ func runDemo(ctx context.Context, args []string) error {
 	format := fs.String("format", "json", "wire format: json or msgpack")
 	verbose := fs.Bool("v", false, "show the runtime's warnings")
 	metrics := fs.String("metrics", "", "serve Prometheus metrics and /healthz on this address (e.g. 127.0.0.1:9464)")
+	nodes := fs.Int("nodes", 1, "run the bot as a local cluster of this many `ermine node` processes (cluster mode)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -40,6 +41,9 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	defer srv.Close()
 	fmt.Printf("fake Stoat on %s (events %s)\n", srv.URL, srv.EventsURL())
+	if *nodes > 1 {
+		return runClusterDemo(ctx, *nodes, gen, srv, *rate, *duration, *format)
+	}
 	if *metrics != "" {
 		fmt.Printf("metrics on http://%s/metrics, health on http://%s/healthz\n", *metrics, *metrics)
 	}

@@ -116,9 +116,16 @@ func (l *handledLog) add(m *stoatpb.Message, recovered, redelivered bool) {
 	l.msgs = append(l.msgs, handledMessage{Channel: m.GetChannel(), ID: m.GetId(), Recovered: recovered, Redelivered: redelivered, At: time.Now().UnixNano()})
 }
 
-func (l *handledLog) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+// ServeHTTP answers the messages, or with ?count=1 only their number.
+func (l *handledLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Query().Get("count") != "" {
+		json.NewEncoder(w).Encode(struct {
+			Count int `json:"count"`
+		}{len(l.msgs)})
+		return
+	}
 	json.NewEncoder(w).Encode(l.msgs)
 }
