@@ -23,7 +23,11 @@ import (
 // In cluster mode:
 //   - A handler runs on the node that owns its event's entity; Context.Redelivered tells an
 //     event sent again after that node died (handlers run at least once).
-//   - Bot.Cache reads what this node's owners hold; ClusterCache writes the whole cluster's.
+//   - Bot.Cache reads what this node's owners hold; Bot.Read reads any entity from its owner's
+//     node (an error, never a silent "not cached"); ClusterCache writes the whole cluster's.
+//     The context's accessors (Context.Server, Member…) read this node's cache: in a channel's
+//     handler, the channel and its messages are always here; its server and members, and the
+//     author's user, may be on another node — use Bot.Read for them.
 //   - WaitFor waits on this node: a wait for an event of the handler's own entity works (it is
 //     owned here); a wait for another entity's event works if that entity's owner is on this
 //     node.
@@ -56,6 +60,7 @@ func (b *Bot) clusterHooks() cluster.Hooks {
 			return "", 0, false
 		},
 		Delivered: func(d time.Duration) { b.metrics.delivery.Observe(d.Seconds()) },
+		Read:      b.readLocal,
 		Dump: func() ([]byte, error) {
 			var buf bytes.Buffer
 			err := b.store.WriteCanonicalJSON(&buf)

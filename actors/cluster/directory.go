@@ -49,6 +49,9 @@ type Hooks struct {
 	Describe func(key actors.Key) (lastMessageID string, members int, ok bool)
 	// Dump writes this node's part of the cache as the canonical JSON document.
 	Dump func() ([]byte, error)
+	// Read answers what this node's cache holds of the entity of key (id: a user's, for the
+	// user directory), for a read from another node.
+	Read func(key actors.Key, id string) *clusterpb.ReadAnswer
 	// Delivered observes, for each batch this node sent, the time until its partition's node
 	// acknowledged it (the remote delivery latency).
 	Delivered func(time.Duration)
@@ -354,6 +357,25 @@ func (d *Directory) touchLoop() {
 		case <-t.C:
 		}
 	}
+}
+
+// Read asks the node of key's owner what its cache holds of the entity (id: a user's, with a
+// user-directory key), within timeout.
+func (d *Directory) Read(ctx context.Context, key actors.Key, id string) (*clusterpb.ReadAnswer, error) {
+	timeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	kind, identity := d.grainOf(key)
+	res, err := d.request(identity, kind, &clusterpb.ReadRequest{Key: &ownerpb.OwnerKey{Kind: ownerpb.OwnerKind(key.Kind), Id: key.ID}, Id: id}, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: reading %s from its owner's node: %w", key, err)
+	}
+	a, ok := res.(*clusterpb.ReadAnswer)
+	if !ok {
+		return nil, fmt.Errorf("cluster: reading %s: unexpected answer %T", key, res)
+	}
+	return a, nil
 }
 
 // Members returns the addresses of the cluster's members as this node sees them.

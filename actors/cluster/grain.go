@@ -42,6 +42,12 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.take(ctx, m)
 	case *clusterpb.KeysQuery:
 		ctx.Respond(g.describe())
+	case *clusterpb.ReadRequest:
+		a := &clusterpb.ReadAnswer{}
+		if h := g.d.hooks.Read; h != nil {
+			a = h(actors.Key{Kind: actors.Kind(m.GetKey().GetKind()), ID: m.GetKey().GetId()}, m.Id)
+		}
+		ctx.Respond(a)
 	case *clusterpb.Touch:
 		ctx.Respond(&clusterpb.TouchAnswer{Node: g.d.self})
 	case *actor.Stopping:

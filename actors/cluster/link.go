@@ -86,6 +86,14 @@ func (l *link) kick() {
 	}
 }
 
+// stale reports whether the oldest batch not taken yet was sent longer than d ago: its grain may
+// be gone without the topology saying so yet (a send to a dead node is lost silently).
+func (l *link) stale(d time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.batches) > 0 && time.Since(l.batches[0].at) > d
+}
+
 // recheck makes the link resolve its grain again before it sends more.
 func (l *link) recheck() {
 	l.mu.Lock()

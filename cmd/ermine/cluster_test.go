@@ -348,12 +348,14 @@ func runClusterKill(t *testing.T, bin, victim, etcd string) {
 
 	posted := 0
 	var afterKill []string
+	channelOf := map[string]string{}
 	post := func(i int, killed bool) {
 		m, err := srv.PostMessage(&stoatpb.Message{Channel: chans[i%len(chans)], Author: authors[i%len(authors)], Content: fmt.Sprintf("message %d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		posted++
+		channelOf[m.Id] = m.Channel
 		if killed {
 			afterKill = append(afterKill, m.Id)
 		}
@@ -460,6 +462,19 @@ func runClusterKill(t *testing.T, bin, victim, etcd string) {
 		return got == want, cacheDiff(got, want)
 	})
 
+	// Every channel reads from every survivor, wherever its owner is (Bot.Read).
+	readStart := time.Now()
+	reads := 0
+	for _, n := range survivors {
+		for _, ch := range chans {
+			if _, code, err := get(n.admin + "/debug/read?kind=channel&id=" + ch); err != nil || code != http.StatusOK {
+				t.Errorf("%s: reading channel %s: %d %v", n.name, ch, code, err)
+			}
+			reads++
+		}
+	}
+	readEach := time.Since(readStart) / time.Duration(reads)
+
 	// Every message posted after the kill reached a survivor's handlers; each node saw each
 	// channel's live messages in id order.
 	seen := map[string]bool{}
@@ -484,14 +499,14 @@ func runClusterKill(t *testing.T, bin, victim, etcd string) {
 			last[h.Channel] = h.ID
 		}
 	}
-	lost := 0
+	var lost []string
 	for _, id := range afterKill {
 		if !seen[id] {
-			lost++
+			lost = append(lost, id+" in "+channelOf[id])
 		}
 	}
-	if lost > 0 {
-		t.Errorf("%d of the %d messages posted after the kill reached no survivor's handlers", lost, len(afterKill))
+	if len(lost) > 0 {
+		t.Errorf("%d of the %d messages posted after the kill reached no survivor's handlers: %v", len(lost), len(afterKill), lost)
 	}
 	var failovers, resent, rebuilt float64
 	for _, n := range survivors {
@@ -505,8 +520,8 @@ func runClusterKill(t *testing.T, bin, victim, etcd string) {
 	if rebuilt == 0 {
 		t.Error("no owner was rebuilt after the kill")
 	}
-	t.Logf("%d messages; owners %d (at most %d on a node); failover (SIGKILL → a moved channel's first message handled on a survivor) %s; failovers seen %v, messages re-sent %v, owners rebuilt %v",
-		posted, total, most, time.Duration(first-killedAt.UnixNano()).Round(time.Millisecond), failovers, resent, rebuilt)
+	t.Logf("%d messages; owners %d (at most %d on a node); failover (SIGKILL → a moved channel's first message handled on a survivor) %s; failovers seen %v, messages re-sent %v, owners rebuilt %v; a read from any node (HTTP included) %v",
+		posted, total, most, time.Duration(first-killedAt.UnixNano()).Round(time.Millisecond), failovers, resent, rebuilt, readEach)
 }
 
 // cacheDiff names the entries two canonical cache documents disagree on.

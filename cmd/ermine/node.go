@@ -76,12 +76,43 @@ func runNode(ctx context.Context, args []string) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", bot.MetricsHandler())
 	mux.Handle("GET /debug/handled", handled)
+	mux.HandleFunc("GET /debug/read", func(w http.ResponseWriter, r *http.Request) { serveRead(w, r, bot) })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 	// The test harness and scripts read this line to find the admin address.
 	fmt.Printf("admin http://%s\n", ln.Addr())
 	return bot.Run(ctx)
+}
+
+// serveRead is GET /debug/read?kind=server|channel|user&id=ID: what the cluster's cache holds of
+// one entity, read from its owner's node (ermine.Bot.Read), as JSON.
+func serveRead(w http.ResponseWriter, r *http.Request, bot *ermine.Bot) {
+	id, rd := r.URL.Query().Get("id"), bot.Read()
+	var v any
+	var err error
+	switch r.URL.Query().Get("kind") {
+	case "server":
+		v, err = rd.Server(r.Context(), id)
+	case "channel":
+		v, err = rd.Channel(r.Context(), id)
+	case "messages":
+		v, err = rd.Messages(r.Context(), id)
+	case "user":
+		v, err = rd.User(r.Context(), id)
+	default:
+		http.Error(w, "kind: server, channel, messages or user", http.StatusBadRequest)
+		return
+	}
+	switch {
+	case errors.Is(err, ermine.ErrNotCached):
+		http.Error(w, err.Error(), http.StatusNotFound)
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(v)
+	}
 }
 
 func splitList(s string) []string {

@@ -12,6 +12,7 @@ package clusterpb
 
 import (
 	ownerpb "github.com/ermine-rt/ermine/proto/ownerpb"
+	stoatpb "github.com/ermine-rt/ermine/proto/stoatpb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -558,11 +559,143 @@ func (x *DumpReply) GetOwners() map[string]int64 {
 	return nil
 }
 
+// ReadRequest asks the node of an entity's owner what its cache holds of it: a server (with
+// its members), a channel (with its messages), a user (key: its user-directory partition).
+type ReadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *ownerpb.OwnerKey      `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// id is the entity's id (for a user; a server's or channel's is the key's).
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadRequest) Reset() {
+	*x = ReadRequest{}
+	mi := &file_clusterpb_cluster_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadRequest) ProtoMessage() {}
+
+func (x *ReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_clusterpb_cluster_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
+func (*ReadRequest) Descriptor() ([]byte, []int) {
+	return file_clusterpb_cluster_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ReadRequest) GetKey() *ownerpb.OwnerKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ReadRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// ReadAnswer answers a ReadRequest: what is cached, nothing if the entity is not.
+type ReadAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Server        *stoatpb.Server        `protobuf:"bytes,1,opt,name=server,proto3" json:"server,omitempty"`
+	Members       []*stoatpb.Member      `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	Channel       *stoatpb.Channel       `protobuf:"bytes,3,opt,name=channel,proto3" json:"channel,omitempty"`
+	Messages      []*stoatpb.Message     `protobuf:"bytes,4,rep,name=messages,proto3" json:"messages,omitempty"`
+	User          *stoatpb.User          `protobuf:"bytes,5,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadAnswer) Reset() {
+	*x = ReadAnswer{}
+	mi := &file_clusterpb_cluster_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadAnswer) ProtoMessage() {}
+
+func (x *ReadAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_clusterpb_cluster_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadAnswer.ProtoReflect.Descriptor instead.
+func (*ReadAnswer) Descriptor() ([]byte, []int) {
+	return file_clusterpb_cluster_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ReadAnswer) GetServer() *stoatpb.Server {
+	if x != nil {
+		return x.Server
+	}
+	return nil
+}
+
+func (x *ReadAnswer) GetMembers() []*stoatpb.Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *ReadAnswer) GetChannel() *stoatpb.Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return nil
+}
+
+func (x *ReadAnswer) GetMessages() []*stoatpb.Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ReadAnswer) GetUser() *stoatpb.User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 var File_clusterpb_cluster_proto protoreflect.FileDescriptor
 
 const file_clusterpb_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x17clusterpb/cluster.proto\x12\x11ermine.cluster.v1\x1a\x13ownerpb/owner.proto\"p\n" +
+	"\x17clusterpb/cluster.proto\x12\x11ermine.cluster.v1\x1a\x13ownerpb/owner.proto\x1a\x13stoatpb/model.proto\"p\n" +
 	"\bEnvelope\x12+\n" +
 	"\x03key\x18\x01 \x01(\v2\x19.ermine.owner.v1.OwnerKeyR\x03key\x127\n" +
 	"\amessage\x18\x02 \x01(\v2\x1d.ermine.owner.v1.OwnerMessageR\amessage\"\xba\x01\n" +
@@ -595,7 +728,17 @@ const file_clusterpb_cluster_proto_rawDesc = "" +
 	"\x06owners\x18\x03 \x03(\v2(.ermine.cluster.v1.DumpReply.OwnersEntryR\x06owners\x1a9\n" +
 	"\vOwnersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B-Z+github.com/ermine-rt/ermine/proto/clusterpbb\x06proto3"
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"J\n" +
+	"\vReadRequest\x12+\n" +
+	"\x03key\x18\x01 \x01(\v2\x19.ermine.owner.v1.OwnerKeyR\x03key\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\x85\x02\n" +
+	"\n" +
+	"ReadAnswer\x12/\n" +
+	"\x06server\x18\x01 \x01(\v2\x17.ermine.stoat.v1.ServerR\x06server\x121\n" +
+	"\amembers\x18\x02 \x03(\v2\x17.ermine.stoat.v1.MemberR\amembers\x122\n" +
+	"\achannel\x18\x03 \x01(\v2\x18.ermine.stoat.v1.ChannelR\achannel\x124\n" +
+	"\bmessages\x18\x04 \x03(\v2\x18.ermine.stoat.v1.MessageR\bmessages\x12)\n" +
+	"\x04user\x18\x05 \x01(\v2\x15.ermine.stoat.v1.UserR\x04userB-Z+github.com/ermine-rt/ermine/proto/clusterpbb\x06proto3"
 
 var (
 	file_clusterpb_cluster_proto_rawDescOnce sync.Once
@@ -609,7 +752,7 @@ func file_clusterpb_cluster_proto_rawDescGZIP() []byte {
 	return file_clusterpb_cluster_proto_rawDescData
 }
 
-var file_clusterpb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_clusterpb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_clusterpb_cluster_proto_goTypes = []any{
 	(*Envelope)(nil),             // 0: ermine.cluster.v1.Envelope
 	(*Batch)(nil),                // 1: ermine.cluster.v1.Batch
@@ -621,22 +764,35 @@ var file_clusterpb_cluster_proto_goTypes = []any{
 	(*TouchAnswer)(nil),          // 7: ermine.cluster.v1.TouchAnswer
 	(*DumpRequest)(nil),          // 8: ermine.cluster.v1.DumpRequest
 	(*DumpReply)(nil),            // 9: ermine.cluster.v1.DumpReply
-	nil,                          // 10: ermine.cluster.v1.DumpReply.OwnersEntry
-	(*ownerpb.OwnerKey)(nil),     // 11: ermine.owner.v1.OwnerKey
-	(*ownerpb.OwnerMessage)(nil), // 12: ermine.owner.v1.OwnerMessage
+	(*ReadRequest)(nil),          // 10: ermine.cluster.v1.ReadRequest
+	(*ReadAnswer)(nil),           // 11: ermine.cluster.v1.ReadAnswer
+	nil,                          // 12: ermine.cluster.v1.DumpReply.OwnersEntry
+	(*ownerpb.OwnerKey)(nil),     // 13: ermine.owner.v1.OwnerKey
+	(*ownerpb.OwnerMessage)(nil), // 14: ermine.owner.v1.OwnerMessage
+	(*stoatpb.Server)(nil),       // 15: ermine.stoat.v1.Server
+	(*stoatpb.Member)(nil),       // 16: ermine.stoat.v1.Member
+	(*stoatpb.Channel)(nil),      // 17: ermine.stoat.v1.Channel
+	(*stoatpb.Message)(nil),      // 18: ermine.stoat.v1.Message
+	(*stoatpb.User)(nil),         // 19: ermine.stoat.v1.User
 }
 var file_clusterpb_cluster_proto_depIdxs = []int32{
-	11, // 0: ermine.cluster.v1.Envelope.key:type_name -> ermine.owner.v1.OwnerKey
-	12, // 1: ermine.cluster.v1.Envelope.message:type_name -> ermine.owner.v1.OwnerMessage
+	13, // 0: ermine.cluster.v1.Envelope.key:type_name -> ermine.owner.v1.OwnerKey
+	14, // 1: ermine.cluster.v1.Envelope.message:type_name -> ermine.owner.v1.OwnerMessage
 	0,  // 2: ermine.cluster.v1.Batch.envelopes:type_name -> ermine.cluster.v1.Envelope
-	11, // 3: ermine.cluster.v1.KeyInfo.key:type_name -> ermine.owner.v1.OwnerKey
+	13, // 3: ermine.cluster.v1.KeyInfo.key:type_name -> ermine.owner.v1.OwnerKey
 	4,  // 4: ermine.cluster.v1.KeysAnswer.keys:type_name -> ermine.cluster.v1.KeyInfo
-	10, // 5: ermine.cluster.v1.DumpReply.owners:type_name -> ermine.cluster.v1.DumpReply.OwnersEntry
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	12, // 5: ermine.cluster.v1.DumpReply.owners:type_name -> ermine.cluster.v1.DumpReply.OwnersEntry
+	13, // 6: ermine.cluster.v1.ReadRequest.key:type_name -> ermine.owner.v1.OwnerKey
+	15, // 7: ermine.cluster.v1.ReadAnswer.server:type_name -> ermine.stoat.v1.Server
+	16, // 8: ermine.cluster.v1.ReadAnswer.members:type_name -> ermine.stoat.v1.Member
+	17, // 9: ermine.cluster.v1.ReadAnswer.channel:type_name -> ermine.stoat.v1.Channel
+	18, // 10: ermine.cluster.v1.ReadAnswer.messages:type_name -> ermine.stoat.v1.Message
+	19, // 11: ermine.cluster.v1.ReadAnswer.user:type_name -> ermine.stoat.v1.User
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_clusterpb_cluster_proto_init() }
@@ -650,7 +806,7 @@ func file_clusterpb_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clusterpb_cluster_proto_rawDesc), len(file_clusterpb_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
