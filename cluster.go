@@ -12,6 +12,7 @@ import (
 	"github.com/ermine-rt/ermine/actors"
 	"github.com/ermine-rt/ermine/actors/cluster"
 	"github.com/ermine-rt/ermine/cacheactors"
+	"github.com/ermine-rt/ermine/proto/clusterpb"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
@@ -31,9 +32,9 @@ import (
 //   - WaitFor waits on this node: a wait for an event of the handler's own entity works (it is
 //     owned here); a wait for another entity's event works if that entity's owner is on this
 //     node.
-//   - Cache bounds (Cache.MaxMessages, MaxUsers) are per node; each node's REST client has its
-//     own rate limiter (the nodes share the token's buckets at the API: a bot that sends much
-//     from many nodes sees more 429s, which the client waits out).
+//   - Cache bounds (Cache.MaxMessages, MaxUsers) are per node. The REST rate limiter is the
+//     cluster's: the nodes share their token's buckets at the API, so each request waits at the
+//     connection's node's limiter (one round trip), unless Config.REST gives a limiter of its own.
 type ClusterConfig = cluster.Config
 
 // clusterHooks is what the runtime does for the cluster directory.
@@ -61,6 +62,10 @@ func (b *Bot) clusterHooks() cluster.Hooks {
 		},
 		Delivered: func(d time.Duration) { b.metrics.delivery.Observe(d.Seconds()) },
 		Read:      b.readLocal,
+		Limit: func(ctx context.Context, w *clusterpb.LimitWait) (uint64, error) {
+			return b.limiter.grant(ctx, w)
+		},
+		LimitDone: func(d *clusterpb.LimitDone) { b.limiter.done(d) },
 		Dump: func() ([]byte, error) {
 			var buf bytes.Buffer
 			err := b.store.WriteCanonicalJSON(&buf)

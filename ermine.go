@@ -200,6 +200,7 @@ type Bot struct {
 	pipeline *dispatch.Pipeline
 	dir      actors.Directory
 	cluster  *cluster.Directory // in cluster mode, dir
+	limiter  *clusterLimiter    // in cluster mode, the REST limiter the nodes share
 	system   *actor.ActorSystem
 	rest     *rest.Client
 	learn    cacheactors.Learn
@@ -250,7 +251,13 @@ func New(cfg Config) (*Bot, error) {
 	b.backfill = newBackfiller(b, cfg.Backfill)
 	b.budget = actors.NewBudget(actors.BudgetConfig{MaxEvents: cfg.MaxInFlight, MaxBytes: cfg.MaxInFlightBytes, Logger: logger,
 		ObserveLatency: func(d time.Duration) { b.metrics.latency.Observe(d.Seconds()) }})
-	b.rest = rest.New(cfg.Token, append([]rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger), rest.WithUserAgent(userAgent)}, cfg.REST.options()...)...)
+	restOpts := []rest.Option{rest.WithBaseURL(cfg.APIURL), rest.WithLogger(logger), rest.WithUserAgent(userAgent)}
+	if cfg.Cluster != nil {
+		// Before the user's options: a limiter of their own wins.
+		b.limiter = newClusterLimiter(b)
+		restOpts = append(restOpts, rest.WithLimiter(b.limiter))
+	}
+	b.rest = rest.New(cfg.Token, append(restOpts, cfg.REST.options()...)...)
 	b.pipeline = &dispatch.Pipeline{
 		Registry:        b.registry,
 		Logger:          logger,

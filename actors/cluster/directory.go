@@ -52,6 +52,10 @@ type Hooks struct {
 	// Read answers what this node's cache holds of the entity of key (id: a user's, for the
 	// user directory), for a read from another node.
 	Read func(key actors.Key, id string) *clusterpb.ReadAnswer
+	// Limit and LimitDone serve, on the connection's node, the REST rate limiter every node
+	// shares (see Directory.Call).
+	Limit     func(ctx context.Context, w *clusterpb.LimitWait) (permit uint64, err error)
+	LimitDone func(*clusterpb.LimitDone)
 	// Delivered observes, for each batch this node sent, the time until its partition's node
 	// acknowledged it (the remote delivery latency).
 	Delivered func(time.Duration)
@@ -351,12 +355,47 @@ func (d *Directory) touchLoop() {
 		if agreed && d.c.MemberList.Members().Len() >= max(d.cfg.MinMembers, 1) {
 			_, _ = d.request(d.cfg.Shard, kindConn, &clusterpb.Touch{}, time.Second)
 		}
+		d.recheckStale()
 		select {
 		case <-d.ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// staleAfter is how long a batch may wait for its ack before its link looks its grain up again.
+const staleAfter = 2 * time.Second
+
+// recheckStale makes the links whose oldest batch waits too long for its ack look their grain
+// up again: if it moved, they send again what they keep.
+func (d *Directory) recheckStale() {
+	d.mu.Lock()
+	var stale []*link
+	for _, l := range d.links {
+		if l.stale(staleAfter) {
+			stale = append(stale, l)
+		}
+	}
+	d.mu.Unlock()
+	for _, l := range stale {
+		l.recheck()
+	}
+}
+
+// CallConnection sends msg to the connection's grain and waits for its answer within timeout.
+func (d *Directory) CallConnection(msg any, timeout time.Duration) (any, error) {
+	return d.request(d.cfg.Shard, kindConn, msg, timeout)
+}
+
+// TellConnection sends msg to the connection's grain, without an answer.
+func (d *Directory) TellConnection(msg any) error {
+	pid := d.get(d.cfg.Shard, kindConn)
+	if pid == nil {
+		return errors.New("cluster: the connection's grain is not known yet")
+	}
+	d.sys.Root.Send(pid, msg)
+	return nil
 }
 
 // Read asks the node of key's owner what its cache holds of the entity (id: a user's, with a
@@ -521,7 +560,19 @@ func (d *Directory) Close(ctx context.Context) error {
 	}
 	err := d.local.Close(ctx)
 	if d.started.Load() {
-		d.c.Shutdown(true)
+		err = errors.Join(err, d.shutdown())
 	}
 	return err
+}
+
+// shutdown leaves the cluster. protoactor's Shutdown can panic ("send on closed channel") when
+// a peer's connection closes at the same moment; the node is stopping anyway.
+func (d *Directory) shutdown() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cluster: leaving the cluster: protoactor panicked: %v", r)
+		}
+	}()
+	d.c.Shutdown(true)
+	return nil
 }

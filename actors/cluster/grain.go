@@ -48,6 +48,23 @@ func (g *grain) Receive(ctx actor.Context) {
 			a = h(actors.Key{Kind: actors.Kind(m.GetKey().GetKind()), ID: m.GetKey().GetId()}, m.Id)
 		}
 		ctx.Respond(a)
+	case *clusterpb.LimitWait:
+		if h := g.d.hooks.Limit; h != nil {
+			// Waiting may take seconds: the grain goes on meanwhile.
+			sender := ctx.Sender()
+			go func() {
+				id, err := h(g.d.ctx, m)
+				grant := &clusterpb.LimitGrant{Permit: id}
+				if err != nil {
+					grant.Error = err.Error()
+				}
+				g.d.sys.Root.Send(sender, grant)
+			}()
+		}
+	case *clusterpb.LimitDone:
+		if h := g.d.hooks.LimitDone; h != nil {
+			h(m)
+		}
 	case *clusterpb.Touch:
 		ctx.Respond(&clusterpb.TouchAnswer{Node: g.d.self})
 	case *actor.Stopping:

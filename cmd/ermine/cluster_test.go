@@ -554,6 +554,65 @@ func cacheDiff(got, want string) string {
 	return strings.Join(out, "\n")
 }
 
+// TestClusterSharesTheRESTLimiter: handlers on three nodes make 30 requests in a bucket of 20 per
+// 10 s (users, counted per caller: the nodes share it at the API); the nodes share one limiter,
+// so the API answers none of them 429.
+func TestClusterSharesTheRESTLimiter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-process cluster")
+	}
+	bin, err := buildErmine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := stoattest.NewServer(t, stoattest.WithWorld(clusterWorld()))
+	nodes := startNodes(t, bin, srv, 3, "")
+	waitFor(t, 60*time.Second, "a node connects", func() (bool, string) {
+		for _, n := range nodes {
+			if h, err := n.health(); err == nil && h.Connection && h.Connected && h.Members == 3 {
+				return true, ""
+			}
+		}
+		return false, ""
+	})
+	chans := srv.World().Servers[0].Channels
+	limited := srv.Stats().RateLimited
+	const requests = 30
+	for i := range requests {
+		if _, err := srv.PostMessage(&stoatpb.Message{Channel: chans[i%len(chans)], Content: "!whois"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fetchedBy := map[string]int{}
+	waitFor(t, 40*time.Second, "every handler's request done", func() (bool, string) {
+		total := 0
+		for _, n := range nodes {
+			b, _, err := get(n.admin + "/debug/handled?count=1")
+			if err != nil {
+				continue
+			}
+			var c struct{ Fetched int }
+			json.Unmarshal(b, &c)
+			fetchedBy[n.name] = c.Fetched
+			total += c.Fetched
+		}
+		return total == requests, fmt.Sprint(fetchedBy)
+	})
+	spread := 0
+	for _, n := range fetchedBy {
+		if n > 0 {
+			spread++
+		}
+	}
+	if spread < 2 {
+		t.Fatalf("the requests came from %d node(s) (%v): nothing was shared", spread, fetchedBy)
+	}
+	if n := srv.Stats().RateLimited - limited; n > 0 {
+		t.Errorf("the API answered %d of the %d requests 429: the nodes did not share their limiter", n, requests)
+	}
+	t.Logf("requests by node: %v", fetchedBy)
+}
+
 // replayRecording runs `ermine replay` over a recording and returns what it prints.
 func replayRecording(t *testing.T, rec []byte) string {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ermine-rt/ermine"
@@ -66,6 +67,13 @@ func runNode(ctx context.Context, args []string) error {
 	handled := &handledLog{}
 	ermine.Handle(bot, func(c *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
 		handled.add(ev.GetMessage(), ev.GetRecovered(), c.Redelivered())
+		if ev.GetMessage().GetContent() == "!whois" && !ev.GetRecovered() && !c.Redelivered() {
+			// A REST call from whichever node owns the channel: the nodes share the limiter.
+			if _, err := bot.REST().FetchUser(c, ev.GetMessage().GetAuthor()); err != nil {
+				return err
+			}
+			handled.fetched.Add(1)
+		}
 		return nil
 	})
 
@@ -127,8 +135,9 @@ func splitList(s string) []string {
 
 // handledLog records the messages this node's handlers got, in order.
 type handledLog struct {
-	mu   sync.Mutex
-	msgs []handledMessage
+	mu      sync.Mutex
+	msgs    []handledMessage
+	fetched atomic.Int64 // users fetched for !whois
 }
 
 // handledMessage is one MessageCreateEvent as a node's handler got it.
@@ -154,8 +163,9 @@ func (l *handledLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if r.URL.Query().Get("count") != "" {
 		json.NewEncoder(w).Encode(struct {
-			Count int `json:"count"`
-		}{len(l.msgs)})
+			Count   int   `json:"count"`
+			Fetched int64 `json:"fetched"`
+		}{len(l.msgs), l.fetched.Load()})
 		return
 	}
 	json.NewEncoder(w).Encode(l.msgs)

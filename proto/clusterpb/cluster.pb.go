@@ -691,6 +691,232 @@ func (x *ReadAnswer) GetUser() *stoatpb.User {
 	return nil
 }
 
+// LimitWait asks the connection's node, which holds the cluster's one REST rate limiter (every
+// node of a bot shares its token's buckets), to let a request on a route go
+// (rest.Limiter.Wait). It answers LimitGrant when the request may be sent.
+type LimitWait struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Method        string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Major         string                 `protobuf:"bytes,3,opt,name=major,proto3" json:"major,omitempty"`
+	Scope         string                 `protobuf:"bytes,4,opt,name=scope,proto3" json:"scope,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LimitWait) Reset() {
+	*x = LimitWait{}
+	mi := &file_clusterpb_cluster_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LimitWait) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LimitWait) ProtoMessage() {}
+
+func (x *LimitWait) ProtoReflect() protoreflect.Message {
+	mi := &file_clusterpb_cluster_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LimitWait.ProtoReflect.Descriptor instead.
+func (*LimitWait) Descriptor() ([]byte, []int) {
+	return file_clusterpb_cluster_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LimitWait) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *LimitWait) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *LimitWait) GetMajor() string {
+	if x != nil {
+		return x.Major
+	}
+	return ""
+}
+
+func (x *LimitWait) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+// LimitGrant answers a LimitWait: the permit to report the request's end with, or why not.
+type LimitGrant struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Permit        uint64                 `protobuf:"varint,1,opt,name=permit,proto3" json:"permit,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LimitGrant) Reset() {
+	*x = LimitGrant{}
+	mi := &file_clusterpb_cluster_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LimitGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LimitGrant) ProtoMessage() {}
+
+func (x *LimitGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_clusterpb_cluster_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LimitGrant.ProtoReflect.Descriptor instead.
+func (*LimitGrant) Descriptor() ([]byte, []int) {
+	return file_clusterpb_cluster_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *LimitGrant) GetPermit() uint64 {
+	if x != nil {
+		return x.Permit
+	}
+	return 0
+}
+
+func (x *LimitGrant) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// LimitDone reports the end of a granted request and what its response said
+// (rest.Permit.Done with a rest.Observation).
+type LimitDone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Permit        uint64                 `protobuf:"varint,1,opt,name=permit,proto3" json:"permit,omitempty"`
+	Status        int32                  `protobuf:"varint,2,opt,name=status,proto3" json:"status,omitempty"`
+	Bucket        string                 `protobuf:"bytes,3,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	HasLimits     bool                   `protobuf:"varint,4,opt,name=has_limits,json=hasLimits,proto3" json:"has_limits,omitempty"`
+	Limit         int32                  `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	Remaining     int32                  `protobuf:"varint,6,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	ResetAfterUs  int64                  `protobuf:"varint,7,opt,name=reset_after_us,json=resetAfterUs,proto3" json:"reset_after_us,omitempty"`
+	RetryAfterUs  int64                  `protobuf:"varint,8,opt,name=retry_after_us,json=retryAfterUs,proto3" json:"retry_after_us,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LimitDone) Reset() {
+	*x = LimitDone{}
+	mi := &file_clusterpb_cluster_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LimitDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LimitDone) ProtoMessage() {}
+
+func (x *LimitDone) ProtoReflect() protoreflect.Message {
+	mi := &file_clusterpb_cluster_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LimitDone.ProtoReflect.Descriptor instead.
+func (*LimitDone) Descriptor() ([]byte, []int) {
+	return file_clusterpb_cluster_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *LimitDone) GetPermit() uint64 {
+	if x != nil {
+		return x.Permit
+	}
+	return 0
+}
+
+func (x *LimitDone) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *LimitDone) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *LimitDone) GetHasLimits() bool {
+	if x != nil {
+		return x.HasLimits
+	}
+	return false
+}
+
+func (x *LimitDone) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *LimitDone) GetRemaining() int32 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+func (x *LimitDone) GetResetAfterUs() int64 {
+	if x != nil {
+		return x.ResetAfterUs
+	}
+	return 0
+}
+
+func (x *LimitDone) GetRetryAfterUs() int64 {
+	if x != nil {
+		return x.RetryAfterUs
+	}
+	return 0
+}
+
 var File_clusterpb_cluster_proto protoreflect.FileDescriptor
 
 const file_clusterpb_cluster_proto_rawDesc = "" +
@@ -738,7 +964,26 @@ const file_clusterpb_cluster_proto_rawDesc = "" +
 	"\amembers\x18\x02 \x03(\v2\x17.ermine.stoat.v1.MemberR\amembers\x122\n" +
 	"\achannel\x18\x03 \x01(\v2\x18.ermine.stoat.v1.ChannelR\achannel\x124\n" +
 	"\bmessages\x18\x04 \x03(\v2\x18.ermine.stoat.v1.MessageR\bmessages\x12)\n" +
-	"\x04user\x18\x05 \x01(\v2\x15.ermine.stoat.v1.UserR\x04userB-Z+github.com/ermine-rt/ermine/proto/clusterpbb\x06proto3"
+	"\x04user\x18\x05 \x01(\v2\x15.ermine.stoat.v1.UserR\x04user\"c\n" +
+	"\tLimitWait\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x14\n" +
+	"\x05major\x18\x03 \x01(\tR\x05major\x12\x14\n" +
+	"\x05scope\x18\x04 \x01(\tR\x05scope\":\n" +
+	"\n" +
+	"LimitGrant\x12\x16\n" +
+	"\x06permit\x18\x01 \x01(\x04R\x06permit\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\xf2\x01\n" +
+	"\tLimitDone\x12\x16\n" +
+	"\x06permit\x18\x01 \x01(\x04R\x06permit\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\x05R\x06status\x12\x16\n" +
+	"\x06bucket\x18\x03 \x01(\tR\x06bucket\x12\x1d\n" +
+	"\n" +
+	"has_limits\x18\x04 \x01(\bR\thasLimits\x12\x14\n" +
+	"\x05limit\x18\x05 \x01(\x05R\x05limit\x12\x1c\n" +
+	"\tremaining\x18\x06 \x01(\x05R\tremaining\x12$\n" +
+	"\x0ereset_after_us\x18\a \x01(\x03R\fresetAfterUs\x12$\n" +
+	"\x0eretry_after_us\x18\b \x01(\x03R\fretryAfterUsB-Z+github.com/ermine-rt/ermine/proto/clusterpbb\x06proto3"
 
 var (
 	file_clusterpb_cluster_proto_rawDescOnce sync.Once
@@ -752,7 +997,7 @@ func file_clusterpb_cluster_proto_rawDescGZIP() []byte {
 	return file_clusterpb_cluster_proto_rawDescData
 }
 
-var file_clusterpb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_clusterpb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_clusterpb_cluster_proto_goTypes = []any{
 	(*Envelope)(nil),             // 0: ermine.cluster.v1.Envelope
 	(*Batch)(nil),                // 1: ermine.cluster.v1.Batch
@@ -766,28 +1011,31 @@ var file_clusterpb_cluster_proto_goTypes = []any{
 	(*DumpReply)(nil),            // 9: ermine.cluster.v1.DumpReply
 	(*ReadRequest)(nil),          // 10: ermine.cluster.v1.ReadRequest
 	(*ReadAnswer)(nil),           // 11: ermine.cluster.v1.ReadAnswer
-	nil,                          // 12: ermine.cluster.v1.DumpReply.OwnersEntry
-	(*ownerpb.OwnerKey)(nil),     // 13: ermine.owner.v1.OwnerKey
-	(*ownerpb.OwnerMessage)(nil), // 14: ermine.owner.v1.OwnerMessage
-	(*stoatpb.Server)(nil),       // 15: ermine.stoat.v1.Server
-	(*stoatpb.Member)(nil),       // 16: ermine.stoat.v1.Member
-	(*stoatpb.Channel)(nil),      // 17: ermine.stoat.v1.Channel
-	(*stoatpb.Message)(nil),      // 18: ermine.stoat.v1.Message
-	(*stoatpb.User)(nil),         // 19: ermine.stoat.v1.User
+	(*LimitWait)(nil),            // 12: ermine.cluster.v1.LimitWait
+	(*LimitGrant)(nil),           // 13: ermine.cluster.v1.LimitGrant
+	(*LimitDone)(nil),            // 14: ermine.cluster.v1.LimitDone
+	nil,                          // 15: ermine.cluster.v1.DumpReply.OwnersEntry
+	(*ownerpb.OwnerKey)(nil),     // 16: ermine.owner.v1.OwnerKey
+	(*ownerpb.OwnerMessage)(nil), // 17: ermine.owner.v1.OwnerMessage
+	(*stoatpb.Server)(nil),       // 18: ermine.stoat.v1.Server
+	(*stoatpb.Member)(nil),       // 19: ermine.stoat.v1.Member
+	(*stoatpb.Channel)(nil),      // 20: ermine.stoat.v1.Channel
+	(*stoatpb.Message)(nil),      // 21: ermine.stoat.v1.Message
+	(*stoatpb.User)(nil),         // 22: ermine.stoat.v1.User
 }
 var file_clusterpb_cluster_proto_depIdxs = []int32{
-	13, // 0: ermine.cluster.v1.Envelope.key:type_name -> ermine.owner.v1.OwnerKey
-	14, // 1: ermine.cluster.v1.Envelope.message:type_name -> ermine.owner.v1.OwnerMessage
+	16, // 0: ermine.cluster.v1.Envelope.key:type_name -> ermine.owner.v1.OwnerKey
+	17, // 1: ermine.cluster.v1.Envelope.message:type_name -> ermine.owner.v1.OwnerMessage
 	0,  // 2: ermine.cluster.v1.Batch.envelopes:type_name -> ermine.cluster.v1.Envelope
-	13, // 3: ermine.cluster.v1.KeyInfo.key:type_name -> ermine.owner.v1.OwnerKey
+	16, // 3: ermine.cluster.v1.KeyInfo.key:type_name -> ermine.owner.v1.OwnerKey
 	4,  // 4: ermine.cluster.v1.KeysAnswer.keys:type_name -> ermine.cluster.v1.KeyInfo
-	12, // 5: ermine.cluster.v1.DumpReply.owners:type_name -> ermine.cluster.v1.DumpReply.OwnersEntry
-	13, // 6: ermine.cluster.v1.ReadRequest.key:type_name -> ermine.owner.v1.OwnerKey
-	15, // 7: ermine.cluster.v1.ReadAnswer.server:type_name -> ermine.stoat.v1.Server
-	16, // 8: ermine.cluster.v1.ReadAnswer.members:type_name -> ermine.stoat.v1.Member
-	17, // 9: ermine.cluster.v1.ReadAnswer.channel:type_name -> ermine.stoat.v1.Channel
-	18, // 10: ermine.cluster.v1.ReadAnswer.messages:type_name -> ermine.stoat.v1.Message
-	19, // 11: ermine.cluster.v1.ReadAnswer.user:type_name -> ermine.stoat.v1.User
+	15, // 5: ermine.cluster.v1.DumpReply.owners:type_name -> ermine.cluster.v1.DumpReply.OwnersEntry
+	16, // 6: ermine.cluster.v1.ReadRequest.key:type_name -> ermine.owner.v1.OwnerKey
+	18, // 7: ermine.cluster.v1.ReadAnswer.server:type_name -> ermine.stoat.v1.Server
+	19, // 8: ermine.cluster.v1.ReadAnswer.members:type_name -> ermine.stoat.v1.Member
+	20, // 9: ermine.cluster.v1.ReadAnswer.channel:type_name -> ermine.stoat.v1.Channel
+	21, // 10: ermine.cluster.v1.ReadAnswer.messages:type_name -> ermine.stoat.v1.Message
+	22, // 11: ermine.cluster.v1.ReadAnswer.user:type_name -> ermine.stoat.v1.User
 	12, // [12:12] is the sub-list for method output_type
 	12, // [12:12] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
@@ -806,7 +1054,7 @@ func file_clusterpb_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clusterpb_cluster_proto_rawDesc), len(file_clusterpb_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
