@@ -67,3 +67,26 @@ func TestBudgetLongBacklog(t *testing.T) {
 		t.Errorf("in flight %d, queue capacity %d", l.inFlight(), cap(l.sizes))
 	}
 }
+
+// TestTakeOver: a budget that takes over forgets what it had in flight and numbers its next
+// streams above the given one.
+func TestTakeOver(t *testing.T) {
+	b := NewBudget(BudgetConfig{MaxEvents: 4})
+	k := Key{Kind: KindChannel, ID: "c"}
+	for range 3 {
+		if err := b.Acquire(context.Background(), 10); err != nil {
+			t.Fatal(err)
+		}
+		b.Charge(k, 10)
+	}
+	b.TakeOver(1_000)
+	if n := b.InUse(); n != 0 {
+		t.Fatalf("%d in use after TakeOver", n)
+	}
+	if err := b.Acquire(context.Background(), 10); err != nil {
+		t.Fatal(err)
+	}
+	if stream, seq := b.Charge(k, 10); stream <= 1_000 || seq != 1 {
+		t.Errorf("charged stream %d seq %d, want a stream above 1000 and seq 1", stream, seq)
+	}
+}

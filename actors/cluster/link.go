@@ -207,14 +207,17 @@ func (l *link) resolved(pid *actor.PID) {
 	// Everything not taken, and the events taken but not processed, in their first order
 	// (an event's place is its seq: events are kept in delivery order).
 	again := slices.Clone(l.sent)
-	inSent := make(map[proto.Message]bool, len(l.sent))
+	notTaken := make(map[proto.Message]bool, len(l.sent)+len(l.queue))
 	for _, it := range l.sent {
-		inSent[it.msg] = true
+		notTaken[it.msg] = true
 	}
-	var lost []item
+	for _, it := range l.queue {
+		notTaken[it.msg] = true
+	}
+	var lost []item // taken by the old node, not processed
 	for key, evs := range l.events {
 		for _, ev := range evs {
-			if !inSent[ev] {
+			if !notTaken[ev] {
 				lost = append(lost, item{key: key, msg: ev})
 			}
 		}
