@@ -110,6 +110,7 @@ var (
 	descCacheReads  = prometheus.NewDesc("ermine_cache_reads_total", "Cache reads made on the bot's behalf, by cache context.", []string{"context"}, nil)
 	descBackfilled  = prometheus.NewDesc("ermine_backfilled_channels_total", "Channels backfilled after reconnects.", nil, nil)
 	descRecovered   = prometheus.NewDesc("ermine_backfilled_messages_total", "Messages a reconnect's backfill recovered.", nil, nil)
+	descDuplicates  = prometheus.NewDesc("ermine_duplicate_events_total", "MessageCreate events dropped as duplicates of one already run (backfilled and live; two connections during a takeover).", nil, nil)
 	descRebuilt     = prometheus.NewDesc("ermine_rebuilds_total", "Server and channel owners rebuilt from the API (Resync, truncated gaps, member lists after a re-Ready).", nil, nil)
 	descRESTReqs    = prometheus.NewDesc("ermine_rest_requests_total", "REST requests (each attempt), by route.", []string{"route"}, nil)
 	descRESTLimited = prometheus.NewDesc("ermine_rest_rate_limited_total", "REST responses 429 Too Many Requests, by route.", []string{"route"}, nil)
@@ -131,7 +132,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEvents, descShed, descFrames, descFrameBytes, descDecodeErrs, descSkipped,
 		descReconnects, descConnected, descHandlerErrs, descPanics, descAutoDetach, descDetached, descCancelled,
 		descInFlight, descStalls, descOwners, descActivations, descPassivated, descCrashes, descGateTimeout,
-		descEntries, descCacheBytes, descCacheWrites, descCacheReads, descBackfilled, descRecovered, descRebuilt, descRESTReqs, descRESTLimited,
+		descEntries, descCacheBytes, descCacheWrites, descCacheReads, descBackfilled, descRecovered, descRebuilt, descDuplicates, descRESTReqs, descRESTLimited,
 		descClMembers, descClConnection, descClPartitions, descClActivated, descClBatches, descClEnvelopes, descClMoves, descClResent,
 		descClApplied, descClUnacked} {
 		ch <- d
@@ -194,6 +195,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descBackfilled, b.backfill.channels.Load())
 	counter(descRecovered, b.backfill.messages.Load())
 	counter(descRebuilt, b.backfill.rebuilt.Load())
+	counter(descDuplicates, b.deps.Duplicates())
 	for _, r := range b.rest.Stats() {
 		counter(descRESTReqs, r.Requests, r.Route)
 		counter(descRESTLimited, r.RateLimited, r.Route)

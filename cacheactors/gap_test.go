@@ -91,3 +91,34 @@ func TestRouterGaps(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateMessageCreateRunsOnce: a MessageCreateEvent for a message the channel cached from
+// a MessageCreateEvent already run (the same message backfilled and live, or read by two
+// connections during a takeover) runs no handler and changes nothing; one sent again after a
+// failover (redelivered) runs.
+func TestDuplicateMessageCreateRunsOnce(t *testing.T) {
+	r := newRig(t, Policy{})
+	var ran []bool
+	handle(r, func(ev *stoatpb.MessageCreateEvent) { ran = append(ran, true) })
+	r.run(readyOf(map[string]string{"a": ""}))
+	m := &stoatpb.Message{Id: "01M", Channel: "a", Author: "u", Content: "hi"}
+	r.run(&stoatpb.MessageCreateEvent{Message: m}, &stoatpb.MessageCreateEvent{Message: m})
+	if len(ran) != 1 || r.deps.Duplicates() != 1 {
+		t.Fatalf("handlers ran %d times, %d duplicates; want once and 1", len(ran), r.deps.Duplicates())
+	}
+	// A redelivered event runs again (its handlers may not have run where it went first).
+	d := ownerpb.NewDispatch(&stoatpb.MessageCreateEvent{Message: m})
+	d.Redelivered = true
+	if err := r.inflight.Acquire(t.Context(), 0); err != nil {
+		t.Fatal(err)
+	}
+	d.Stream, d.Seq = r.inflight.Charge(channelKey("a"), 0)
+	r.dir.Deliver(channelKey("a"), d)
+	r.drain()
+	if len(ran) != 2 {
+		t.Errorf("a redelivered event ran %d times in all, want 2", len(ran))
+	}
+	if got := r.store.Messages("a"); len(got) != 1 {
+		t.Errorf("%d messages cached, want 1", len(got))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ermine-rt/ermine/actors"
@@ -84,6 +85,7 @@ type Deps struct {
 	keep       keepers // Policy's predicates, its toggles applied
 	gateLog    ratelog.Limiter
 	gates      gateCounters
+	duplicates atomic.Uint64 // events dropped as duplicates (duplicateChecker)
 	unknownLog ratelog.Limiter
 }
 
@@ -186,6 +188,11 @@ func (o *ownerBase) dispatch(d *ownerpb.Dispatch) (moved bool) {
 		delete(o.hold.acks, barrierID(d.Barrier))
 	}
 	o.current = d
+	if dup, ok := o.kind.(duplicateChecker); ok && dup.duplicate(d) {
+		o.deps.duplicates.Add(1)
+		o.finish(false)
+		return false
+	}
 	processed := false
 	defer func() {
 		if !moved {
@@ -301,6 +308,18 @@ func (o *ownerBase) discard(msg any) {
 		}
 	}
 }
+
+// duplicateChecker is implemented by owners that can tell an event they already ran.
+type duplicateChecker interface {
+	duplicate(d *ownerpb.Dispatch) bool
+}
+
+// Duplicates is the number of events the owners dropped as duplicates: a MessageCreateEvent for
+// a message the channel's cache holds from a MessageCreateEvent already run (the same message
+// both backfilled and live after a reconnect; in cluster mode, both old and new connection
+// during a takeover). Not an event sent again after a failover (Dispatch.redelivered): its
+// handlers may not have run.
+func (d *Deps) Duplicates() uint64 { return d.duplicates.Load() }
 
 // --- channel -----------------------------------------------------------------------------------
 
@@ -505,6 +524,17 @@ func (o *channelOwner) putMessage(m *stoatpb.Message) {
 }
 
 func (o *channelOwner) find(id string) *stoatpb.Message { return o.window.Find(id) }
+
+// duplicate implements duplicateChecker: a MessageCreateEvent whose message the window holds as
+// a MessageCreateEvent wrote it ran already.
+func (o *channelOwner) duplicate(d *ownerpb.Dispatch) bool {
+	mc := d.GetMessageCreate()
+	if mc == nil || d.Redelivered {
+		return false
+	}
+	kind, ok := o.window.lastWrite(mc.GetMessage().GetId())
+	return ok && kind == CacheMessageCreateEvent
+}
 
 func (o *channelOwner) participant(user string) *stoatpb.UserVoiceState {
 	for _, p := range o.voice.GetParticipants() {

@@ -78,7 +78,7 @@ type Config struct {
 	HealthPort int
 	// Etcd are, for etcd, the endpoints of the etcd cluster (http://127.0.0.1:2379).
 	Etcd []string
-	// Partitions is the number of partitions of each owner kind (default 32): the unit of
+	// Partitions is the number of partitions of each owner kind (default 64): the unit of
 	// placement and of failover.
 	Partitions int
 	// MinMembers is how many members the cluster must have before the connection starts
@@ -102,7 +102,7 @@ func (c Config) withDefaults() Config {
 		c.Provider = "automanaged"
 	}
 	if c.Partitions <= 0 {
-		c.Partitions = 32
+		c.Partitions = 64
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -56,6 +56,28 @@ func freePort(t testing.TB, host string) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// commonPort returns a port free on 127.0.1.1 … 127.0.count.1.
+func commonPort(t testing.TB, count int) int {
+	t.Helper()
+	for range 50 {
+		p := freePort(t, "127.0.1.1")
+		ok := true
+		for i := 2; i <= count && ok; i++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.%d.1:%d", i, p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatal("no port free on every node's host")
+	return 0
+}
+
 // node is one `ermine node` process.
 type node struct {
 	name  string
@@ -82,9 +104,12 @@ func startNodes(t testing.TB, bin string, srv *stoattest.Server, count int, etcd
 	}
 	addrs := make([]addr, count)
 	var seeds []string
+	// One port on every node's host, as in production (the hosts differ): placement hashes the
+	// address, and ports that differ skew it.
+	port := commonPort(t, count)
 	for i := range addrs {
 		host := fmt.Sprintf("127.0.%d.1", i+1)
-		addrs[i] = addr{host: host, bind: freePort(t, host), health: freePort(t, "127.0.0.1"), admn: freePort(t, "127.0.0.1")}
+		addrs[i] = addr{host: host, bind: port, health: freePort(t, "127.0.0.1"), admn: freePort(t, "127.0.0.1")}
 		seeds = append(seeds, fmt.Sprintf("127.0.0.1:%d", addrs[i].health))
 	}
 	nodes := make([]*node, count)
@@ -230,7 +255,7 @@ func (n *node) handled() ([]handled, error) {
 	return out, json.Unmarshal(b, &out)
 }
 
-// clusterWorld is SmallWorld with 24 text channels in its first server and no history (a
+// clusterWorld is SmallWorld with 150 text channels in its first server and no history (a
 // channel rebuilt from the API then holds what the events brought, as a replay does).
 func clusterWorld() *stoattest.World {
 	w := stoattest.SmallWorld(11)
@@ -239,7 +264,7 @@ func clusterWorld() *stoattest.World {
 		c.LastMessageId = ""
 	}
 	lab := w.Servers[0]
-	for i := len(lab.Channels); i < 60; i++ {
+	for i := len(lab.Channels); i < 150; i++ {
 		c := &stoatpb.Channel{ChannelType: stoatpb.ChannelType_CHANNEL_TYPE_TEXT_CHANNEL, Id: fmt.Sprintf("01C1USTERCHANNE1%010d", i), Server: lab.Id, Name: fmt.Sprintf("c-%d", i)}
 		w.Channels = append(w.Channels, c)
 		lab.Channels = append(lab.Channels, c.Id)

@@ -32,7 +32,7 @@ func runNode(ctx context.Context, args []string) error {
 	seeds := fs.String("seeds", "", "automanaged: comma-separated host:port of every node's health endpoint, this one's included")
 	health := fs.Int("health-port", 0, "automanaged: the port this node serves its health on (protoactor binds it on every interface)")
 	etcd := fs.String("etcd", "", "etcd: comma-separated endpoints (http://127.0.0.1:2379)")
-	partitions := fs.Int("partitions", 0, "partitions per owner kind (0: the default, 32); every node must use the same")
+	partitions := fs.Int("partitions", 0, "partitions per owner kind (0: the default, 64); every node must use the same")
 	minMembers := fs.Int("min-members", 1, "members the cluster must have before the connection starts")
 	api := fs.String("api", "https://api.stoat.chat", "the API URL; the events URL is discovered from it")
 	token := fs.String("token", "", "the bot token; prefer $STOAT_TOKEN, since a flag shows in the process list")
