@@ -532,7 +532,11 @@ func (o *channelOwner) duplicate(d *ownerpb.Dispatch) bool {
 	if mc == nil || d.Redelivered {
 		return false
 	}
-	kind, ok := o.window.lastWrite(mc.GetMessage().GetId())
+	id, w := mc.GetMessage().GetId(), o.window
+	if w.Len() == 0 || id > w.at(w.Len()-1).id() {
+		return false // newer than every cached message: the live case, without a search
+	}
+	kind, ok := w.lastWrite(id)
 	return ok && kind == CacheMessageCreateEvent
 }
 
