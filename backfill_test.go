@@ -68,14 +68,19 @@ func backfillWorld(channels int) *stoattest.World {
 	return w
 }
 
-// startLoggedBot runs a bot on srv whose MessageCreateEvent handler records into a messageLog.
-func startLoggedBot(t *testing.T, srv *stoattest.Server, format bonfire.Format) (*feed.Feed, *ermine.Bot, *messageLog, chan struct{}) {
+// startLoggedBot runs a bot on srv whose MessageCreateEvent handler records into a messageLog;
+// the returned channel gets each Ready. configure, if given, changes the bot's Config first.
+func startLoggedBot(t *testing.T, srv *stoattest.Server, format bonfire.Format, configure ...func(*ermine.Config)) (*feed.Feed, *ermine.Bot, *messageLog, chan struct{}) {
 	t.Helper()
-	b, err := ermine.New(ermine.Config{
+	cfg := ermine.Config{
 		Token: srv.Token(), APIURL: srv.URL, WireFormat: format,
 		Logger:     slog.New(slog.NewTextHandler(&syncBuffer{}, nil)),
 		Connection: ermine.Connection{Backoff: ermine.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, ResetAfter: time.Minute}},
-	})
+	}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	b, err := ermine.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,12 +147,8 @@ func TestBackfillAfterReconnect(t *testing.T) {
 			}
 			got.waitFor(t, channels)
 
-			srv.RefuseUpgrades(http.StatusServiceUnavailable)
-			srv.Cut()
+			comeBack := cutAway(t, srv)
 			ctx := context.Background()
-			if err := srv.WaitFor(ctx, func(st stoattest.Stats) bool { return st.Live == 0 }); err != nil {
-				t.Fatal(err)
-			}
 			gap := map[string]bool{}
 			for i := range missed {
 				m, err := srv.PostMessage(&stoatpb.Message{Channel: chans[i%len(chans)], Author: authors[i%len(authors)], Content: fmt.Sprintf("missed %d", i)})
@@ -159,7 +160,7 @@ func TestBackfillAfterReconnect(t *testing.T) {
 				}
 				gap[m.Id] = true
 			}
-			srv.RefuseUpgrades(0)
+			comeBack()
 			select {
 			case <-ready:
 			case <-time.After(15 * time.Second):
@@ -209,6 +210,18 @@ func TestBackfillAfterReconnect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cutAway cuts the bot's connection and refuses its reconnects until the returned function is
+// called.
+func cutAway(t *testing.T, srv *stoattest.Server) (comeBack func()) {
+	t.Helper()
+	srv.RefuseUpgrades(http.StatusServiceUnavailable)
+	srv.Cut()
+	if err := srv.WaitFor(context.Background(), func(st stoattest.Stats) bool { return st.Live == 0 }); err != nil {
+		t.Fatal(err)
+	}
+	return func() { srv.RefuseUpgrades(0) }
 }
 
 // connect runs b connected, until the test ends; Run must then return nil.

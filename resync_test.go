@@ -3,7 +3,6 @@ package ermine_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -161,29 +160,11 @@ func TestMemberListsAfterReconnect(t *testing.T) {
 	for _, refetch := range []bool{true, false} {
 		t.Run(fmt.Sprintf("refetch=%t", refetch), func(t *testing.T) {
 			srv := stoattest.NewServer(t)
-			cfg := ermine.Config{Token: srv.Token(), APIURL: srv.URL,
-				Connection: ermine.Connection{Backoff: ermine.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, ResetAfter: time.Minute}}}
-			if !refetch {
-				cfg.Backfill.MemberLists = -1
-			}
-			bot, err := ermine.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			readies := make(chan struct{}, 4)
-			ermine.Handle(bot, func(*ermine.Context, *stoatpb.ReadyEvent) error {
-				readies <- struct{}{}
-				return nil
-			})
-			f := connect(t, bot)
-			awaitReady := func() {
-				select {
-				case <-readies:
-				case <-time.After(15 * time.Second):
-					t.Fatal("no Ready")
+			f, bot, _, readies := startLoggedBot(t, srv, bonfire.JSON, func(c *ermine.Config) {
+				if !refetch {
+					c.Backfill.MemberLists = -1
 				}
-			}
-			awaitReady()
+			})
 			// The cache learns the members who write (a message embeds its author's member).
 			w := srv.World()
 			server := w.Servers[0].Id
@@ -202,13 +183,12 @@ func TestMemberListsAfterReconnect(t *testing.T) {
 				}
 			}
 			requests := srv.Stats().Requests
-			srv.RefuseUpgrades(http.StatusServiceUnavailable)
-			srv.Cut()
-			if err := srv.WaitFor(context.Background(), func(st stoattest.Stats) bool { return st.Live == 0 }); err != nil {
-				t.Fatal(err)
+			cutAway(t, srv)()
+			select {
+			case <-readies:
+			case <-time.After(15 * time.Second):
+				t.Fatal("no second Ready")
 			}
-			srv.RefuseUpgrades(0)
-			awaitReady()
 			drainWithin(t, f)
 			want := full
 			if !refetch {
@@ -232,33 +212,13 @@ func TestMemberListsAfterReconnect(t *testing.T) {
 // the oldest missed ones as recovered events, and its cache then holds the newest ones.
 func TestTruncatedGapIsRebuilt(t *testing.T) {
 	srv := stoattest.NewServer(t, stoattest.WithWorld(backfillWorld(2)))
-	bot, err := ermine.New(ermine.Config{Token: srv.Token(), APIURL: srv.URL, Backfill: ermine.BackfillConfig{Messages: 10},
-		Connection: ermine.Connection{Backoff: ermine.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, ResetAfter: time.Minute}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := &messageLog{}
-	ermine.Handle(bot, func(_ *ermine.Context, ev *stoatpb.MessageCreateEvent) error {
-		log.add(ev)
-		return nil
-	})
-	readies := make(chan struct{}, 4)
-	ermine.Handle(bot, func(*ermine.Context, *stoatpb.ReadyEvent) error {
-		readies <- struct{}{}
-		return nil
-	})
-	fd := connect(t, bot)
-	<-readies
+	fd, bot, log, readies := startLoggedBot(t, srv, bonfire.JSON, func(c *ermine.Config) { c.Backfill.Messages = 10 })
 	ch := srv.World().Servers[0].Channels[0]
 	if _, err := srv.PostMessage(&stoatpb.Message{Channel: ch, Content: "seen"}); err != nil {
 		t.Fatal(err)
 	}
 	log.waitFor(t, 1)
-	srv.RefuseUpgrades(http.StatusServiceUnavailable)
-	srv.Cut()
-	if err := srv.WaitFor(context.Background(), func(st stoattest.Stats) bool { return st.Live == 0 }); err != nil {
-		t.Fatal(err)
-	}
+	comeBack := cutAway(t, srv)
 	var missed []string
 	for i := range 30 {
 		m, err := srv.PostMessage(&stoatpb.Message{Channel: ch, Content: fmt.Sprintf("missed %d", i)})
@@ -267,7 +227,7 @@ func TestTruncatedGapIsRebuilt(t *testing.T) {
 		}
 		missed = append(missed, m.Id)
 	}
-	srv.RefuseUpgrades(0)
+	comeBack()
 	<-readies
 	log.waitFor(t, 11)
 	drainWithin(t, fd)

@@ -27,14 +27,7 @@ func BenchmarkClusterThroughput(b *testing.B) {
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
 			srv := stoattest.NewServer(b, stoattest.WithWorld(clusterWorld()), stoattest.WithoutRateLimits(), stoattest.WithQueueSize(b.N+1000))
 			nodes := startNodes(b, bin, srv, n, "")
-			waitFor(b, 60*time.Second, "a node connects", func() (bool, string) {
-				for _, nd := range nodes {
-					if h, err := nd.health(); err == nil && h.Connection && h.Connected && h.Members == n {
-						return true, ""
-					}
-				}
-				return false, ""
-			})
+			waitConnected(b, nodes)
 			w := srv.World()
 			chans := w.Servers[0].Channels
 			author := w.Self.GetId()

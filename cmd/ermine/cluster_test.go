@@ -272,6 +272,24 @@ func clusterWorld() *stoattest.World {
 	return w
 }
 
+// waitConnected waits until a node, seeing every other, runs the connection, and returns it.
+func waitConnected(t testing.TB, nodes []*node) *node {
+	t.Helper()
+	var conn *node
+	waitFor(t, 60*time.Second, "a node runs the connection", func() (bool, string) {
+		var states []string
+		for _, n := range nodes {
+			h, err := n.health()
+			states = append(states, fmt.Sprintf("%s: %+v %v", n.name, h, err))
+			if h.Connection && h.Connected && h.Members == len(nodes) {
+				conn = n
+			}
+		}
+		return conn != nil, strings.Join(states, "; ")
+	})
+	return conn
+}
+
 // waitFor polls cond every 100 ms until it holds or d passes.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
@@ -357,18 +375,7 @@ func runClusterKill(t *testing.T, bin, victim, etcd string) {
 	defer func() { refStop(); <-refFeed.Done() }()
 
 	nodes := startNodes(t, bin, srv, 3, etcd)
-	var conn *node
-	waitFor(t, 60*time.Second, "a node runs the connection", func() (bool, string) {
-		var states []string
-		for _, n := range nodes {
-			h, err := n.health()
-			states = append(states, fmt.Sprintf("%s: %+v %v", n.name, h, err))
-			if h.Connection && h.Connected && h.Members == 3 {
-				conn = n
-			}
-		}
-		return conn != nil, strings.Join(states, "; ")
-	})
+	conn := waitConnected(t, nodes)
 	waitFor(t, 30*time.Second, "the reference connects", func() (bool, string) { return srv.Stats().LiveReady >= 2, "" })
 
 	posted := 0
@@ -592,14 +599,7 @@ func TestClusterSharesTheRESTLimiter(t *testing.T) {
 	}
 	srv := stoattest.NewServer(t, stoattest.WithWorld(clusterWorld()))
 	nodes := startNodes(t, bin, srv, 3, "")
-	waitFor(t, 60*time.Second, "a node connects", func() (bool, string) {
-		for _, n := range nodes {
-			if h, err := n.health(); err == nil && h.Connection && h.Connected && h.Members == 3 {
-				return true, ""
-			}
-		}
-		return false, ""
-	})
+	waitConnected(t, nodes)
 	chans := srv.World().Servers[0].Channels
 	limited := srv.Stats().RateLimited
 	const requests = 30
