@@ -26,7 +26,10 @@ import (
 // failed (an id not cached, a REST error): a failed rebuild leaves its owner as it was.
 //
 // The backfill after a reconnect uses it for channels that missed more messages than it fetches,
-// and for the member lists a re-Ready leaves out (see BackfillConfig).
+// and for the member lists a re-Ready leaves out (see BackfillConfig); cluster mode, for the
+// owners of a node that died. A rebuild changes the cache, not the connection's view of which
+// entities exist (its router's, used to route and to diff the next Ready): a channel the API no
+// longer has is dropped from the cache at once, and from that view at the next Ready.
 func (b *Bot) Resync(ctx context.Context, ids ...string) error {
 	keys := make([]actors.Key, 0, len(ids))
 	var errs []error
