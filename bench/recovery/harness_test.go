@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -43,22 +44,36 @@ type running struct {
 	done    chan error
 }
 
-// start connects a bot with cfg (Token, APIURL and EventsURL set to srv's) to srv, with onMessage
-// as its MessageCreateEvent handler, and waits for its first Ready. The bot stops when the
-// benchmark ends, if stop was not called before.
+// start connects a bot with cfg to srv (Token, APIURL and EventsURL set to srv's; warnings
+// logged to the benchmark's output unless cfg.Logger is set), with onMessage as its
+// MessageCreateEvent handler, and waits for its first Ready. The bot stops when the benchmark
+// ends, if stop was not called before.
 func start(b *testing.B, srv *stoattest.Server, cfg ermine.Config, onMessage func(*ermine.Context, *ermine.MessageCreateEvent) error) *running {
 	b.Helper()
 	cfg.Token, cfg.APIURL = srv.Token(), srv.URL
 	// No discovery (GET /) per connection attempt: the REST calls counted are the backfill's.
 	cfg.EventsURL = srv.EventsURL()
 	if cfg.Logger == nil {
-		// Warnings only: a failed backfill or a stalled owner is worth seeing, progress and the
-		// reconnects the benchmarks cause are not.
-		cfg.Logger = slog.New(quietReconnects{slog.NewTextHandler(b.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})})
+		cfg.Logger = warnings(b.Output())
 	}
+	r, err := run(cfg, onMessage)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := r.stop(); err != nil {
+			b.Error(err)
+		}
+	})
+	return r
+}
+
+// run runs a bot with cfg and onMessage as its MessageCreateEvent handler, and waits for its
+// first Ready.
+func run(cfg ermine.Config, onMessage func(*ermine.Context, *ermine.MessageCreateEvent) error) (*running, error) {
 	bot, err := ermine.New(cfg)
 	if err != nil {
-		b.Fatalf("ermine.New: %v", err)
+		return nil, fmt.Errorf("ermine.New: %w", err)
 	}
 	ermine.Handle(bot, onMessage)
 	r := &running{bot: bot, readies: make(chan time.Time, 1024), done: make(chan error, 1)}
@@ -72,20 +87,21 @@ func start(b *testing.B, srv *stoattest.Server, cfg ermine.Config, onMessage fun
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- bot.Run(ctx) }()
-	b.Cleanup(func() {
-		if err := r.stop(); err != nil {
-			b.Error(err)
-		}
-	})
 	select {
 	case <-r.readies:
+		return r, nil
 	case err := <-r.done:
-		r.done <- err
-		b.Fatalf("the bot stopped before its first Ready: %v", err)
+		r.cancel = nil
+		return nil, fmt.Errorf("the bot stopped before its first Ready: %w", err)
 	case <-time.After(30 * time.Second):
-		b.Fatal("no Ready within 30s")
+		return nil, errors.Join(errors.New("no Ready within 30s"), r.stop())
 	}
-	return r
+}
+
+// warnings is a logger of the runtime's warnings to w: a failed backfill or a stalled owner is
+// worth seeing, progress and the reconnects the benchmarks cause are not.
+func warnings(w io.Writer) *slog.Logger {
+	return slog.New(quietReconnects{slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})})
 }
 
 // stop stops the bot (Run drains what it read first) and returns Run's error. Later calls

@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,20 +17,19 @@ import (
 	"time"
 
 	"github.com/ermine-rt/ermine"
-	"github.com/ermine-rt/ermine/bench/measure"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 	"github.com/ermine-rt/ermine/stoattest"
 )
 
-// The soak's settings, on the test binary's command line (go test … -args is not needed: flags
-// after the package are passed on). ERMINE_SOAK_DUR sets the duration when -soak.dur does not.
+// The soak's settings, on the test binary's command line (after the package: go test passes them
+// on). ERMINE_SOAK_DUR sets the duration when -soak.dur does not.
 var (
 	soakDur      = flag.Duration("soak.dur", 0, "BenchmarkChaosSoak: how long messages are posted (default $ERMINE_SOAK_DUR, else 10m)")
 	soakRate     = flag.Float64("soak.rate", 20_000, "BenchmarkChaosSoak: messages offered per second, across all channels")
 	soakChannels = flag.Int("soak.channels", 100, "BenchmarkChaosSoak: channels the messages are spread over, round robin")
 	soakCut      = flag.Duration("soak.cut", 30*time.Second, "BenchmarkChaosSoak: time between two cuts of the connection")
-	soakSample   = flag.Duration("soak.sample", 5*time.Second, "BenchmarkChaosSoak: time between two RSS samples (each after a GC)")
-	soakWarmup   = flag.Duration("soak.warmup", time.Minute, "BenchmarkChaosSoak: RSS samples taken before this are left out of the slope (at most half the run)")
+	soakSample   = flag.Duration("soak.sample", 5*time.Second, "BenchmarkChaosSoak: time between two memory samples of the bot (each after a GC)")
+	soakWarmup   = flag.Duration("soak.warmup", time.Minute, "BenchmarkChaosSoak: memory samples taken before this are left out of the slopes (at most half the run)")
 )
 
 // soakDuration resolves -soak.dur and ERMINE_SOAK_DUR.
@@ -46,105 +47,32 @@ func soakDuration() (time.Duration, error) {
 	return 10 * time.Minute, nil
 }
 
-// window is how far, in messages of one channel, the first message not handled yet may trail the
-// newest handled before it is given up as lost. A channel's messages reach its handlers in id
-// order, so a hole never fills later; the window only bounds the tracker's memory.
-const window = 1 << 16
-
-// channelSeen tracks which of one channel's messages (numbered 0, 1, … in posting order, the
-// number is the content) its handlers got, in constant memory: every number below low was
-// handled or given up, bits holds the numbers low … low+window-1.
-type channelSeen struct {
-	mu       sync.Mutex
-	low      uint64
-	bits     [window / 64]uint64
-	distinct uint64 // numbers handled at least once
-	dups     uint64 // handler calls for a number handled before (or given up)
-}
-
-// add records that the handlers got message seq.
-func (c *channelSeen) add(seq uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if seq < c.low {
-		c.dups++
-		return
-	}
-	for seq >= c.low+window { // give the oldest unhandled numbers up, to make room
-		c.bits[c.low%window/64] &^= 1 << (c.low % 64)
-		c.low++
-	}
-	w, bit := seq%window/64, uint64(1)<<(seq%64)
-	if c.bits[w]&bit != 0 {
-		c.dups++
-		return
-	}
-	c.bits[w] |= bit
-	c.distinct++
-	for c.bits[c.low%window/64]&(1<<(c.low%64)) != 0 { // slide past what is complete
-		c.bits[c.low%window/64] &^= 1 << (c.low % 64)
-		c.low++
-	}
-}
-
-func (c *channelSeen) counts() (distinct, dups uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.distinct, c.dups
-}
-
-// soakLog is what the soak's handlers got.
-type soakLog struct {
-	index     map[string]int // channel id → its number (read-only once built)
-	seen      []channelSeen
-	handled   atomic.Uint64 // handler calls
-	recovered atomic.Uint64 // of which recovered (backfilled)
-	foreign   atomic.Uint64 // messages the soak did not post (none expected)
-}
-
-func (l *soakLog) handle(_ *ermine.Context, ev *ermine.MessageCreateEvent) error {
-	l.handled.Add(1)
-	if ev.GetRecovered() {
-		l.recovered.Add(1)
-	}
-	m := ev.GetMessage()
-	ch, ok := l.index[m.GetChannel()]
-	seq, err := strconv.ParseUint(m.GetContent(), 10, 64)
-	if !ok || err != nil {
-		l.foreign.Add(1)
-		return nil
-	}
-	l.seen[ch].add(seq)
-	return nil
-}
-
-func (l *soakLog) counts() (distinct, dups uint64) {
-	for i := range l.seen {
-		d, u := l.seen[i].counts()
-		distinct, dups = distinct+d, dups+u
-	}
-	return distinct, dups
-}
-
-// rssSample is the process's resident set and live heap, after a GC, at t into the run.
+// rssSample is the bot process's resident set and live heap, after a GC, read at at, t into the
+// run.
 type rssSample struct {
+	at        time.Time
 	t         time.Duration
 	rss, heap uint64
 }
 
-// slopeKiBPerMin fits rss = a + b·t by least squares over the samples and returns b in KiB per
+// slopes fits the samples' RSS and live heap by least squares and returns the slopes in KiB per
 // minute (NaN with fewer than two samples).
-func slopeKiBPerMin(samples []rssSample) float64 {
+func slopes(samples []rssSample) (rss, heap float64) {
+	return slopeKiBPerMin(samples, func(s rssSample) uint64 { return s.rss }),
+		slopeKiBPerMin(samples, func(s rssSample) uint64 { return s.heap })
+}
+
+func slopeKiBPerMin(samples []rssSample, v func(rssSample) uint64) float64 {
 	n := float64(len(samples))
 	if n < 2 {
 		return math.NaN()
 	}
-	var st, sr, stt, str float64
+	var st, sv, stt, stv float64
 	for _, s := range samples {
-		t, r := s.t.Minutes(), float64(s.rss)/1024
-		st, sr, stt, str = st+t, sr+r, stt+t*t, str+t*r
+		t, y := s.t.Minutes(), float64(v(s))/1024
+		st, sv, stt, stv = st+t, sv+y, stt+t*t, stv+t*y
 	}
-	return (n*str - st*sr) / (n*stt - st*st)
+	return (n*stv - st*sv) / (n*stt - st*st)
 }
 
 // BenchmarkChaosSoak streams messages at a steady offered rate (-soak.rate, default 20k/s) into
@@ -152,21 +80,27 @@ func slopeKiBPerMin(samples []rssSample) float64 {
 // cutting the bot's connection every -soak.cut (30s), for -soak.dur (10m; see README.md for the
 // short mode). The server pushes the messages posted while the bot is connected and keeps those
 // posted while it is away in the history, for the bot's backfill. Each message's content is its
-// number in its channel, so that a constant-memory tracker tells whether every one was handled.
-// It runs once, whatever b.N.
+// number in its channel, so that a constant-memory tracker in the bot tells whether every one
+// was handled. The bot runs in a process of its own (see botEnv); the server and the poster run
+// in the benchmark's. It runs once, whatever b.N.
 //
 // Reported: posted, posted-ev/s (what the server sustained), handled, recovered (handled as
 // backfilled), lost (posted and never handled: must be 0), dups (handled more than once: must be
 // 0), reconnects, slow-drops (connections the server dropped because the bot fell behind),
-// rest-calls and 429s (the server's counts: the backfills' fetches), and the process's RSS after GC (the server's share included): rss-MiB at the end, rss-max-MiB, and
-// rss-slope-KiB/min, the least-squares slope over the samples after -soak.warmup.
+// rest-calls and 429s (the server's counts: the backfills' fetches), and the bot process's memory,
+// sampled every -soak.sample after a forced GC: rss-MiB at the end, rss-max-MiB,
+// rss-slope-KiB/min (the least-squares slope of the samples after -soak.warmup),
+// rss-floor-slope-KiB/min (the same fit over the lowest sample of each cut interval: a leak
+// raises the floor, a sample that happens to catch a burst of allocation does not) and
+// heap-slope-KiB/min (the slope of the live heap the GC found, which concurrent allocation does
+// not blur as it does RSS).
 //
 // The bot keeps ermine's default cache policy (1,000 messages per channel), so its memory can be
 // flat. Its backfill bound (Config.Backfill.Messages) is raised from 100 to what 10 s of a
 // channel's traffic is (2,000 at 20k/s over 100 channels): a cut's gap is the reconnect delay,
 // below a second with the backoff set here, plus the handshake; the margin covers a connection
 // dropped again while it catches up. The server keeps twice that per channel (WithHistoryLimit),
-// not its whole history, so that its memory is flat too.
+// not its whole history, so that a long soak does not fill the machine.
 func BenchmarkChaosSoak(b *testing.B) {
 	dur, err := soakDuration()
 	if err != nil {
@@ -182,20 +116,17 @@ func BenchmarkChaosSoak(b *testing.B) {
 
 	w, chans, authors := world(nch)
 	srv := stoattest.NewServer(b, stoattest.WithWorld(w), stoattest.WithHistoryLimit(2*perChannel))
-	log := &soakLog{index: make(map[string]int, nch), seen: make([]channelSeen, nch)}
-	for i, ch := range chans {
-		log.index[ch] = i
-	}
-	bot := start(b, srv, ermine.Config{
-		Backfill: ermine.BackfillConfig{Channels: max(nch, 250), Messages: perChannel},
-		// Each cut is a first failure (ResetAfter below the cut interval): the reconnect waits up to
-		// Base, 1s, ermine's default.
-		Connection: ermine.Connection{Backoff: ermine.Backoff{Base: time.Second, ResetAfter: min(10*time.Second, cutEvery/2)}},
-	}, log.handle)
 	progress := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		progress = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	bot := startBot(b, botSpec{
+		APIURL: srv.URL, EventsURL: srv.EventsURL(), Token: srv.Token(), Channels: chans, Sample: *soakSample,
+		Backfill: ermine.BackfillConfig{Channels: max(nch, 250), Messages: perChannel},
+		// Each cut is a first failure (ResetAfter below the cut interval): the reconnect waits up
+		// to Base, 1s, ermine's default.
+		BackoffBase: time.Second, BackoffReset: min(10*time.Second, cutEvery/2),
+	})
 	progress.Info("soak: started", "dur", dur, "rate", rate, "channels", nch, "cut", cutEvery, "backfill_per_channel", perChannel)
 
 	b.ResetTimer()
@@ -245,20 +176,7 @@ func BenchmarkChaosSoak(b *testing.B) {
 			}
 		}
 	})
-	var samples []rssSample
-	sample := func() {
-		rss, heap, err := measure.Memory()
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		s := rssSample{t: time.Since(began), rss: rss, heap: heap}
-		samples = append(samples, s)
-		distinct, _ := log.counts()
-		progress.Info("soak", "t", s.t.Round(time.Second), "posted", postedTotal.Load(), "handled", distinct,
-			"rss_MiB", rss>>20, "heap_MiB", heap>>20, "reconnects", srv.Stats().Authenticated-1)
-	}
-	func() {
+	func() { // progress, every memory sample
 		tick := time.NewTicker(*soakSample)
 		defer tick.Stop()
 		for {
@@ -266,7 +184,14 @@ func BenchmarkChaosSoak(b *testing.B) {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				sample()
+				last, samples := bot.latest(began)
+				attrs := []any{"t", time.Since(began).Round(time.Second), "posted", postedTotal.Load(), "handled", last.Distinct,
+					"reconnects", srv.Stats().Authenticated - 1}
+				if len(samples) > 0 {
+					s := samples[len(samples)-1]
+					attrs = append(attrs, "bot_rss_MiB", s.rss>>20, "bot_heap_MiB", s.heap>>20)
+				}
+				progress.Info("soak", attrs...)
 			}
 		}
 	}()
@@ -276,21 +201,25 @@ func BenchmarkChaosSoak(b *testing.B) {
 	}
 	total := postedTotal.Load()
 
-	// Let the bot catch up: reconnect if the last cut was recent, backfill, drain.
+	// Let the bot catch up: reconnect if the last cut was recent, backfill, handle.
 	deadline := time.Now().Add(2 * time.Minute)
-	for distinct, _ := log.counts(); distinct < total && time.Now().Before(deadline); distinct, _ = log.counts() {
-		time.Sleep(50 * time.Millisecond)
+	for last, _ := bot.latest(began); last.Distinct < total && time.Now().Before(deadline); last, _ = bot.latest(began) {
+		time.Sleep(20 * time.Millisecond)
 	}
 	caughtUp := time.Since(began) - postedFor
-	if err := bot.stop(); err != nil {
-		b.Error(err)
+	_, samples := bot.latest(began)
+	final, err := bot.stop()
+	if err != nil {
+		b.Fatal(err)
 	}
 	b.StopTimer()
 
-	distinct, dups := log.counts()
 	var lost uint64
 	for i := range posted {
-		d, _ := log.seen[i].counts()
+		var d uint64
+		if i < len(final.PerChannel) {
+			d = final.PerChannel[i]
+		}
 		lost += posted[i] - min(d, posted[i])
 	}
 	st := srv.Stats()
@@ -308,15 +237,23 @@ func BenchmarkChaosSoak(b *testing.B) {
 	if len(samples) > 0 {
 		rssEnd = samples[len(samples)-1].rss
 	}
-	slope := slopeKiBPerMin(steady)
+	slope, heapSlope := slopes(steady)
+	floors := map[time.Duration]rssSample{} // the lowest sample of each cut interval
+	for _, s := range steady {
+		k := s.t.Truncate(cutEvery)
+		if f, ok := floors[k]; !ok || s.rss < f.rss {
+			floors[k] = s
+		}
+	}
+	floorSlope, _ := slopes(slices.Collect(maps.Values(floors))) // the fit needs no order
 	sustained := float64(total) / postedFor.Seconds()
 
 	b.ReportMetric(float64(total), "posted")
 	b.ReportMetric(sustained, "posted-ev/s")
-	b.ReportMetric(float64(log.handled.Load()), "handled")
-	b.ReportMetric(float64(log.recovered.Load()), "recovered")
+	b.ReportMetric(float64(final.Handled), "handled")
+	b.ReportMetric(float64(final.Recovered), "recovered")
 	b.ReportMetric(float64(lost), "lost")
-	b.ReportMetric(float64(dups), "dups")
+	b.ReportMetric(float64(final.Dups), "dups")
 	b.ReportMetric(float64(reconnects), "reconnects")
 	b.ReportMetric(float64(st.SlowDropped), "slow-drops")
 	b.ReportMetric(float64(st.Requests), "rest-calls")
@@ -324,6 +261,8 @@ func BenchmarkChaosSoak(b *testing.B) {
 	b.ReportMetric(float64(rssEnd)/(1<<20), "rss-MiB")
 	b.ReportMetric(float64(rssMax)/(1<<20), "rss-max-MiB")
 	b.ReportMetric(slope, "rss-slope-KiB/min")
+	b.ReportMetric(floorSlope, "rss-floor-slope-KiB/min")
+	b.ReportMetric(heapSlope, "heap-slope-KiB/min")
 
 	var series strings.Builder
 	for _, s := range samples {
@@ -332,15 +271,17 @@ func BenchmarkChaosSoak(b *testing.B) {
 	b.Logf("soak: %v at %.0f ev/s offered (%.0f sustained) into %d channels, a cut every %v (%d cuts, %d reconnects, %d slow drops); backfill bound %d per channel",
 		postedFor.Round(time.Second), rate, sustained, nch, cutEvery, cuts, reconnects, st.SlowDropped, perChannel)
 	b.Logf("soak: posted %d, distinct handled %d, handler calls %d (%d recovered, %d foreign), lost %d, dups %d; caught up %v after posting stopped",
-		total, distinct, log.handled.Load(), log.recovered.Load(), log.foreign.Load(), lost, dups, caughtUp.Round(time.Millisecond))
-	b.Logf("soak: RSS/heap MiB after GC at t:%s; slope after %v: %.1f KiB/min over %d samples", series.String(), warmup, slope, len(steady))
+		total, final.Distinct, final.Handled, final.Recovered, final.Foreign, lost, final.Dups, caughtUp.Round(time.Millisecond))
+	b.Logf("soak: the bot's RSS/live heap in MiB after GC at t:%s", series.String())
+	b.Logf("soak: slopes after %v, KiB/min: RSS %.1f over %d samples, %.1f over the %d interval floors; live heap %.1f",
+		warmup, slope, len(steady), floorSlope, len(floors), heapSlope)
 	if sustained < 0.98*rate {
 		b.Logf("soak: the server sustained %.0f ev/s, not the %.0f offered", sustained, rate)
 	}
 	if lost > 0 {
 		b.Errorf("%d of %d messages posted were never handled", lost, total)
 	}
-	if dups > 0 {
-		b.Errorf("%d handler calls repeated a message already handled", dups)
+	if final.Dups > 0 {
+		b.Errorf("%d handler calls repeated a message already handled", final.Dups)
 	}
 }
