@@ -266,7 +266,7 @@ func BenchmarkChaosSoak(b *testing.B) {
 
 	var series strings.Builder
 	for _, s := range samples {
-		fmt.Fprintf(&series, " %s:%d/%d", s.t.Round(time.Second), s.rss>>20, s.heap>>20)
+		fmt.Fprintf(&series, " %s:%.1f/%.1f", s.t.Round(time.Second), float64(s.rss)/(1<<20), float64(s.heap)/(1<<20))
 	}
 	b.Logf("soak: %v at %.0f ev/s offered (%.0f sustained) into %d channels, a cut every %v (%d cuts, %d reconnects, %d slow drops); backfill bound %d per channel",
 		postedFor.Round(time.Second), rate, sustained, nch, cutEvery, cuts, reconnects, st.SlowDropped, perChannel)
