@@ -13,16 +13,16 @@ import (
 )
 
 // tally counts, per message id, the MessageCreateEvents the handlers got, and signals when every
-// message of the gap it waits for has been handled as recovered.
+// message it waits for has been handled.
 type tally struct {
-	mu      sync.Mutex
-	times   map[string]int
-	gap     map[string]bool // the messages waited for
-	recover bool            // whether they must arrive recovered (a gap) or live
-	pending int             // messages of gap not handled yet
-	last    time.Time       // when the last of them was handled
-	done    chan struct{}   // closed once pending reaches 0
-	errs    []string        // what went wrong, reported once the gap is in
+	mu            sync.Mutex
+	times         map[string]int
+	gap           map[string]bool // the messages waited for
+	wantRecovered bool            // whether they must arrive recovered (a gap) or live
+	pending       int             // messages of gap not handled yet
+	last          time.Time       // when the last of them was handled
+	done          chan struct{}   // closed once pending reaches 0
+	errs          []string        // what went wrong, reported once the gap is in
 }
 
 func newTally() *tally { return &tally{times: map[string]int{}} }
@@ -32,7 +32,7 @@ func newTally() *tally { return &tally{times: map[string]int{}} }
 func (t *tally) expect(gap map[string]bool, recovered bool) <-chan struct{} {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.gap, t.recover, t.pending, t.done = gap, recovered, 0, make(chan struct{})
+	t.gap, t.wantRecovered, t.pending, t.done = gap, recovered, 0, make(chan struct{})
 	for id := range gap {
 		if t.times[id] == 0 {
 			t.pending++
@@ -54,8 +54,8 @@ func (t *tally) handle(_ *ermine.Context, ev *ermine.MessageCreateEvent) error {
 		return nil
 	}
 	switch {
-	case ev.GetRecovered() != t.recover:
-		t.errs = append(t.errs, fmt.Sprintf("message %s: recovered %t, want %t", id, ev.GetRecovered(), t.recover))
+	case ev.GetRecovered() != t.wantRecovered:
+		t.errs = append(t.errs, fmt.Sprintf("message %s: recovered %t, want %t", id, ev.GetRecovered(), t.wantRecovered))
 	case t.times[id] > 1:
 		t.errs = append(t.errs, fmt.Sprintf("message %s handled %d times", id, t.times[id]))
 	default:

@@ -36,7 +36,6 @@ func world(n int) (w *stoattest.World, channels, authors []string) {
 
 // running is a bot connected to a stoattest server, until stop.
 type running struct {
-	bot *ermine.Bot
 	// readies receives the time of each Ready the bot's handler got (the first connection's
 	// included).
 	readies chan time.Time
@@ -76,7 +75,7 @@ func run(cfg ermine.Config, onMessage func(*ermine.Context, *ermine.MessageCreat
 		return nil, fmt.Errorf("ermine.New: %w", err)
 	}
 	ermine.Handle(bot, onMessage)
-	r := &running{bot: bot, readies: make(chan time.Time, 1024), done: make(chan error, 1)}
+	r := &running{readies: make(chan time.Time, 1024), done: make(chan error, 1)}
 	ermine.Handle(bot, func(*ermine.Context, *ermine.ReadyEvent) error {
 		select {
 		case r.readies <- time.Now():
@@ -91,8 +90,9 @@ func run(cfg ermine.Config, onMessage func(*ermine.Context, *ermine.MessageCreat
 	case <-r.readies:
 		return r, nil
 	case err := <-r.done:
+		cancel()
 		r.cancel = nil
-		return nil, fmt.Errorf("the bot stopped before its first Ready: %w", err)
+		return nil, fmt.Errorf("the bot stopped before its first Ready (Run: %v)", err)
 	case <-time.After(30 * time.Second):
 		return nil, errors.Join(errors.New("no Ready within 30s"), r.stop())
 	}

@@ -110,6 +110,12 @@ func BenchmarkChaosSoak(b *testing.B) {
 	if rate <= 0 || nch < 1 || cutEvery <= 0 || *soakSample <= 0 {
 		b.Fatalf("-soak.rate %v, -soak.channels %d, -soak.cut %v, -soak.sample %v: want positive values", rate, nch, cutEvery, *soakSample)
 	}
+	// go test's default -timeout is 10m: say so rather than panic at the end of a long soak.
+	if f := flag.Lookup("test.timeout"); f != nil {
+		if t, ok := f.Value.(flag.Getter).Get().(time.Duration); ok && t > 0 && t < dur+2*time.Minute {
+			b.Fatalf("-soak.dur %v needs a -timeout of at least %v (it is %v)", dur, dur+2*time.Minute, t)
+		}
+	}
 	warmup := min(*soakWarmup, dur/2)
 	perChannel := int(math.Ceil(rate/float64(nch)*10/100)) * 100 // 10 s of a channel's messages
 	perChannel = max(perChannel, 100)

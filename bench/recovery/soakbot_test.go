@@ -75,7 +75,7 @@ func soakBotMain(specJSON string, in io.Reader, out io.Writer) error {
 	}
 	enc := json.NewEncoder(out)
 	if err := enc.Encode(botLine{Kind: "ready"}); err != nil {
-		return errors.Join(fmt.Errorf("writing: %w", err), bot.stop())
+		return errors.Join(fmt.Errorf("reporting: %w", err), bot.stop())
 	}
 	ended := make(chan struct{})
 	go func() {
@@ -96,7 +96,10 @@ func soakBotMain(specJSON string, in io.Reader, out io.Writer) error {
 				d, _ := log.seen[i].counts()
 				l.PerChannel = append(l.PerChannel, d)
 			}
-			return enc.Encode(l)
+			if err := enc.Encode(l); err != nil {
+				return fmt.Errorf("reporting: %w", err)
+			}
+			return nil
 		case <-count.C:
 			err = enc.Encode(log.line("count"))
 		case <-sample.C:
@@ -106,7 +109,7 @@ func soakBotMain(specJSON string, in io.Reader, out io.Writer) error {
 			}
 		}
 	}
-	return errors.Join(err, bot.stop())
+	return errors.Join(fmt.Errorf("reporting: %w", err), bot.stop())
 }
 
 // memory forces a GC, gives the freed pages back to the OS, and returns the process's resident
