@@ -364,13 +364,25 @@ func (s *Server) messageInChannelLocked(channel, id string) *stoatpb.Message {
 	return m
 }
 
-// storeMessageLocked adds a message to the history (kept in id order) and makes it the
-// channel's last message if it is the newest.
+// storeMessageLocked adds a message to the history (kept in id order, at most s.history
+// messages when set) and makes it the channel's last message if it is the newest.
 func (s *Server) storeMessageLocked(ch *stoatpb.Channel, m *stoatpb.Message) {
 	hist := s.world.Messages[ch.Id]
 	i, _ := slices.BinarySearchFunc(hist, m.Id, func(x *stoatpb.Message, id string) int { return strings.Compare(x.Id, id) })
-	s.world.Messages[ch.Id] = slices.Insert(hist, i, m)
+	hist = slices.Insert(hist, i, m)
 	s.ix.messages[m.Id] = m
+	if s.history > 0 && len(hist) > s.history {
+		// Forget the oldest. Reslicing keeps the backing array's length bounded: append copies
+		// only the kept tail when it grows the array, and the dropped slots are cleared so that
+		// they hold no message meanwhile.
+		drop := len(hist) - s.history
+		for _, old := range hist[:drop] {
+			delete(s.ix.messages, old.Id)
+		}
+		clear(hist[:drop])
+		hist = hist[drop:]
+	}
+	s.world.Messages[ch.Id] = hist
 	if m.Id > ch.LastMessageId {
 		ch.LastMessageId = m.Id
 	}

@@ -37,6 +37,7 @@ type config struct {
 	now        func() time.Time
 	queueSize  int
 	rateLimits bool
+	history    int
 }
 
 // WithWorld makes the server serve a deep copy of w (the default is SmallWorld(1)).
@@ -54,6 +55,12 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 // WithQueueSize sets the length of each connection's send queue (default DefaultQueueSize).
 func WithQueueSize(n int) Option { return func(c *config) { c.queueSize = n } }
 
+// WithHistoryLimit makes the server keep only the newest n messages of each channel's history
+// (default 0: all of them, as the real server does); older ones are forgotten, as if deleted
+// without an event. Long soaks use it so that the server's memory stays flat while messages keep
+// coming; n must exceed what a client may fetch back, or the oldest of it is gone.
+func WithHistoryLimit(n int) Option { return func(c *config) { c.history = n } }
+
 // WithoutRateLimits turns the REST rate limiter off (its headers are still sent, with the
 // bucket never running out). InjectRateLimit still works.
 func WithoutRateLimits() Option { return func(c *config) { c.rateLimits = false } }
@@ -69,6 +76,7 @@ type Server struct {
 	log       *slog.Logger
 	now       func() time.Time
 	queueSize int
+	history   int // WithHistoryLimit (0: unbounded)
 	ids       *ulidGen
 	http      *http.Server
 	mux       *http.ServeMux
@@ -151,6 +159,7 @@ func Start(ctx context.Context, addr string, opts ...Option) (*Server, error) {
 		log:         cfg.logger,
 		now:         cfg.now,
 		queueSize:   cfg.queueSize,
+		history:     max(cfg.history, 0),
 		ids:         newULIDGen(cfg.now, seed),
 		mux:         http.NewServeMux(),
 		done:        make(chan struct{}),

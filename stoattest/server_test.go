@@ -403,6 +403,40 @@ func TestPostMessage(t *testing.T) {
 	}
 }
 
+// TestHistoryLimit: with WithHistoryLimit(n) a channel keeps its newest n messages; the older
+// ones are gone from REST, and last_message_id still names the newest.
+func TestHistoryLimit(t *testing.T) {
+	srv := stoattest.NewServer(t, stoattest.WithHistoryLimit(3), stoattest.WithoutRateLimits())
+	general := channelID(t, srv, "general")
+	var ids []string
+	for i := range 5 {
+		m, err := srv.PostMessage(&stoatpb.Message{Channel: general, Content: fmt.Sprint("message ", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.Id)
+	}
+	r := do(t, srv, "GET", "/channels/"+general+"/messages?sort=Oldest", nil)
+	wantStatus(t, r, 200)
+	var msgs []struct {
+		ID string `json:"_id"`
+	}
+	if err := json.Unmarshal(r.body, &msgs); err != nil {
+		t.Fatalf("%s: %v", r.body, err)
+	}
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.ID)
+	}
+	if want := ids[2:]; !slices.Equal(got, want) {
+		t.Errorf("history %v, want the newest 3 %v", got, want)
+	}
+	wantStatus(t, do(t, srv, "GET", "/channels/"+general+"/messages/"+ids[1], nil), 404)
+	if last := srv.World().Channel(general).LastMessageId; last != ids[4] {
+		t.Errorf("last_message_id %s, want %s", last, ids[4])
+	}
+}
+
 func TestCloseAll(t *testing.T) {
 	ctx := testCtx(t)
 	srv := stoattest.NewServer(t)
