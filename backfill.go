@@ -37,7 +37,9 @@ import (
 // server, every member, every emoji; three requests in the server's own "servers" bucket of 5
 // per 10 s), the largest first, at most MemberLists of them. Until a server's answer arrives
 // the cache holds what the Ready says (your own membership), and the server's member events
-// wait in its owner.
+// wait in its owner — and so does the seed of a Ready that comes meanwhile (a quick second
+// reconnect), so that Ready's handlers wait for the rebuild too: seconds, when the server's
+// bucket is spent.
 type BackfillConfig struct {
 	// Channels is how many channels are backfilled after one reconnect, the most recently
 	// active first (default 250; negative: no backfill).
