@@ -1,6 +1,7 @@
 package ermine
 
 import (
+	"context"
 	"time"
 
 	"github.com/ermine-rt/ermine/cacheactors"
@@ -23,8 +24,11 @@ func (c *Context) Channel() *stoatpb.Channel {
 	if id == "" || !c.reading(cacheactors.CacheChannelThroughMessageChannel) {
 		return nil
 	}
-	return c.Bot().store.Channel(id)
+	return c.lookup().channel(id)
 }
+
+// lookup reads the cache for the handler (this node's; in cluster mode also the owner's node).
+func (c *Context) lookup() lookup { return lookup{b: c.Bot(), ctx: c} }
 
 // reading counts a read of the accessors in its cache context and reports whether the policy
 // lets the cache answer it.
@@ -38,7 +42,7 @@ func (c *Context) Server() *stoatpb.Server {
 	if id == "" || !c.reading(cacheactors.CacheServerThroughMessageServer) {
 		return nil
 	}
-	return c.Bot().store.Server(id)
+	return c.lookup().server(id)
 }
 
 func (c *Context) serverID() string {
@@ -46,7 +50,7 @@ func (c *Context) serverID() string {
 		return e.GetServerId()
 	}
 	if id := channelOf(c.Event()); id != "" {
-		return c.Bot().store.Channel(id).GetServer() // not a read of the bot's: not counted
+		return c.lookup().channel(id).GetServer() // not a read of the bot's: not counted
 	}
 	return ""
 }
@@ -74,10 +78,10 @@ func (c *Context) Author() *stoatpb.User {
 		if !c.reading(cacheactors.CacheUserThroughMessageAuthor) {
 			return nil
 		}
-		return c.Bot().store.User(m.GetAuthor())
+		return c.lookup().user(m.GetAuthor())
 	}
 	if e, ok := c.Event().(interface{ GetUserId() string }); ok && e.GetUserId() != "" {
-		return c.Bot().store.User(e.GetUserId())
+		return c.lookup().user(e.GetUserId())
 	}
 	return nil
 }
@@ -97,7 +101,7 @@ func (c *Context) Member() *stoatpb.Member {
 	if user == "" || server == "" || !c.reading(cacheactors.CacheMemberThroughMessageAuthor) {
 		return nil
 	}
-	return c.Bot().store.Member(server, user)
+	return c.lookup().member(server, user)
 }
 
 // Me returns the connected user (the bot).
@@ -115,7 +119,7 @@ func (c *Context) Permissions() permissions.Set {
 	} else if m := c.Message(); m != nil {
 		u = m.GetAuthor()
 	}
-	return c.Bot().Permissions(channelOf(c.Event()), u)
+	return c.Bot().permissions(c.lookup(), channelOf(c.Event()), u)
 }
 
 // Permissions returns user's permissions in channel as the backend computes them (package
@@ -123,19 +127,25 @@ func (c *Context) Permissions() permissions.Set {
 // DM, the other recipient. It is 0 when the channel is not cached; what the cache lacks counts as
 // absent (a user not cached is neither privileged nor a bot; in a DM with the bot, the peer
 // counts as a mutual connection when the cache has it as a member of one of the bot's servers).
+//
+// In cluster mode what this node's cache lacks is read from its owner's node (Bot.Read), each
+// read within 2 s; a DM's mutual connection is looked for in this node's servers only.
 func (b *Bot) Permissions(channel, user string) permissions.Set {
-	s := b.store
-	ch := s.Channel(channel)
+	return b.permissions(lookup{b: b, ctx: context.Background()}, channel, user)
+}
+
+func (b *Bot) permissions(l lookup, channel, user string) permissions.Set {
+	ch := l.channel(channel)
 	if ch == nil {
 		return 0
 	}
 	who := permissions.Subject{ID: user}
-	if u := s.User(user); u != nil {
+	if u := l.user(user); u != nil {
 		who = permissions.SubjectOf(u)
 	}
 	sc := permissions.Scope{Now: time.Now()}
 	if srv := ch.GetServer(); srv != "" {
-		sc.Server, sc.Member = s.Server(srv), s.Member(srv, user)
+		sc.Server, sc.Member = l.server(srv), l.member(srv, user)
 	}
 	if ch.GetChannelType() == stoatpb.ChannelType_CHANNEL_TYPE_DIRECT_MESSAGE {
 		sc.Peer = b.peer(ch, user)

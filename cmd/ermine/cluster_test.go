@@ -588,7 +588,8 @@ func cacheDiff(got, want string) string {
 
 // TestClusterSharesTheRESTLimiter: handlers on three nodes make 30 requests in a bucket of 20 per
 // 10 s (users, counted per caller: the nodes share it at the API); the nodes share one limiter,
-// so the API answers none of them 429.
+// so the API answers none of them 429. Each handler also reads its channel's server and the
+// author's permissions through the accessors, wherever the server's owner is.
 func TestClusterSharesTheRESTLimiter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-process cluster")
@@ -609,20 +610,31 @@ func TestClusterSharesTheRESTLimiter(t *testing.T) {
 		}
 	}
 	fetchedBy := map[string]int{}
+	withServer := 0
 	waitFor(t, 40*time.Second, "every handler's request done", func() (bool, string) {
 		total := 0
+		withServer = 0
 		for _, n := range nodes {
 			b, _, err := get(n.admin + "/debug/handled?count=1")
 			if err != nil {
 				continue
 			}
-			var c struct{ Fetched int }
+			var c struct {
+				Fetched    int
+				WithServer int `json:"with_server"`
+			}
 			json.Unmarshal(b, &c)
 			fetchedBy[n.name] = c.Fetched
 			total += c.Fetched
+			withServer += c.WithServer
 		}
 		return total == requests, fmt.Sprint(fetchedBy)
 	})
+	// The server lives on one node; the handlers on the others read it (and the author's
+	// permissions) from there.
+	if withServer != requests {
+		t.Errorf("%d of %d handlers read their channel's server and permissions", withServer, requests)
+	}
 	spread := 0
 	for _, n := range fetchedBy {
 		if n > 0 {

@@ -73,6 +73,10 @@ func runNode(ctx context.Context, args []string) error {
 				return err
 			}
 			handled.fetched.Add(1)
+			// The channel's server may be owned on another node: the accessors read it there.
+			if c.Server() != nil && c.Permissions() != 0 {
+				handled.withServer.Add(1)
+			}
 		}
 		return nil
 	})
@@ -138,6 +142,9 @@ type handledLog struct {
 	mu      sync.Mutex
 	msgs    []handledMessage
 	fetched atomic.Int64 // users fetched for !whois
+	// withServer counts the !whois whose handler read the channel's server and the author's
+	// permissions.
+	withServer atomic.Int64
 }
 
 // handledMessage is one MessageCreateEvent as a node's handler got it.
@@ -163,9 +170,10 @@ func (l *handledLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if r.URL.Query().Get("count") != "" {
 		json.NewEncoder(w).Encode(struct {
-			Count   int   `json:"count"`
-			Fetched int64 `json:"fetched"`
-		}{len(l.msgs), l.fetched.Load()})
+			Count      int   `json:"count"`
+			Fetched    int64 `json:"fetched"`
+			WithServer int64 `json:"with_server"`
+		}{len(l.msgs), l.fetched.Load(), l.withServer.Load()})
 		return
 	}
 	json.NewEncoder(w).Encode(l.msgs)
