@@ -667,4 +667,3 @@ func replayRecording(t *testing.T, rec []byte) string {
 	}
 	return string(out)
 }
-
