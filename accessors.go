@@ -105,7 +105,12 @@ func (c *Context) Member() *stoatpb.Member {
 }
 
 // Me returns the connected user (the bot).
-func (c *Context) Me() *stoatpb.User { return c.Bot().store.Me() }
+func (c *Context) Me() *stoatpb.User {
+	if me := c.Bot().store.Me(); me != nil {
+		return me
+	}
+	return c.lookup().user(c.dc().MeID()) // cluster mode: it lives with the connection
+}
 
 // Permissions returns the Author's permissions in the event's channel, computed from the cache
 // (see Bot.Permissions).

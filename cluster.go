@@ -28,8 +28,7 @@ import (
 //     node (an error, never a silent "not cached"); ClusterCache writes the whole cluster's.
 //     The context's accessors (Context.Channel, Server, Author, Member, Permissions) and
 //     Bot.Permissions read this node's cache and, for what it lacks, the owner's node (one round
-//     trip each, within 2 s). Context.Me reads this node's cache only: the connected user lives
-//     with the connection's user directory (nil elsewhere; its id is in every event's owner).
+//     trip each, within 2 s); Context.Me too (the connected user lives with the connection).
 //   - WaitFor waits on this node: a wait for an event of the handler's own entity works (it is
 //     owned here); a wait for another entity's event works if that entity's owner is on this
 //     node.

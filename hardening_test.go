@@ -198,9 +198,11 @@ func TestHotChannelStallIsVisible(t *testing.T) {
 	if st.Stalled < time.Second {
 		t.Errorf("Budget.Stalled = %s during a stall of over a second", st.Stalled)
 	}
-	if out := logs.String(); !strings.Contains(out, "reader is stalled") || !strings.Contains(out, "owner=channel/"+general) {
-		t.Errorf("the stall was not logged with its owner:\n%s", out)
-	}
+	// The stall is counted before it is logged: wait for the line.
+	eventually(t, "the stall to be logged with its owner", func() bool {
+		out := logs.String()
+		return strings.Contains(out, "reader is stalled") && strings.Contains(out, "owner=channel/"+general)
+	})
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)

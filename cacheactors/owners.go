@@ -199,7 +199,7 @@ func (o *ownerBase) dispatch(d *ownerpb.Dispatch) (moved bool) {
 			o.finish(processed) // also if the pipeline panicked: nobody waits for d forever
 		}
 	}()
-	o.run.Redelivered = d.Redelivered
+	o.run.Redelivered, o.run.Me = d.Redelivered, d.Me
 	processed, moved = o.run.Dispatch(d.GetStoatEvent(), o.kind, o.backlog())
 	return moved
 }

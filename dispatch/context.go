@@ -61,6 +61,10 @@ func (c *Context) Owner() actors.Key { return c.run.rn.owner }
 // least once).
 func (c *Context) Redelivered() bool { return c.run.redelivered }
 
+// MeID is the connected user's id as the connection knew it at the event ("" before its
+// Ready).
+func (c *Context) MeID() string { return c.run.me }
+
 // Logger returns the runtime's logger, with the event and owner attached.
 func (c *Context) Logger() *slog.Logger {
 	return c.run.rn.p.Logger.With("event", c.run.ev.EventType().String(), "owner", c.run.rn.owner.String())

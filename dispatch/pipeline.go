@@ -164,6 +164,9 @@ type Runner struct {
 	// (cluster mode: after the node that had it died, where its handlers may have run);
 	// Context.Redelivered reports it.
 	Redelivered bool
+	// Me, set by the owner before each Dispatch, is the connected user's id as the connection
+	// knew it at the event (Context.MeID).
+	Me string
 }
 
 // NewRunner returns the Runner of owner.
@@ -252,8 +255,9 @@ type eventRun struct {
 	handlers []*handler
 	hooks    Hooks
 	manual   bool // a manual subscription took the event: no cache update
-	// redelivered: the event was sent again (Runner.Redelivered).
+	// redelivered: the event was sent again (Runner.Redelivered); me: Runner.Me.
 	redelivered bool
+	me          string
 
 	mu       sync.Mutex
 	next     int       // the next handler to start
@@ -269,7 +273,7 @@ type eventRun struct {
 
 // newRun returns the run of ev's handlers.
 func (rn *Runner) newRun(ev stoatpb.Event, hs []*handler, h Hooks, manual bool) *eventRun {
-	return &eventRun{rn: rn, ev: ev, handlers: hs, hooks: h, manual: manual, redelivered: rn.Redelivered}
+	return &eventRun{rn: rn, ev: ev, handlers: hs, hooks: h, manual: manual, redelivered: rn.Redelivered, me: rn.Me}
 }
 
 // runHandlers runs the run's handlers in order on the calling goroutine, which is the owner's,
@@ -367,7 +371,7 @@ func (rn *Runner) checkBlocked() {
 
 // startConcurrent runs ev's handlers on a goroutine the owner does not wait for.
 func (rn *Runner) startConcurrent(ev stoatpb.Event, hs []*handler) {
-	r := &eventRun{rn: rn, ev: ev, handlers: hs, sealed: true, redelivered: rn.Redelivered}
+	r := &eventRun{rn: rn, ev: ev, handlers: hs, sealed: true, redelivered: rn.Redelivered, me: rn.Me}
 	rn.p.Stats.Concurrent.Add(1)
 	rn.addDetached()
 	go r.runDetached()

@@ -588,8 +588,8 @@ func cacheDiff(got, want string) string {
 
 // TestClusterSharesTheRESTLimiter: handlers on three nodes make 30 requests in a bucket of 20 per
 // 10 s (users, counted per caller: the nodes share it at the API); the nodes share one limiter,
-// so the API answers none of them 429. Each handler also reads its channel's server and the
-// author's permissions through the accessors, wherever the server's owner is.
+// so the API answers none of them 429. Each handler also reads its channel's server, the
+// author's permissions and the connected user through the accessors, wherever they are owned.
 func TestClusterSharesTheRESTLimiter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-process cluster")
@@ -633,7 +633,7 @@ func TestClusterSharesTheRESTLimiter(t *testing.T) {
 	// The server lives on one node; the handlers on the others read it (and the author's
 	// permissions) from there.
 	if withServer != requests {
-		t.Errorf("%d of %d handlers read their channel's server and permissions", withServer, requests)
+		t.Errorf("%d of %d handlers read their channel's server, permissions and the connected user", withServer, requests)
 	}
 	spread := 0
 	for _, n := range fetchedBy {

@@ -73,8 +73,9 @@ func runNode(ctx context.Context, args []string) error {
 				return err
 			}
 			handled.fetched.Add(1)
-			// The channel's server may be owned on another node: the accessors read it there.
-			if c.Server() != nil && c.Permissions() != 0 {
+			// The channel's server, and the connected user, may be on another node: the
+			// accessors read them there.
+			if c.Server() != nil && c.Permissions() != 0 && c.Me() != nil {
 				handled.withServer.Add(1)
 			}
 		}
@@ -142,8 +143,8 @@ type handledLog struct {
 	mu      sync.Mutex
 	msgs    []handledMessage
 	fetched atomic.Int64 // users fetched for !whois
-	// withServer counts the !whois whose handler read the channel's server and the author's
-	// permissions.
+	// withServer counts the !whois whose handler read the channel's server, the author's
+	// permissions and the connected user.
 	withServer atomic.Int64
 }
 
