@@ -53,7 +53,7 @@ type Hooks struct {
 	// user directory), for a read from another node.
 	Read func(key actors.Key, id string) *clusterpb.ReadAnswer
 	// Limit and LimitDone serve, on the connection's node, the REST rate limiter every node
-	// shares (see Directory.Call).
+	// shares (the other nodes ask through CallConnection and TellConnection).
 	Limit     func(ctx context.Context, w *clusterpb.LimitWait) (permit uint64, err error)
 	LimitDone func(*clusterpb.LimitDone)
 	// Delivered observes, for each batch this node sent, the time until its partition's node
