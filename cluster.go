@@ -102,11 +102,21 @@ func (b *Bot) runCluster(ctx context.Context) error {
 // with automanaged, 3 s with etcd's lease) and to place the connection again.
 const takeoverWindow = 15 * time.Second
 
+// connectionSettle is how long the connection's grain must stay on a node before it connects.
+const connectionSettle = 300 * time.Millisecond
+
 // runClusterConnection runs the connection on this node until ctx ends (the connection's grain
 // was placed here). A connection that takes over from another node first learns what the
 // owners hold, so that its Ready is a re-Ready: the gaps are backfilled and the handlers get the
 // diff.
 func (b *Bot) runClusterConnection(ctx context.Context, shard string) {
+	// A placement made on a view the other members did not share yet is undone within
+	// milliseconds (seen at start-up): settle first, rather than open a second connection.
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(connectionSettle):
+	}
 	began := time.Now()
 	b.logger.Info("ermine: the connection's grain is placed on this node; learning what the owners hold", "node", b.cluster.Node())
 	// Streams numbered above any an earlier connection's reader gave (the owners drop events of
