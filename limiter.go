@@ -44,11 +44,7 @@ func (l *clusterLimiter) Wait(ctx context.Context, route rest.Route) (rest.Permi
 	if c == nil || c.HoldsConnection() {
 		return l.local.Wait(ctx, route)
 	}
-	timeout := limitWaitMax
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
-	}
-	res, err := c.CallConnection(&clusterpb.LimitWait{Method: route.Method, Path: route.Path, Major: route.Major, Scope: route.Scope}, timeout)
+	res, err := c.CallConnection(ctx, &clusterpb.LimitWait{Method: route.Method, Path: route.Path, Major: route.Major, Scope: route.Scope}, limitWaitMax)
 	if err == nil {
 		if g, ok := res.(*clusterpb.LimitGrant); ok && g.Error == "" {
 			return remotePermit{l: l, id: g.Permit}, nil

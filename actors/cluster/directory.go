@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -71,8 +70,12 @@ type Directory struct {
 	self  string // this node's address
 	log   *slog.Logger
 
-	mu     sync.Mutex
-	links  map[string]*link // by grain (kind + identity)
+	mu     sync.RWMutex
+	links  map[string]*link // by grain name (kind/identity)
+	// servers and channels are the partitions' grains, conn the connection's: named once, so
+	// that routing a message allocates nothing.
+	servers, channels []grainName
+	conn0             grainName
 	closed bool
 
 	stop    context.CancelFunc
@@ -120,7 +123,9 @@ func New(cfg Config, factory actors.Factory, hooks Hooks, opts ...actors.LocalOp
 	if err != nil {
 		return nil, err
 	}
-	d := &Directory{cfg: cfg, hooks: hooks, links: map[string]*link{}, log: cfg.Logger}
+	d := &Directory{cfg: cfg, hooks: hooks, links: map[string]*link{}, log: cfg.Logger,
+		servers: partitionNames(actors.KindServer, cfg.Partitions), channels: partitionNames(actors.KindChannel, cfg.Partitions),
+		conn0: grainName{kind: kindConn, identity: cfg.Shard, name: kindConn + "/" + cfg.Shard}}
 	d.sys = actors.NewSystem(cfg.Logger)
 	// The owners' messages to each other go through the cluster: their target may be elsewhere.
 	d.local = actors.NewLocal(factory, append([]actors.LocalOption{actors.WithSystem(d.sys), actors.WithLogger(cfg.Logger),
@@ -184,21 +189,41 @@ func (d *Directory) HoldsConnection() bool { return d.conn.Load() != nil }
 // Node is this node's address.
 func (d *Directory) Node() string { return d.self }
 
-// grainOf names the grain of key: its kind and identity.
-func (d *Directory) grainOf(key actors.Key) (kind, identity string) {
-	switch key.Kind {
-	case actors.KindServer, actors.KindChannel:
-		h := fnv.New32a()
-		h.Write([]byte(key.ID))
-		return kindOwners, key.Kind.String() + "-" + strconv.Itoa(int(h.Sum32()%uint32(d.cfg.Partitions)))
+// grainName names a grain: its kind, its identity, and both as the link's name.
+type grainName struct{ kind, identity, name string }
+
+func partitionNames(k actors.Kind, n int) []grainName {
+	out := make([]grainName, n)
+	for p := range out {
+		id := k.String() + "-" + strconv.Itoa(p)
+		out[p] = grainName{kind: kindOwners, identity: id, name: kindOwners + "/" + id}
 	}
-	return kindConn, d.cfg.Shard // the shard owner and the user directory live with the connection
+	return out
+}
+
+// grainOf is the grain of key's owner: its partition's (by FNV-1a of the id, the same on every
+// node), or the connection's for the shard owner and the user directory.
+func (d *Directory) grainOf(key actors.Key) *grainName {
+	var parts []grainName
+	switch key.Kind {
+	case actors.KindServer:
+		parts = d.servers
+	case actors.KindChannel:
+		parts = d.channels
+	default:
+		return &d.conn0 // the shard owner and the user directory live with the connection
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(key.ID); i++ {
+		h ^= uint32(key.ID[i])
+		h *= 16777619
+	}
+	return &parts[h%uint32(len(parts))]
 }
 
 // Deliver implements actors.Directory: msg goes on the link of key's partition.
 func (d *Directory) Deliver(key actors.Key, msg any) {
-	kind, id := d.grainOf(key)
-	l := d.link(kind, id)
+	l := d.link(d.grainOf(key))
 	if l == nil {
 		return // closed
 	}
@@ -206,17 +231,21 @@ func (d *Directory) Deliver(key actors.Key, msg any) {
 }
 
 // link returns the link to a grain, made on first use; nil once closed.
-func (d *Directory) link(kind, identity string) *link {
-	name := kind + "/" + identity
+func (d *Directory) link(g *grainName) *link {
+	d.mu.RLock()
+	l, closed := d.links[g.name], d.closed
+	d.mu.RUnlock()
+	if l != nil || closed {
+		return l
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return nil
 	}
-	l := d.links[name]
-	if l == nil {
-		l = newLink(d, kind, identity)
-		d.links[name] = l
+	if l = d.links[g.name]; l == nil {
+		l = newLink(d, g.kind, g.identity)
+		d.links[g.name] = l
 	}
 	return l
 }
@@ -239,30 +268,39 @@ func (d *Directory) get(identity, kind string) *actor.PID {
 	}
 }
 
-// request sends msg to a grain and waits for the answer, within timeout (see resolveWait).
-func (d *Directory) request(identity, kind string, msg any, timeout time.Duration) (any, error) {
+// request sends msg to a grain and waits for the answer, at most max or until ctx's deadline
+// (see resolveWait).
+func (d *Directory) request(ctx context.Context, identity, kind string, msg any, max time.Duration) (any, error) {
 	pid := d.get(identity, kind)
 	if pid == nil {
 		return nil, fmt.Errorf("cluster: no activation of %s/%s known yet", kind, identity)
 	}
-	return d.sys.Root.RequestFuture(pid, msg, timeout).Result()
+	return d.sys.Root.RequestFuture(pid, msg, within(ctx, max)).Result()
+}
+
+// within is max, or less if ctx's deadline comes first.
+func within(ctx context.Context, max time.Duration) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return min(max, time.Until(dl))
+	}
+	return max
 }
 
 // closing reports whether Close was called.
 func (d *Directory) closing() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	return d.closed
 }
 
 // topologyChanged makes every link check where its grain is now.
 func (d *Directory) topologyChanged() {
-	d.mu.Lock()
+	d.mu.RLock()
 	links := make([]*link, 0, len(d.links))
 	for _, l := range d.links {
 		links = append(links, l)
 	}
-	d.mu.Unlock()
+	d.mu.RUnlock()
 	for _, l := range links {
 		l.recheck()
 	}
@@ -297,10 +335,9 @@ func (a acker) Backlog(key actors.Key) int {
 
 // processed is an owner's acknowledgement arriving on the connection's node.
 func (d *Directory) processed(key actors.Key, stream, seq uint64) {
-	kind, id := d.grainOf(key)
-	d.mu.Lock()
-	l := d.links[kind+"/"+id]
-	d.mu.Unlock()
+	d.mu.RLock()
+	l := d.links[d.grainOf(key).name]
+	d.mu.RUnlock()
 	if l != nil {
 		l.processed(key, stream, seq)
 	}
@@ -314,9 +351,9 @@ func (d *Directory) receiveNode(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *clusterpb.BatchAck:
 		if i := strings.LastIndexByte(m.Link, '|'); i >= 0 {
-			d.mu.Lock()
+			d.mu.RLock()
 			l := d.links[m.Link[i+1:]]
-			d.mu.Unlock()
+			d.mu.RUnlock()
 			if l != nil {
 				l.acked(m.Epoch, m.Seq)
 			}
@@ -353,7 +390,7 @@ func (d *Directory) touchLoop() {
 			agreed = agreed || d.ctx.Err() == nil // after the wait, go on regardless
 		}
 		if agreed && d.c.MemberList.Members().Len() >= max(d.cfg.MinMembers, 1) {
-			_, _ = d.request(d.cfg.Shard, kindConn, &clusterpb.Touch{}, time.Second)
+			_, _ = d.request(d.ctx, d.cfg.Shard, kindConn, &clusterpb.Touch{}, time.Second)
 		}
 		d.recheckStale()
 		select {
@@ -370,22 +407,23 @@ const staleAfter = 2 * time.Second
 // recheckStale makes the links whose oldest batch waits too long for its ack look their grain
 // up again: if it moved, they send again what they keep.
 func (d *Directory) recheckStale() {
-	d.mu.Lock()
+	d.mu.RLock()
 	var stale []*link
 	for _, l := range d.links {
 		if l.stale(staleAfter) {
 			stale = append(stale, l)
 		}
 	}
-	d.mu.Unlock()
+	d.mu.RUnlock()
 	for _, l := range stale {
 		l.recheck()
 	}
 }
 
-// CallConnection sends msg to the connection's grain and waits for its answer within timeout.
-func (d *Directory) CallConnection(msg any, timeout time.Duration) (any, error) {
-	return d.request(d.cfg.Shard, kindConn, msg, timeout)
+// CallConnection sends msg to the connection's grain and waits for its answer, at most max or
+// until ctx's deadline.
+func (d *Directory) CallConnection(ctx context.Context, msg any, max time.Duration) (any, error) {
+	return d.request(ctx, d.cfg.Shard, kindConn, msg, max)
 }
 
 // TellConnection sends msg to the connection's grain, without an answer.
@@ -399,14 +437,10 @@ func (d *Directory) TellConnection(msg any) error {
 }
 
 // Read asks the node of key's owner what its cache holds of the entity (id: a user's, with a
-// user-directory key), within timeout.
+// user-directory key), within 5 s or ctx's deadline.
 func (d *Directory) Read(ctx context.Context, key actors.Key, id string) (*clusterpb.ReadAnswer, error) {
-	timeout := 5 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	kind, identity := d.grainOf(key)
-	res, err := d.request(identity, kind, &clusterpb.ReadRequest{Key: &ownerpb.OwnerKey{Kind: ownerpb.OwnerKind(key.Kind), Id: key.ID}, Id: id}, timeout)
+	g := d.grainOf(key)
+	res, err := d.request(ctx, g.identity, g.kind, &clusterpb.ReadRequest{Key: &ownerpb.OwnerKey{Kind: ownerpb.OwnerKind(key.Kind), Id: key.ID}, Id: id}, 5*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: reading %s from its owner's node: %w", key, err)
 	}
@@ -431,11 +465,7 @@ func (d *Directory) Dumps(ctx context.Context) ([]*clusterpb.DumpReply, error) {
 	var out []*clusterpb.DumpReply
 	var errs []error
 	for _, addr := range d.Members() {
-		timeout := 5 * time.Second
-		if dl, ok := ctx.Deadline(); ok {
-			timeout = time.Until(dl)
-		}
-		res, err := d.sys.Root.RequestFuture(actor.NewPID(addr, nodeActor), &clusterpb.DumpRequest{}, timeout).Result()
+		res, err := d.sys.Root.RequestFuture(actor.NewPID(addr, nodeActor), &clusterpb.DumpRequest{}, within(ctx, 5*time.Second)).Result()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cluster: asking %s for its cache: %w", addr, err))
 			continue
@@ -485,7 +515,7 @@ func (d *Directory) KeyInfos(ctx context.Context, kind actors.Kind) ([]*clusterp
 		wg.Go(func() {
 			for i := next.Add(1) - 1; i < int64(len(ids)); i = next.Add(1) - 1 {
 				for try := 0; ; try++ {
-					res, err := d.request(ids[i], kindOwners, &clusterpb.KeysQuery{}, time.Second)
+					res, err := d.request(ctx, ids[i], kindOwners, &clusterpb.KeysQuery{}, time.Second)
 					if a, ok := res.(*clusterpb.KeysAnswer); ok && err == nil {
 						answers[i], errs[i] = a.Keys, nil
 						break
@@ -521,11 +551,11 @@ func (d *Directory) ClusterStats() Stats {
 	if ak, ok := d.c.TryGetClusterKind(kindOwners); ok {
 		st.Partitions = int64(ak.Count())
 	}
-	d.mu.Lock()
+	d.mu.RLock()
 	for _, l := range d.links {
 		st.Unacked += l.unacked()
 	}
-	d.mu.Unlock()
+	d.mu.RUnlock()
 	return st
 }
 
@@ -533,11 +563,11 @@ func (d *Directory) ClusterStats() Stats {
 // yet taken by the partitions this node sends to.
 func (d *Directory) Pending() int {
 	n := d.local.Pending()
-	d.mu.Lock()
+	d.mu.RLock()
 	for _, l := range d.links {
 		n += l.pending()
 	}
-	d.mu.Unlock()
+	d.mu.RUnlock()
 	return n
 }
 

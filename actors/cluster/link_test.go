@@ -101,3 +101,21 @@ func TestSameActivationIsNoMove(t *testing.T) {
 		t.Errorf("epoch %d, %d queued", l.epoch, len(l.queue))
 	}
 }
+
+// TestGrainOf: a server's or channel's owner is in the partition FNV-1a of its id names (the same
+// on every node), the others with the connection; naming one allocates nothing.
+func TestGrainOf(t *testing.T) {
+	d := &Directory{servers: partitionNames(actors.KindServer, 64), channels: partitionNames(actors.KindChannel, 64),
+		conn0: grainName{kind: kindConn, identity: "shard-0", name: kindConn + "/shard-0"}}
+	// FNV-1a of "01C1USTERCHANNE10000000029" is 10 mod 64 (computed independently).
+	if g := d.grainOf(actors.Key{Kind: actors.KindChannel, ID: "01C1USTERCHANNE10000000029"}); g.identity != "channel-10" || g.kind != kindOwners {
+		t.Errorf("grain %+v, want ermine-owners/channel-10", *g)
+	}
+	if g := d.grainOf(actors.UserDirKey("u")); g.name != "ermine-conn/shard-0" {
+		t.Errorf("a user directory's grain %+v, want the connection's", *g)
+	}
+	key := actors.Key{Kind: actors.KindServer, ID: "01SERVER"}
+	if n := testing.AllocsPerRun(100, func() { _ = d.grainOf(key) }); n != 0 {
+		t.Errorf("grainOf allocates %v times", n)
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,12 +47,11 @@ var buildErmine = sync.OnceValues(func() (string, error) {
 // freePort returns a free TCP port on host.
 func freePort(t testing.TB, host string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	p, err := freeLoopbackPort(host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // commonPort returns a port free on 127.0.1.1 … 127.0.count.1.
@@ -182,18 +180,6 @@ func tail(s string, n int) string {
 	return strings.Join(keep, "\n")
 }
 
-// get fetches url's body.
-func get(url string) ([]byte, int, error) {
-	c := http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return b, resp.StatusCode, err
-}
-
 type health struct {
 	Connected  bool   `json:"connected"`
 	Node       string `json:"node"`
@@ -203,7 +189,7 @@ type health struct {
 
 func (n *node) health() (health, error) {
 	var h health
-	b, _, err := get(n.admin + "/healthz")
+	b, _, err := httpGet(n.admin + "/healthz")
 	if err != nil {
 		return h, err
 	}
@@ -211,31 +197,9 @@ func (n *node) health() (health, error) {
 }
 
 // owners reads the node's server and channel owners from its metrics.
-func (n *node) owners() (int, error) {
-	b, _, err := get(n.admin + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	total := 0
-	for _, m := range regexp.MustCompile(`(?m)^ermine_owners\{kind="(?:server|channel)"\} (\d+)$`).FindAllSubmatch(b, -1) {
-		v, _ := strconv.Atoi(string(m[1]))
-		total += v
-	}
-	return total, nil
-}
-
-// metric reads a metric without labels from the node's /metrics (0 if absent).
-func (n *node) metric(name string) float64 {
-	b, _, err := get(n.admin + "/metrics")
-	if err != nil {
-		return 0
-	}
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(b)
-	if m == nil {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(string(m[1]), 64)
-	return v
+func (n *node) owners() int {
+	m := scrape(n.admin)
+	return int(m[`ermine_owners{kind="server"}`] + m[`ermine_owners{kind="channel"}`])
 }
 
 type handled struct {
@@ -247,7 +211,7 @@ type handled struct {
 }
 
 func (n *node) handled() ([]handled, error) {
-	b, _, err := get(n.admin + "/debug/handled")
+	b, _, err := httpGet(n.admin + "/debug/handled")
 	if err != nil {
 		return nil, err
 	}
@@ -408,10 +372,7 @@ func runClusterKill(t *testing.T, bin, victim, etcd string) {
 	// Owners are spread over the nodes: none holds more than half.
 	total, most := 0, 0
 	for _, n := range nodes {
-		c, err := n.owners()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := n.owners()
 		total += c
 		most = max(most, c)
 	}
@@ -480,13 +441,13 @@ func runClusterKill(t *testing.T, bin, victim, etcd string) {
 			os.WriteFile(filepath.Join(dir, "got.json"), []byte(got), 0o644)
 			os.WriteFile(filepath.Join(dir, "want.json"), []byte(want), 0o644)
 			for _, n := range survivors {
-				b, _, _ := get(n.admin + "/debug/handled")
+				b, _, _ := httpGet(n.admin + "/debug/handled")
 				os.WriteFile(filepath.Join(dir, n.name+".handled.json"), b, 0o644)
 			}
 		}()
 	}
 	waitFor(t, 60*time.Second, "a survivor's cache equals the replay", func() (bool, string) {
-		b, code, err := get(survivors[0].admin + "/debug/cache")
+		b, code, err := httpGet(survivors[0].admin + "/debug/cache")
 		if err != nil || code != http.StatusOK {
 			return false, fmt.Sprintf("%d %v %s", code, err, b)
 		}
@@ -499,7 +460,7 @@ func runClusterKill(t *testing.T, bin, victim, etcd string) {
 	reads := 0
 	for _, n := range survivors {
 		for _, ch := range chans {
-			if _, code, err := get(n.admin + "/debug/read?kind=channel&id=" + ch); err != nil || code != http.StatusOK {
+			if _, code, err := httpGet(n.admin + "/debug/read?kind=channel&id=" + ch); err != nil || code != http.StatusOK {
 				t.Errorf("%s: reading channel %s: %d %v", n.name, ch, code, err)
 			}
 			reads++
@@ -542,9 +503,10 @@ func runClusterKill(t *testing.T, bin, victim, etcd string) {
 	}
 	var failovers, resent, rebuilt float64
 	for _, n := range survivors {
-		failovers += n.metric("ermine_cluster_failovers_total")
-		resent += n.metric("ermine_cluster_resent_total")
-		rebuilt += n.metric("ermine_rebuilds_total")
+		m := scrape(n.admin)
+		failovers += m["ermine_cluster_failovers_total"]
+		resent += m["ermine_cluster_resent_total"]
+		rebuilt += m["ermine_rebuilds_total"]
 	}
 	if failovers == 0 && victim == "owners" {
 		t.Error("no survivor saw a partition move: the kill tested nothing")
@@ -615,7 +577,7 @@ func TestClusterSharesTheRESTLimiter(t *testing.T) {
 		total := 0
 		withServer = 0
 		for _, n := range nodes {
-			b, _, err := get(n.admin + "/debug/handled?count=1")
+			b, _, err := httpGet(n.admin + "/debug/handled?count=1")
 			if err != nil {
 				continue
 			}

@@ -145,7 +145,7 @@ var metricLine = regexp.MustCompile(`(?m)^([a-z_]+(?:\{[^}]*\})?) (\S+)$`)
 // scrape reads a node's metrics.
 func scrape(admin string) map[string]float64 {
 	out := map[string]float64{}
-	b, err := httpGet(admin + "/metrics")
+	b, _, err := httpGet(admin + "/metrics")
 	if err != nil {
 		return out
 	}
@@ -157,7 +157,7 @@ func scrape(admin string) map[string]float64 {
 }
 
 func handledCount(admin string) float64 {
-	b, err := httpGet(admin + "/debug/handled?count=1")
+	b, _, err := httpGet(admin + "/debug/handled?count=1")
 	if err != nil {
 		return 0
 	}
@@ -166,14 +166,16 @@ func handledCount(admin string) float64 {
 	return c.Count
 }
 
-func httpGet(url string) ([]byte, error) {
-	c := http.Client{Timeout: 2 * time.Second}
+// httpGet fetches url: its body and status.
+func httpGet(url string) ([]byte, int, error) {
+	c := http.Client{Timeout: 10 * time.Second}
 	resp, err := c.Get(url)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	return io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	return b, resp.StatusCode, err
 }
 
 func freeLoopbackPort(host string) (int, error) {
