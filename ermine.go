@@ -173,8 +173,8 @@ type Config struct {
 	// `ermine replay` reads, with a marker where each connection began (shardactor.Config.Record
 	// says how). The token is never written. Give it a buffered writer and flush it after Run
 	// returns. What the runtime fetches over REST is not in it: the messages a reconnect's
-	// backfill recovered (Backfill) are missing from a replay of the recording, which otherwise
-	// reaches the same cache.
+	// backfill recovered and the member lists it fetched again (Backfill) are missing from a
+	// replay of the recording, which otherwise reaches the same cache.
 	Record io.Writer
 	// Connection tunes the WebSocket connection: heartbeat, timeouts, backoff, frame size, dial
 	// options, and which frames are left undecoded.

@@ -322,7 +322,7 @@ func runClusterKill(t *testing.T, bin, victim, etcd string) {
 	// The reference: one process, never disconnected, recording what it receives.
 	var rec bytes.Buffer
 	refHandled := make(chan struct{}, 10_000)
-	ref, err := ermine.New(ermine.Config{Token: srv.Token(), APIURL: srv.URL, Record: &rec, Backfill: ermine.BackfillConfig{Channels: -1},
+	ref, err := ermine.New(ermine.Config{Token: srv.Token(), APIURL: srv.URL, Record: &rec, Backfill: ermine.BackfillConfig{Channels: -1, MemberLists: -1},
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -56,10 +56,10 @@ func runRecord(ctx context.Context, args []string) error {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	bw := bufio.NewWriterSize(dst, 1<<20)
-	// No backfill: a recording holds the frames the connection read; what the bot would fetch
-	// over REST after a reconnect is not in it.
+	// No backfill nor member-list refetch: a recording holds the frames the connection read;
+	// what the bot would fetch over REST after a reconnect is not in it.
 	bot, err := ermine.New(ermine.Config{Token: tok, APIURL: *api, EventsURL: *events, WireFormat: f, Logger: logger, Record: bw,
-		Backfill: ermine.BackfillConfig{Channels: -1}})
+		Backfill: ermine.BackfillConfig{Channels: -1, MemberLists: -1}})
 	if err != nil {
 		return err
 	}

@@ -52,10 +52,11 @@ func TestRecordReplaysToTheSameCache(t *testing.T) {
 			world := demoWorld(gen)
 			srv := stoattest.NewServer(t, stoattest.WithWorld(world), stoattest.WithoutRateLimits())
 			var rec bytes.Buffer // written by the connection's reader only, read after Run returns
-			// No backfill: what it fetches over REST is not in the recording (Config.Record).
+			// No backfill nor member-list refetch: what they fetch over REST is not in the
+			// recording (Config.Record).
 			bot, err := ermine.New(ermine.Config{Token: srv.Token(), APIURL: srv.URL, WireFormat: f, Record: &rec,
 				Connection: ermine.Connection{Backoff: ermine.Backoff{Base: 10 * time.Millisecond}},
-				Backfill:   ermine.BackfillConfig{Channels: -1}})
+				Backfill:   ermine.BackfillConfig{Channels: -1, MemberLists: -1}})
 			if err != nil {
 				t.Fatal(err)
 			}
