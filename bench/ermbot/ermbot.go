@@ -74,7 +74,7 @@ func Run(ctx context.Context, spec measure.Spec, rec *measure.Recorder) (measure
 		}
 	}
 	if err == nil && !rep.TimedOut && spec.Memory {
-		rep.RSS, rep.Heap, err = measure.Memory()
+		rep.RSS, rep.Heap, err = measure.Memory(spec.HeapProfile)
 		st := bot.Cache().Stats()
 		rep.Cached = map[string]int{"messages": st.Messages.Entries, "users": st.Users.Entries,
 			"members": st.Members.Entries, "channels": st.Channels.Entries, "servers": st.Servers.Entries}

@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -49,6 +51,9 @@ type Spec struct {
 	Memory bool `json:"memory,omitempty"`
 	// MaxFrame raises the bot's frame size limit (bytes) for a huge Ready; 0 keeps its default.
 	MaxFrame int64 `json:"max_frame,omitempty"`
+	// HeapProfile is where the bot writes a heap profile when it measures memory ("": nowhere);
+	// the suite's child sets it (ProfileEnv), it is not part of the spec a peer reads.
+	HeapProfile string `json:"-"`
 	// TimeoutMS bounds the run (0: ten minutes); the report then says TimedOut.
 	TimeoutMS int64 `json:"timeout_ms"`
 }
@@ -203,13 +208,51 @@ func Sleep(ctx context.Context, d time.Duration) {
 
 // Memory returns the process's resident set and live heap after garbage collection, with the
 // freed memory given back to the OS, so RSS is what an operator pays for what is kept.
-func Memory() (rss, heap uint64, err error) {
+//
+// With heapProfile set, it also writes a heap profile of that moment there.
+func Memory(heapProfile string) (rss, heap uint64, err error) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	rss, err = RSS(os.Getpid())
+	if err == nil && heapProfile != "" {
+		err = writeHeapProfile(heapProfile)
+	}
 	return rss, ms.HeapAlloc, err
+}
+
+// StartProfiles starts a CPU profile of this process in dir (named after role and the process
+// id) and returns where its heap profile goes (for Memory) and how to end the CPU profile.
+func StartProfiles(dir, role string) (heapProfile string, stop func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("measure: profile directory: %w", err)
+	}
+	base := filepath.Join(dir, fmt.Sprintf("%s-%d", role, os.Getpid()))
+	f, err := os.Create(base + ".cpu.pprof")
+	if err != nil {
+		return "", nil, fmt.Errorf("measure: CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return "", nil, fmt.Errorf("measure: CPU profile: %w", err)
+	}
+	return base + ".heap.pprof", func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("measure: heap profile: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		return fmt.Errorf("measure: heap profile: %w", err)
+	}
+	return nil
 }
 
 // RSS reads a process's resident set size (VmRSS) from /proc.

@@ -67,7 +67,7 @@ func TestRecorderReadyOnly(t *testing.T) {
 }
 
 func TestRSS(t *testing.T) {
-	rss, heap, err := Memory()
+	rss, heap, err := Memory("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,11 @@ import (
 // arguments after ChildArg to RunChild (cmd/ermine does it in `ermine bench`; a test, in TestMain).
 const ChildArg = "__ermine_bench_child"
 
+// ProfileEnv names the environment variable that, set to a directory, makes every Go bot of the
+// suite write a CPU profile of its run and a heap profile at its memory measurement there
+// (measure.StartProfiles): `ERMINE_BENCH_PROFILE=/tmp/prof go run ./cmd/ermine bench --only e2e`.
+const ProfileEnv = "ERMINE_BENCH_PROFILE"
+
 // The roles a child process can play.
 const (
 	roleServer   = "server"   // the frame server: a stream.Spec
@@ -121,6 +126,14 @@ func runBot(ctx context.Context, role string, spec measure.Spec, out *measure.Ou
 	go out.Progress(pctx, rec, 250*time.Millisecond)
 	rctx, stop := context.WithTimeout(ctx, spec.Timeout())
 	defer stop()
+	if dir := os.Getenv(ProfileEnv); dir != "" {
+		heapProfile, stopProfile, err := measure.StartProfiles(dir, role)
+		if err != nil {
+			return measure.Report{}, err
+		}
+		defer stopProfile()
+		spec.HeapProfile = heapProfile
+	}
 	if role == roleErmine {
 		return ermbot.Run(rctx, spec, rec)
 	}
@@ -171,7 +184,7 @@ func runBaseline(ctx context.Context, spec measure.Spec, rec *measure.Recorder) 
 		break
 	}
 	if err == nil && !rep.TimedOut && spec.Memory {
-		rep.RSS, rep.Heap, err = measure.Memory()
+		rep.RSS, rep.Heap, err = measure.Memory(spec.HeapProfile)
 		rep.Cached = bot.Counts()
 	}
 	stop()
