@@ -329,7 +329,7 @@ type channelOwner struct {
 	channel *stoatpb.Channel
 	window  *window
 	slot    *msgSlot  // where window is published; nil while there is none
-	texts   textArena // where the window's compact messages keep their text
+	records recordArena // where the window's compact messages are cut from
 	// lastID is the channel's last_message_id when a message made it newer than channel's: the
 	// published window carries it (Store.Channel merges the two) rather than a copy of the
 	// channel per message. "" when channel's own is current.
@@ -518,7 +518,7 @@ func (o *channelOwner) putMessage(m *stoatpb.Message) {
 		}
 		return
 	}
-	w, _ := o.window.with(o.key.ID, compact(m, o.key.ID, o.policy().FullMessages, &o.texts, o.writing.Kind), limit)
+	w, _ := o.window.with(o.key.ID, compact(m, o.key.ID, o.policy().FullMessages, &o.records, o.writing.Kind), limit)
 	o.setWindow(w)
 	o.store().wrote(&o.writing)
 }
@@ -533,7 +533,8 @@ func (o *channelOwner) duplicate(d *ownerpb.Dispatch) bool {
 		return false
 	}
 	id, w := mc.GetMessage().GetId(), o.window
-	if w.Len() == 0 || id > w.at(w.Len()-1).id() {
+	last, ok := w.newest()
+	if k := idKeyOf(id); !ok || compareKeys(&k, &last) > 0 {
 		return false // newer than every cached message: the live case, without a search
 	}
 	kind, ok := w.lastWrite(id)
@@ -594,17 +595,17 @@ func (o *channelOwner) wipe(user string) {
 		msgs := make([]*cmsg, 0, o.window.Len())
 		for _, c := range o.window.all() {
 			switch {
-			case c.full == nil && c.author == user, c.full != nil && c.full.Author == user:
+			case c.authorIs(user):
 				removed[c.id()] = true
 				continue
-			case c.full != nil && slices.ContainsFunc(c.full.Reactions, func(r *stoatpb.Reaction) bool { return slices.Contains(r.Users, user) }):
-				n := c.full
-				for _, r := range c.full.Reactions {
+			case c.full() != nil && slices.ContainsFunc(c.full().Reactions, func(r *stoatpb.Reaction) bool { return slices.Contains(r.Users, user) }):
+				n := c.full()
+				for _, r := range n.Reactions {
 					if slices.Contains(r.Users, user) {
 						n = react(n, r.Emoji, user, false)
 					}
 				}
-				c = compact(n, o.key.ID, o.policy().FullMessages, &o.texts, o.writing.Kind)
+				c = compact(n, o.key.ID, o.policy().FullMessages, &o.records, o.writing.Kind)
 			}
 			msgs = append(msgs, c)
 		}

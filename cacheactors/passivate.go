@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/ermine-rt/ermine/proto/ownerpb"
 	"github.com/ermine-rt/ermine/proto/stoatpb"
@@ -184,7 +185,7 @@ func (o *ownerBase) restore(st *ownerpb.OwnerState) {
 	}
 }
 
-// snapshot is the window in its protobuf form (columns share the cached strings).
+// snapshot is the window in its protobuf form.
 func (w *window) snapshot() *ownerpb.MessageWindow {
 	n := w.Len()
 	if n == 0 {
@@ -195,13 +196,17 @@ func (w *window) snapshot() *ownerpb.MessageWindow {
 		Mentions: make([]uint32, n), RoleMentions: make([]uint32, n)}
 	for i := range n {
 		c := w.at(i)
-		mw.Text[i], mw.Author[i], mw.Edited[i], mw.Flags[i] = c.text, c.author, c.edited, c.flags
-		mw.IdLen[i], mw.NonceLen[i], mw.Pinned[i] = uint32(c.idLen), uint32(c.nonceLen), c.pinned
-		mw.Replies[i], mw.Mentions[i], mw.RoleMentions[i] = uint32(c.nReplies), uint32(c.nMentions), uint32(c.nRoleMentions)
-		if c.full != nil {
+		if m := c.full(); m != nil {
+			mw.Text[i], mw.IdLen[i] = m.Id, uint32(len(m.Id))
 			mw.FullAt = append(mw.FullAt, uint32(i))
-			mw.Full = append(mw.Full, c.full)
+			mw.Full = append(mw.Full, m)
+			continue
 		}
+		m := c.message(w.channel)
+		mw.Text[i] = m.Id + m.Nonce + m.Content + strings.Join(m.Replies, "") + strings.Join(m.Mentions, "") + strings.Join(m.RoleMentions, "")
+		mw.Author[i], mw.Edited[i], mw.Flags[i] = m.Author, m.Edited, m.Flags
+		mw.IdLen[i], mw.NonceLen[i], mw.Pinned[i] = uint32(len(m.Id)), uint32(len(m.Nonce)), m.Pinned
+		mw.Replies[i], mw.Mentions[i], mw.RoleMentions[i] = uint32(len(m.Replies)), uint32(len(m.Mentions)), uint32(len(m.RoleMentions))
 	}
 	return mw
 }
@@ -209,15 +214,37 @@ func (w *window) snapshot() *ownerpb.MessageWindow {
 // windowOf is the window of a snapshot, or nil.
 func windowOf(channel string, mw *ownerpb.MessageWindow) *window {
 	msgs := make([]*cmsg, len(mw.GetText()))
-	for i := range msgs {
-		msgs[i] = &cmsg{text: mw.Text[i], author: mw.Author[i], edited: mw.Edited[i], flags: mw.Flags[i],
-			idLen: uint16(mw.IdLen[i]), nonceLen: uint16(mw.NonceLen[i]), pinned: mw.Pinned[i],
-			nReplies: uint8(mw.Replies[i]), nMentions: uint8(mw.Mentions[i]), nRoleMentions: uint8(mw.RoleMentions[i])}
-	}
+	full := make(map[int]*stoatpb.Message, len(mw.GetFullAt()))
 	for j, i := range mw.GetFullAt() {
-		msgs[i].full = mw.Full[j]
+		full[int(i)] = mw.Full[j]
+	}
+	var records recordArena
+	for i := range msgs {
+		m := full[i]
+		if m == nil {
+			m = columnMessage(channel, mw, i)
+		}
+		msgs[i] = compact(m, channel, full[i] != nil, &records, CacheUndefined)
 	}
 	return newWindow(channel, msgs, 0)
+}
+
+// columnMessage is the i-th compact message of a snapshot.
+func columnMessage(channel string, mw *ownerpb.MessageWindow, i int) *stoatpb.Message {
+	text := mw.Text[i]
+	n, nonce := int(mw.IdLen[i]), int(mw.NonceLen[i])
+	refs := [3]int{int(mw.Replies[i]), int(mw.Mentions[i]), int(mw.RoleMentions[i])}
+	end := len(text) - (refs[0]+refs[1]+refs[2])*refLen
+	m := &stoatpb.Message{Id: text[:n], Nonce: text[n : n+nonce], Content: text[n+nonce : end], Channel: channel,
+		Author: mw.Author[i], Edited: mw.Edited[i], Flags: mw.Flags[i], Pinned: mw.Pinned[i]}
+	lists := [3]*[]string{&m.Replies, &m.Mentions, &m.RoleMentions}
+	for l, count := range refs {
+		for range count {
+			*lists[l] = append(*lists[l], text[end:end+refLen])
+			end += refLen
+		}
+	}
+	return m
 }
 
 // recordsFrom gives w's messages, not published yet, the kinds of the same messages in old (the
@@ -227,7 +254,7 @@ func (w *window) recordsFrom(old *window) {
 		return
 	}
 	for i := range w.msgs {
-		if c, o := w.at(i), old.at(i); c.id() == o.id() {
+		if c, o := w.at(i), old.at(i); sameID(c, o) {
 			c.kind = o.kind
 		}
 	}

@@ -75,9 +75,11 @@ func TestMessagesPerChannel(t *testing.T) {
 // live part must not keep many old messages alive.
 func TestWindowReleasesEvictedMessages(t *testing.T) {
 	var w *window
+	var records recordArena
+	msg := func(id string) *cmsg { return compact(&stoatpb.Message{Id: id, Channel: "c"}, "c", false, &records, CacheUndefined) }
 	const limit = 1000
 	for i := 0; i < 20*limit; i++ {
-		w, _ = w.with("c", &cmsg{text: msgID(i), idLen: 26}, limit)
+		w, _ = w.with("c", msg(msgID(i)), limit)
 		if w.dead > limit/8+8 || w.Len() > limit {
 			t.Fatalf("after %d messages: %d live, %d dead slots", i+1, w.Len(), w.dead)
 		}
@@ -86,7 +88,7 @@ func TestWindowReleasesEvictedMessages(t *testing.T) {
 		t.Errorf("backing array of %d slots for %d messages", c, w.Len())
 	}
 	// Inserting out of order keeps the id order.
-	w, _ = w.with("c", &cmsg{text: msgID(20*limit-5) + "x", idLen: 27}, limit)
+	w, _ = w.with("c", msg(msgID(20*limit-5)+"x"), limit)
 	for i := 1; i < w.Len(); i++ {
 		if w.at(i-1).id() >= w.at(i).id() {
 			t.Fatal("window out of order")

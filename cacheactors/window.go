@@ -3,169 +3,13 @@ package cacheactors
 import (
 	"sort"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/ermine-rt/ermine/proto/stoatpb"
 )
 
-// A channel's cached messages are a window: an immutable, id-ordered list that the channel owner
-// replaces on every change (readers keep whatever window they loaded).
-//
-// # The compact form
-//
-// A *stoatpb.Message costs 352 bytes of struct alone (its 20 fields plus protobuf's internal
-// state), before any string. Most messages are plain: an id, a nonce, an author, some text,
-// perhaps an edit time, replies and mentions. The window keeps those as a cmsg: the id, nonce,
-// content and the ids of replies, mentions and role mentions in one string (cut from a chunk the
-// channel fills in order: textArena), the author string (shared: the decoder interns ids), and
-// the few scalar fields — 64 bytes plus the text. Readers still receive a *stoatpb.Message: it is built on each read (one 352-byte
-// allocation, plus one for the reply and mention lists if any; the strings are shared with the
-// cached text), so it is an immutable snapshot like any other cached object. A message with any
-// other field (embeds, attachments, reactions, webhook, system, masquerade, interactions) is kept
-// whole (full), and a read returns that same object. Policy.FullMessages keeps every message
-// whole.
-type cmsg struct {
-	// text is id + nonce + content + replies + mentions + role mentions (compact), or just the
-	// id (full).
-	text     string
-	author   string
-	edited   int64
-	full     *stoatpb.Message
-	flags    uint32
-	idLen    uint16
-	nonceLen uint16
-	pinned   bool
-	// nReplies, nMentions and nRoleMentions count the ids (of refLen bytes) at the end of text.
-	nReplies, nMentions, nRoleMentions uint8
-	// kind is the context kind of the write that cached this version (Store.LastWrite): it
-	// lives in what was the struct's padding, so it costs no byte.
-	kind CacheContextKind
-}
-
-// cmsgSize is the heap size of a cmsg (its allocation size class).
-const cmsgSize = 64
-
-// refLen is the length of the ids the compact form packs: ULIDs.
-const refLen = 26
-
-func (c *cmsg) id() string { return c.text[:c.idLen] }
-
-// packable reports whether ids can be packed in a compact message.
-func packable(ids []string) bool {
-	if len(ids) > 0xff {
-		return false
-	}
-	for _, id := range ids {
-		if len(id) != refLen {
-			return false
-		}
-	}
-	return true
-}
-
-// compact returns the cached form of m (without its embedded user and member: those live in
-// their own owners' caches), written in a context of kind.
-func compact(m *stoatpb.Message, channel string, full bool, texts *textArena, kind CacheContextKind) *cmsg {
-	if full || len(m.Id) > 0xffff || len(m.Nonce) > 0xffff || m.Channel != channel ||
-		m.Webhook != nil || m.System != nil || len(m.Attachments) > 0 || len(m.Embeds) > 0 ||
-		len(m.Reactions) > 0 || m.Interactions != nil || m.Masquerade != nil ||
-		!packable(m.Replies) || !packable(m.Mentions) || !packable(m.RoleMentions) ||
-		len(m.ProtoReflect().GetUnknown()) > 0 {
-		if m.User != nil || m.Member != nil {
-			m = m.ShallowClone()
-			m.User, m.Member = nil, nil
-		}
-		return &cmsg{text: m.Id, idLen: uint16(len(m.Id)), full: m, kind: kind}
-	}
-	refs := len(m.Replies) + len(m.Mentions) + len(m.RoleMentions)
-	b := texts.take(len(m.Id) + len(m.Nonce) + len(m.Content) + refs*refLen)
-	b = append(b, m.Id...)
-	b = append(b, m.Nonce...)
-	b = append(b, m.Content...)
-	for _, list := range [][]string{m.Replies, m.Mentions, m.RoleMentions} {
-		for _, id := range list {
-			b = append(b, id...)
-		}
-	}
-	return &cmsg{
-		text:          unsafe.String(unsafe.SliceData(b), len(b)), // b is never written again
-		author:        m.Author,
-		edited:        m.Edited,
-		flags:         m.Flags,
-		idLen:         uint16(len(m.Id)),
-		nonceLen:      uint16(len(m.Nonce)),
-		pinned:        m.Pinned,
-		nReplies:      uint8(len(m.Replies)),
-		nMentions:     uint8(len(m.Mentions)),
-		nRoleMentions: uint8(len(m.RoleMentions)),
-		kind:          kind,
-	}
-}
-
-// textArena hands out the compact messages' text from chunks it fills in order — one allocation
-// per chunk rather than one per message. A chunk lives while any text in it does; a window evicts
-// its oldest messages first, so chunks go in the order they were filled. Chunks grow with the
-// channel's traffic, so that a quiet channel keeps a small one. Used by the channel owner only.
-type textArena struct {
-	free []byte // what is left of the current chunk
-	next int    // the size of the next chunk
-}
-
-const (
-	minTextChunk = 256
-	maxTextChunk = 8 << 10
-)
-
-// take returns an empty slice with room for n bytes that nothing else will ever write.
-func (a *textArena) take(n int) []byte {
-	if n > maxTextChunk/8 {
-		return make([]byte, 0, n) // a long text has an allocation of its own
-	}
-	if len(a.free) < n {
-		a.next = min(max(a.next*2, minTextChunk), maxTextChunk)
-		a.free = make([]byte, a.next)
-	}
-	b := a.free[:0:n]
-	a.free = a.free[n:]
-	return b
-}
-
-// message returns the *stoatpb.Message of c.
-func (c *cmsg) message(channel string) *stoatpb.Message {
-	if c.full != nil {
-		return c.full
-	}
-	n := int(c.idLen) + int(c.nonceLen)
-	refs := int(c.nReplies) + int(c.nMentions) + int(c.nRoleMentions)
-	end := len(c.text) - refs*refLen
-	m := &stoatpb.Message{
-		Id:      c.text[:c.idLen],
-		Nonce:   c.text[c.idLen:n],
-		Content: c.text[n:end],
-		Channel: channel,
-		Author:  c.author,
-		Edited:  c.edited,
-		Flags:   c.flags,
-		Pinned:  c.pinned,
-	}
-	if refs > 0 {
-		ids := make([]string, refs)
-		for i := range ids {
-			ids[i] = c.text[end+i*refLen : end+(i+1)*refLen]
-		}
-		r, mn := int(c.nReplies), int(c.nReplies)+int(c.nMentions)
-		if r > 0 {
-			m.Replies = ids[:r:r]
-		}
-		if mn > r {
-			m.Mentions = ids[r:mn:mn]
-		}
-		if refs > mn {
-			m.RoleMentions = ids[mn:]
-		}
-	}
-	return m
-}
+// A channel's cached messages are a window: an immutable, id-ordered list of records
+// (record.go) that the channel owner replaces on every change (readers keep whatever window
+// they loaded).
 
 // window is a view of a channel's cached messages, oldest first (ids are ULIDs, so this is id
 // order). The channel owner publishes a new window for every change; readers keep whatever
@@ -242,8 +86,25 @@ func (w *window) Messages() []*stoatpb.Message {
 }
 
 func (w *window) index(id string) (int, bool) {
-	i := sort.Search(len(w.msgs), func(i int) bool { return w.at(i).id() >= id })
-	return i, i < len(w.msgs) && w.at(i).id() == id
+	k := idKeyOf(id)
+	return w.indexKey(&k)
+}
+
+func (w *window) indexKey(k *idKey) (int, bool) {
+	i := sort.Search(len(w.msgs), func(i int) bool { ki := w.at(i).key(); return compareKeys(&ki, k) >= 0 })
+	if i == len(w.msgs) {
+		return i, false
+	}
+	ki := w.at(i).key()
+	return i, compareKeys(&ki, k) == 0
+}
+
+// newest returns the key of the newest message, and false if there is none.
+func (w *window) newest() (idKey, bool) {
+	if w.Len() == 0 {
+		return idKey{}, false
+	}
+	return w.at(w.Len() - 1).key(), true
 }
 
 // Find returns the message with id, or nil.
@@ -277,8 +138,10 @@ func (w *window) with(channel string, c *cmsg, limit int) (*window, int) {
 	msgs, dead := w.msgs, w.dead
 	n := len(msgs)
 	i, found := n, false
-	if n > 0 && w.at(n-1).id() >= c.id() { // not the usual append of a newer message
-		i, found = w.index(c.id())
+	if last, ok := w.newest(); ok {
+		if k := c.key(); compareKeys(&last, &k) >= 0 { // not the usual append of a newer message
+			i, found = w.indexKey(&k)
+		}
 	}
 	switch {
 	case found:
@@ -359,10 +222,9 @@ func (w *window) heapBytes() int64 {
 	}
 	n := int64(cap(w.msgs)+w.dead) * 8
 	for _, c := range w.all() {
-		if c.full != nil {
-			n += cmsgSize + protoHeap(c.full)
-		} else {
-			n += cmsgSize + roundAlloc(len(c.text))
+		n += int64(c.size())
+		if m := c.full(); m != nil {
+			n += protoHeap(m)
 		}
 	}
 	return n

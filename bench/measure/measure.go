@@ -15,8 +15,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -251,6 +253,22 @@ func writeHeapProfile(path string) error {
 	defer f.Close()
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		return fmt.Errorf("measure: heap profile: %w", err)
+	}
+	// Beside it, where the process's memory goes by the runtime's own classes (what RSS holds
+	// beyond the live heap: fragmentation, metadata, stacks).
+	var text bytes.Buffer
+	for _, d := range metrics.All() {
+		if !strings.HasPrefix(d.Name, "/memory/classes/") {
+			continue
+		}
+		sample := []metrics.Sample{{Name: d.Name}}
+		metrics.Read(sample)
+		if sample[0].Value.Kind() == metrics.KindUint64 {
+			fmt.Fprintf(&text, "%-50s %12d\n", d.Name, sample[0].Value.Uint64())
+		}
+	}
+	if err := os.WriteFile(strings.TrimSuffix(path, ".heap.pprof")+".memory.txt", text.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("measure: memory classes: %w", err)
 	}
 	return nil
 }

@@ -343,24 +343,35 @@ func (r *runner) botJob(sections []string, p peer, what string, events int, hand
 		}}
 }
 
-// planMemory: a world, then the same world with n more messages, members or users; each figure is
-// the difference over the difference in cached entries.
+// planMemory: a world, then the same world with more messages, members or users; each figure is
+// the difference over the difference in cached entries. The messages go to the world's 1,000
+// channels: 100 per channel shows what a young cache pays, 900 (the default bound is 1,000) what
+// a cache near its bound does, once what is paid per channel is spread over its messages.
 func (r *runner) planMemory() {
 	n := r.sz.memory
 	base := stream.Spec{Format: bonfire.JSON, Seed: 1, Servers: 10, ChannelsPerServer: 100, Users: 2 * (n/10 + 100), MembersPerServer: 100}
 	type kind struct {
-		name, cached, label string
-		spec                stream.Spec
+		name, row, cached, label string
+		spec                     stream.Spec
 	}
-	msgs, users, members := base, base, base
-	msgs.Events = n
+	var kinds []kind
+	channels := base.Servers * base.ChannelsPerServer
+	for _, m := range r.sz.memoryMessages {
+		msgs := base
+		msgs.Events = m
+		row := "message"
+		if len(r.sz.memoryMessages) > 1 {
+			row = fmt.Sprintf("message (%d per channel)", m/channels)
+		}
+		kinds = append(kinds, kind{"message " + si(float64(m)), row, "messages", "+" + si(float64(m)) + " messages", msgs})
+	}
+	users, members := base, base
 	users.Users += n
 	members.MembersPerServer += n / base.Servers
 	more := "+" + si(float64(n)) + " "
-	kinds := []kind{{"message", "messages", more + "messages", msgs}, {"member", "members", more + "members", members},
-		{"user", "users", more + "users", users}}
+	kinds = append(kinds, kind{"member", "member", "members", more + "members", members}, kind{"user", "user", "users", more + "users", users})
 	reports := map[string]map[peer]measure.Report{}
-	for _, k := range append([]kind{{"base", "", "the world alone", base}}, kinds...) {
+	for _, k := range append([]kind{{name: "base", label: "the world alone", spec: base}}, kinds...) {
 		g := r.group("memory", k.spec, true)
 		reports[k.name] = map[peer]measure.Report{}
 		for _, p := range bots {
@@ -369,8 +380,8 @@ func (r *runner) planMemory() {
 		}
 	}
 	for _, k := range kinds {
-		rss := r.res.row("memory", "RSS per cached "+k.name, unitBytes)
-		heap := r.res.row("memory", "live heap per cached "+k.name, unitBytes)
+		rss := r.res.row("memory", "RSS per cached "+k.row, unitBytes)
+		heap := r.res.row("memory", "live heap per cached "+k.row, unitBytes)
 		r.after = append(r.after, func() {
 			for _, p := range bots {
 				b, okB := reports["base"][p]

@@ -61,7 +61,8 @@ type sizes struct {
 	e2e              []string // the end-to-end scenarios (see plan); nil: all
 	latencySeconds   float64  // length of a paced run
 	rates, mpRates   []int    // offered rates of the paced runs, JSON and msgpack
-	memory           int      // entities added in each memory scenario
+	memory           int      // members and users added in the memory scenarios
+	memoryMessages   []int    // messages added in each message memory scenario (over 1,000 channels)
 	ready            readyWorld
 	scales           []int // active channels of the scaling runs
 	procs            []int // GOMAXPROCS values
@@ -76,15 +77,15 @@ func (m Mode) sizes() (sizes, error) {
 	switch m {
 	case Smoke:
 		return sizes{events: 1000, jsEvents: 200, e2e: []string{"100 channels", "mixed"}, latencySeconds: 0.2,
-			rates: []int{2_000}, memory: 500, ready: readyWorld{10, 10, 100, 10}, procs: []int{1},
+			rates: []int{2_000}, memory: 500, memoryMessages: []int{500}, ready: readyWorld{10, 10, 100, 10}, procs: []int{1},
 			handlers: []string{measure.HandlerWait}, timeout: time.Minute}, nil
 	case Quick:
 		return sizes{events: 100_000, jsEvents: 10_000, latencySeconds: 2, rates: []int{10_000, 50_000, 100_000},
-			mpRates: []int{50_000}, memory: 20_000, ready: readyWorld{1000, 10, 10_000, 100},
+			mpRates: []int{50_000}, memory: 20_000, memoryMessages: []int{100_000}, ready: readyWorld{1000, 10, 10_000, 100},
 			scales: []int{10, 1000, 100_000}, procs: []int{1, 2}, handlers: all, timeout: time.Minute}, nil
 	case Full:
 		return sizes{events: 1_000_000, jsEvents: 100_000, latencySeconds: 10, rates: []int{10_000, 50_000, 100_000},
-			mpRates: []int{10_000, 50_000, 100_000}, memory: 100_000, ready: readyWorld{10_000, 10, 100_000, 100},
+			mpRates: []int{10_000, 50_000, 100_000}, memory: 100_000, memoryMessages: []int{100_000, 900_000}, ready: readyWorld{10_000, 10, 100_000, 100},
 			scales: []int{10, 1000, 100_000}, procs: []int{1, 2}, handlers: all, timeout: 10 * time.Minute}, nil
 	}
 	return sizes{}, fmt.Errorf("suite: unknown mode %q (smoke, quick or full)", m)
