@@ -328,7 +328,7 @@ type channelOwner struct {
 	ownerBase
 	channel *stoatpb.Channel
 	window  *window
-	slot    *msgSlot  // where window is published; nil while there is none
+	slot    *msgSlot    // where window is published; nil while there is none
 	records recordArena // where the window's compact messages are cut from
 	// lastID is the channel's last_message_id when a message made it newer than channel's: the
 	// published window carries it (Store.Channel merges the two) rather than a copy of the

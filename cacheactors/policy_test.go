@@ -76,7 +76,9 @@ func TestMessagesPerChannel(t *testing.T) {
 func TestWindowReleasesEvictedMessages(t *testing.T) {
 	var w *window
 	var records recordArena
-	msg := func(id string) *cmsg { return compact(&stoatpb.Message{Id: id, Channel: "c"}, "c", false, &records, CacheUndefined) }
+	msg := func(id string) *cmsg {
+		return compact(&stoatpb.Message{Id: id, Channel: "c"}, "c", false, &records, CacheUndefined)
+	}
 	const limit = 1000
 	for i := 0; i < 20*limit; i++ {
 		w, _ = w.with("c", msg(msgID(i)), limit)

@@ -45,14 +45,14 @@ type cmsg struct {
 type recordBits uint8
 
 const (
-	recFull       recordBits = 1 << iota // a fullMsg: the message is kept whole
-	recIDBin                             // the id is a binary ULID
-	recNonceBin                          // the nonce is a binary ULID
-	recAuthorBin                         // the author is a binary ULID
-	recPinned                            // the message is pinned
-	recEdited                            // an edit time follows the header
-	recFlags                             // flags follow (after the edit time)
-	recRefs                              // three reference counts follow (replies, mentions, role mentions)
+	recFull      recordBits = 1 << iota // a fullMsg: the message is kept whole
+	recIDBin                            // the id is a binary ULID
+	recNonceBin                         // the nonce is a binary ULID
+	recAuthorBin                        // the author is a binary ULID
+	recPinned                           // the message is pinned
+	recEdited                           // an edit time follows the header
+	recFlags                            // flags follow (after the edit time)
+	recRefs                             // three reference counts follow (replies, mentions, role mentions)
 )
 
 // fullMsg is a message kept whole.

@@ -70,13 +70,13 @@ type Directory struct {
 	self  string // this node's address
 	log   *slog.Logger
 
-	mu     sync.RWMutex
-	links  map[string]*link // by grain name (kind/identity)
+	mu    sync.RWMutex
+	links map[string]*link // by grain name (kind/identity)
 	// servers and channels are the partitions' grains, conn the connection's: named once, so
 	// that routing a message allocates nothing.
 	servers, channels []grainName
 	conn0             grainName
-	closed bool
+	closed            bool
 
 	stop    context.CancelFunc
 	ctx     context.Context
