@@ -429,7 +429,7 @@ type recordArena struct {
 
 const (
 	minRecordChunk = 256
-	maxRecordChunk = 8 << 10
+	maxRecordChunk = 4 << 10
 )
 
 // alloc returns n bytes (rounded up to the header's alignment) that nothing else will ever use.

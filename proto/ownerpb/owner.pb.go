@@ -3638,8 +3638,8 @@ func (x *ChannelSnapshot) GetReadState() *stoatpb.ChannelUnread {
 	return nil
 }
 
-// MessageWindow is a channel's cached messages, oldest first, in the compact form the channel
-// keeps them in (cacheactors' window.go), one column per field: text is id + nonce + content +
+// MessageWindow is a channel's cached messages, oldest first, in the fields the channel's compact
+// records keep (cacheactors' record.go), one column per field: text is id + nonce + content +
 // the ids of replies, mentions and role mentions (of 26 bytes each), cut by the lengths and
 // counts. A message kept whole is full[i] for i in full_at; its text is its id.
 type MessageWindow struct {
