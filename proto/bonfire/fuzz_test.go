@@ -1,6 +1,7 @@
 package bonfire_test
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -12,8 +13,8 @@ import (
 
 // FuzzDecodeJSON checks that no input panics, that every failure is a *FrameError, that skipped
 // items are reported inside the frame, that whatever decodes survives a msgpack round trip
-// unchanged, and that a Decoder that has decoded other frames before (its memo of embedded
-// objects warm) decodes exactly as a new one.
+// unchanged, and that a Decoder that has decoded other frames, and the input, before (its memo
+// of embedded objects warm) decodes exactly as a new one.
 func FuzzDecodeJSON(f *testing.F) {
 	for _, dir := range []string{"frames", "malformed", "client"} {
 		for _, fx := range fixtures(f, dir) {
@@ -42,7 +43,7 @@ func FuzzDecodeMsgpack(f *testing.F) {
 func warmFrames(t testing.TB, format bonfire.Format) [][]byte {
 	var out [][]byte
 	for _, fx := range fixtures(t, "frames") {
-		if strings.HasPrefix(fx.name, "Message") {
+		if strings.HasPrefix(fx.name, "Message") && bytes.Contains(fx.frame, []byte(`"user"`)) {
 			if format == bonfire.Msgpack {
 				fx.frame = toMsgpack(t, fx.frame)
 			}
@@ -53,12 +54,16 @@ func warmFrames(t testing.TB, format bonfire.Format) [][]byte {
 }
 
 func checkDecode(t *testing.T, format bonfire.Format, frame []byte, warm [][]byte) {
+	// The memo remembers an object the second time it comes, and reuses it from the third.
 	wd := bonfire.NewDecoder(format)
-	for _, fr := range warm {
-		_, _ = wd.Decode(fr, nil)
+	for range 2 {
+		for _, fr := range warm {
+			_, _ = wd.Decode(fr, nil)
+		}
 	}
-	checkSameAsFresh(t, format, wd, frame)
-	checkSameAsFresh(t, format, wd, frame) // now with the frame's own objects remembered
+	for range 3 {
+		checkSameAsFresh(t, format, wd, frame)
+	}
 	dec := bonfire.NewDecoder(format)
 	evs, err := dec.Decode(frame, nil)
 	if err != nil {

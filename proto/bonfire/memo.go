@@ -22,37 +22,44 @@ import (
 // decoded without error is remembered, so invalid input fails as before, at the same offset.
 
 const (
-	// memoSlots bounds the objects remembered per Decoder: the recent authors' users and
-	// members.
-	memoSlots = 1024
-	// memoPrefix is how many of an object's first bytes choose its slot: enough to hold the
+	// memoWays and memoSets bound the objects remembered per Decoder (the recent authors'
+	// users and members): a set of memoWays slots per hash, memoWays*memoSets in all.
+	memoWays = 4
+	memoSets = 512
+	// memoPrefix is how many of an object's first bytes choose its set: enough to hold the
 	// ids at the front of a user ({"_id":…}) and of a member ({"_id":{"server":…,"user":…}}),
-	// so that the members of one server do not all fall into one slot. Shorter objects are not
-	// remembered (they are cheap to decode anyway), which lets the slot be found before the
+	// so that the members of one server do not all fall into one set. Shorter objects are not
+	// remembered (they are cheap to decode anyway), which lets the set be found before the
 	// object's end is known.
 	memoPrefix = 96
-	// memoMaxLen bounds the bytes of an object remembered, and so the memo's memory
-	// (memoSlots × memoMaxLen of copies at most, and their decoded objects). Real users and
-	// members take a few hundred bytes.
+	// memoMaxLen bounds the bytes of an object remembered, and so the memo's memory: at most
+	// memoWays*memoSets copies of memoMaxLen bytes and the objects decoded from them (2 MiB
+	// and about as much again). Real users and members take 100 to 500 bytes.
 	memoMaxLen = 1024
 	// maxMemoHits bounds how many misses a popular slot resists (as in internTable): an author
 	// seen once must not push out one who writes all day.
 	maxMemoHits = 3
+	// memoGhosts is the size of the table of prefix hashes seen once (objectMemo.ghosts).
+	memoGhosts = 4096
 )
 
-// objectMemo is a direct-mapped table from the bytes of a recently decoded object to the object
-// decoded from them. It is bounded, and belongs to one Decoder.
+// objectMemo is a set-associative table from the bytes of a recently decoded object to the
+// object decoded from them. It is bounded, and belongs to one Decoder.
 type objectMemo struct {
 	seed  maphash.Seed
-	slots [memoSlots]memoEntry
-	hits  [memoSlots]uint8 // hits since the slot's object came in, saturating at maxMemoHits
+	slots []memoEntry // memoWays*memoSets, allocated on first use
+	// ghosts holds the prefix hashes of objects seen once and not remembered: an object is
+	// remembered when its prefix comes the second time. Objects that never come back (every
+	// author a new one) so cost a hash and no copy, and are not kept alive.
+	ghosts []uint64 // memoGhosts, allocated on first use
 }
 
 // memoEntry is one remembered object.
 type memoEntry struct {
 	raw   []byte // a copy of the object's bytes (the frame's buffer is reused); nil if empty
-	depth int    // the nesting depth it was decoded at: at a deeper one it might fail
 	obj   any    // the *stoatpb message decoded from raw; never modified
+	depth int32  // the nesting depth it was decoded at: at a deeper one it might fail
+	hits  uint8  // hits since the object came in, saturating at maxMemoHits
 }
 
 func newObjectMemo() *objectMemo {
@@ -82,27 +89,49 @@ func memoized[T interface {
 		decode(d, cur)
 		return cur
 	}
-	i := maphash.Bytes(t.seed, d.buf[start:start+memoPrefix]) & (memoSlots - 1)
-	e := &t.slots[i]
-	if e.raw != nil && d.depth <= e.depth && bytes.HasPrefix(d.buf[start:], e.raw) {
-		if obj, ok := e.obj.(T); ok {
-			d.pos += len(e.raw)
-			if t.hits[i] < maxMemoHits {
-				t.hits[i]++
+	if t.slots == nil {
+		t.slots, t.ghosts = make([]memoEntry, memoWays*memoSets), make([]uint64, memoGhosts)
+	}
+	h := maphash.Bytes(t.seed, d.buf[start:start+memoPrefix])
+	i := int(h&(memoSets-1)) * memoWays
+	set := t.slots[i : i+memoWays : i+memoWays]
+	for j := range set {
+		e := &set[j]
+		if e.raw != nil && d.depth <= int(e.depth) && bytes.HasPrefix(d.buf[start:], e.raw) {
+			if obj, ok := e.obj.(T); ok {
+				d.pos += len(e.raw)
+				if e.hits < maxMemoHits {
+					e.hits++
+				}
+				return obj
 			}
-			return obj
 		}
 	}
 	depth := d.depth
 	cur = new(M)
 	decode(d, cur)
 	if n := d.pos - start; d.err == nil && n >= memoPrefix && n <= memoMaxLen {
-		if t.hits[i] > 0 {
-			t.hits[i]--
+		if g := &t.ghosts[h>>32&(memoGhosts-1)]; *g != h {
+			*g = h // seen once: remembered if it comes again
 			return cur
 		}
-		e.raw = append(e.raw[:0], d.buf[start:d.pos]...)
-		e.depth, e.obj = depth, cur
+		// The new object takes a slot whose object has not been found again lately; if every
+		// slot's has, the miss only wears them down.
+		var victim *memoEntry
+		for j := range set {
+			if e := &set[j]; e.hits == 0 {
+				victim = e
+				break
+			}
+		}
+		if victim == nil {
+			for j := range set {
+				set[j].hits--
+			}
+			return cur
+		}
+		victim.raw = append(victim.raw[:0], d.buf[start:d.pos]...)
+		victim.obj, victim.depth = cur, int32(depth)
 	}
 	return cur
 }

@@ -22,6 +22,7 @@ func TestMemoDepth(t *testing.T) {
 		return u, d.err
 	}
 	d := &decoder{strs: newInternTable(), memo: newObjectMemo()}
+	decodeAt(d, 1) // the first time only notes the object's prefix
 	first, err := decodeAt(d, 1)
 	if err != nil || first.GetAvatar().GetMetadata().GetWidth() != 512 {
 		t.Fatalf("at depth 1: %v, %v", first, err)

@@ -80,6 +80,16 @@ func anotherMessage(n int) string {
 	return strings.Replace(s, "has anyone benchmarked", fmt.Sprintf("message %d:", n), 1)
 }
 
+// primed returns a Decoder in format f that has seen the author of anotherMessage once: the
+// memo remembers an object the second time it comes (the first time it only notes the bytes'
+// prefix), so the next such message's objects are remembered, and reused from the one after.
+func primed(t *testing.T, f bonfire.Format) *bonfire.Decoder {
+	t.Helper()
+	dec := bonfire.NewDecoder(f)
+	checkSameAsFresh(t, f, dec, memoFrame(t, f, anotherMessage(0)))
+	return dec
+}
+
 func forFormats(t *testing.T, test func(t *testing.T, f bonfire.Format)) {
 	for _, f := range []bonfire.Format{bonfire.JSON, bonfire.Msgpack} {
 		t.Run(f.String(), func(t *testing.T) { test(t, f) })
@@ -88,7 +98,7 @@ func forFormats(t *testing.T, test func(t *testing.T, f bonfire.Format)) {
 
 func TestMemoRepeatedObject(t *testing.T) {
 	forFormats(t, func(t *testing.T, f bonfire.Format) {
-		dec := bonfire.NewDecoder(f)
+		dec := primed(t, f)
 		first := message(t, checkSameAsFresh(t, f, dec, memoFrame(t, f, anotherMessage(1))))
 		second := message(t, checkSameAsFresh(t, f, dec, memoFrame(t, f, anotherMessage(2))))
 		if first.GetId() == second.GetId() || first.GetContent() == second.GetContent() {
@@ -118,7 +128,7 @@ func TestMemoChangedByte(t *testing.T) {
 				func(u *stoatpb.User) bool { return u.GetId() == "01HF7FYKE0VT2KVKJ34J3MHVBE" }},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				dec := bonfire.NewDecoder(f)
+				dec := primed(t, f)
 				first := message(t, checkSameAsFresh(t, f, dec, memoFrame(t, f, anotherMessage(1))))
 				changed := strings.Replace(anotherMessage(2), c.old, c.new, 1)
 				if changed == anotherMessage(2) {
@@ -143,7 +153,7 @@ func TestMemoChangedByte(t *testing.T) {
 }
 
 func TestMemoErrorAfterObject(t *testing.T) {
-	dec := bonfire.NewDecoder(bonfire.JSON)
+	dec := primed(t, bonfire.JSON)
 	first := message(t, checkSameAsFresh(t, bonfire.JSON, dec, []byte(anotherMessage(1))))
 	for _, bad := range []string{
 		// The remembered objects, intact, then malformed syntax, a wrong type, trailing data.
@@ -171,7 +181,7 @@ func TestMemoRepeatedKey(t *testing.T) {
 		if f == bonfire.Msgpack {
 			t.Skip("AppendFrame writes each key once")
 		}
-		dec := bonfire.NewDecoder(f)
+		dec := primed(t, f)
 		first := message(t, checkSameAsFresh(t, f, dec, []byte(anotherMessage(1))))
 		// A second "user" merges into the first, which the memo shares with the first message.
 		twice := strings.Replace(anotherMessage(2), `"content":`, `"user":{"display_name":"Carl"},"content":`, 1)
@@ -189,8 +199,9 @@ func TestMemoRepeatedKey(t *testing.T) {
 	})
 }
 
-// TestMemoFixtures decodes every fixture twice with one Decoder, as a connection would, and
-// checks each decode against a fresh Decoder's.
+// TestMemoFixtures decodes every fixture three times with one Decoder, as a connection would
+// (the memo remembers an object the second time and reuses it from the third), and checks each
+// decode against a fresh Decoder's.
 func TestMemoFixtures(t *testing.T) {
 	forFormats(t, func(t *testing.T, f bonfire.Format) {
 		var frames [][]byte
@@ -206,10 +217,23 @@ func TestMemoFixtures(t *testing.T) {
 			}
 		}
 		dec := bonfire.NewDecoder(f)
-		for range 2 {
+		seen := map[proto.Message]bool{}
+		reused := 0
+		for range 3 {
 			for _, fr := range frames {
-				checkSameAsFresh(t, f, dec, fr)
+				for _, ev := range checkSameAsFresh(t, f, dec, fr).evs {
+					if m, ok := ev.(*stoatpb.MessageCreateEvent); ok && m.GetMessage().GetUser() != nil {
+						u := m.GetMessage().GetUser()
+						if seen[u] {
+							reused++
+						}
+						seen[u] = true
+					}
+				}
 			}
+		}
+		if reused == 0 {
+			t.Error("no user object was reused: the test does not exercise the memo")
 		}
 	})
 }
