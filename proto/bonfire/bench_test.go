@@ -200,6 +200,12 @@ func benchDecodeImpls(b *testing.B, in *benchInput) {
 		b.Run("ermine/json-fresh-ids", func(b *testing.B) {
 			benchBonfire(b, bonfire.JSON, freshIDs())
 		})
+		b.Run("ermine/json-fresh-authors", func(b *testing.B) {
+			benchBonfire(b, bonfire.JSON, freshAuthors(b, bonfire.JSON))
+		})
+		b.Run("ermine/msgpack-fresh-authors", func(b *testing.B) {
+			benchBonfire(b, bonfire.Msgpack, freshAuthors(b, bonfire.Msgpack))
+		})
 	}
 	b.Run("encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
@@ -270,6 +276,40 @@ func benchBonfire(b *testing.B, f bonfire.Format, frames [][]byte) {
 		}
 	}
 }
+
+// freshAuthors returns 8192 MessageCreate frames in format f, each with its own author (user
+// and member objects) and its own message id and nonce: far more authors than the decoder's
+// object memo holds, so every embedded object is a miss, as when no author writes twice.
+func freshAuthors(tb testing.TB, f bonfire.Format) [][]byte {
+	tb.Helper()
+	frames := freshAuthorsJSON()
+	if f == bonfire.JSON {
+		return frames
+	}
+	out := make([][]byte, len(frames))
+	for i, js := range frames {
+		evs, err := bonfire.NewDecoder(bonfire.JSON).Decode(js, nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if out[i], err = bonfire.AppendFrame(nil, f, evs[0]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return out
+}
+
+var freshAuthorsJSON = sync.OnceValue(func() [][]byte {
+	const n = 8192
+	frames := make([][]byte, n)
+	for i := range frames {
+		s := strings.Replace(benchMessageCreateJSON, "01M0FQHJM8AK4Y66K40H1TMZXS", benchULID(kindMessage, uint64(i)), 1)
+		s = strings.Replace(s, "01J5ZB0Q3K5M8W2V6T9R4X7N1A", benchULID(kindNonce, uint64(i)), 1)
+		s = strings.ReplaceAll(s, "01HF7FYKE0VT2KVKJ34J3MHVBD", benchULID(kindUser, uint64(i)))
+		frames[i] = []byte(s)
+	}
+	return frames
+})
 
 var freshIDs = sync.OnceValue(func() [][]byte {
 	// 8192 frames carry 16384 distinct ids through the decoder's 4096-slot intern table, so

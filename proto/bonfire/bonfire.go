@@ -100,8 +100,13 @@ func (s SkippedItem) String() string {
 // ErrNoType is the FrameError cause of a frame object without a string "type".
 var ErrNoType = errors.New(`the frame has no "type"`)
 
-// Decoder decodes server→client frames. It keeps scratch space and a table of recently seen ids
-// between frames, so one Decoder should serve one connection; it is not safe for concurrent use.
+// Decoder decodes server→client frames. It keeps scratch space, a table of recently seen ids and
+// one of recently decoded embedded objects between frames, so one Decoder should serve one
+// connection; it is not safe for concurrent use.
+//
+// The events a Decoder returns are to be read, never modified in place: the author's User and
+// Member embedded in a Message are shared with the Messages of earlier and later frames that
+// carry the same bytes (copy them with proto.Clone or ShallowClone to change them).
 type Decoder struct {
 	format Format
 	skip   func(frameType string) bool
@@ -123,6 +128,7 @@ func WithSkip(skip func(frameType string) bool) DecoderOption {
 func NewDecoder(f Format, opts ...DecoderOption) *Decoder {
 	dec := &Decoder{format: f}
 	dec.d.strs = newInternTable()
+	dec.d.memo = newObjectMemo()
 	dec.peek.strs = nil
 	for _, o := range opts {
 		o(dec)

@@ -28,6 +28,7 @@ type decoder struct {
 	err     *SyntaxError
 	scratch []byte       // unescaped JSON strings and keys; valid until the next string read
 	strs    *internTable // shared short strings (ids), may be nil
+	memo    *objectMemo  // recently decoded embedded objects (memo.go), may be nil
 	owned   *byte        // a big string's own buffer, which makeString takes without a copy
 
 	// What tolerant lists (wireopt's tolerant option) skip is recorded in skipped and nskipped,

@@ -1,7 +1,9 @@
 package bonfire_test
 
 import (
+	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/ermine-rt/ermine/proto/bonfire"
@@ -10,16 +12,18 @@ import (
 )
 
 // FuzzDecodeJSON checks that no input panics, that every failure is a *FrameError, that skipped
-// items are reported inside the frame, and that whatever decodes survives a msgpack round trip
-// unchanged.
+// items are reported inside the frame, that whatever decodes survives a msgpack round trip
+// unchanged, and that a Decoder that has decoded other frames, and the input, before (its memo
+// of embedded objects warm) decodes exactly as a new one.
 func FuzzDecodeJSON(f *testing.F) {
 	for _, dir := range []string{"frames", "malformed", "client"} {
 		for _, fx := range fixtures(f, dir) {
 			f.Add(fx.frame)
 		}
 	}
+	warm := warmFrames(f, bonfire.JSON)
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		checkDecode(t, bonfire.JSON, frame)
+		checkDecode(t, bonfire.JSON, frame, warm)
 	})
 }
 
@@ -28,12 +32,38 @@ func FuzzDecodeMsgpack(f *testing.F) {
 	for _, fx := range fixtures(f, "frames") {
 		f.Add(toMsgpack(f, fx.frame))
 	}
+	warm := warmFrames(f, bonfire.Msgpack)
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		checkDecode(t, bonfire.Msgpack, frame)
+		checkDecode(t, bonfire.Msgpack, frame, warm)
 	})
 }
 
-func checkDecode(t *testing.T, format bonfire.Format, frame []byte) {
+// warmFrames returns the Message fixtures, whose user and member objects a Decoder remembers:
+// the fuzzer's inputs grown from them often hold those objects intact.
+func warmFrames(t testing.TB, format bonfire.Format) [][]byte {
+	var out [][]byte
+	for _, fx := range fixtures(t, "frames") {
+		if strings.HasPrefix(fx.name, "Message") && bytes.Contains(fx.frame, []byte(`"user"`)) {
+			if format == bonfire.Msgpack {
+				fx.frame = toMsgpack(t, fx.frame)
+			}
+			out = append(out, fx.frame)
+		}
+	}
+	return out
+}
+
+func checkDecode(t *testing.T, format bonfire.Format, frame []byte, warm [][]byte) {
+	// The memo remembers an object the second time it comes, and reuses it from the third.
+	wd := bonfire.NewDecoder(format)
+	for range 2 {
+		for _, fr := range warm {
+			_, _ = wd.Decode(fr, nil)
+		}
+	}
+	for range 3 {
+		checkSameAsFresh(t, format, wd, frame)
+	}
 	dec := bonfire.NewDecoder(format)
 	evs, err := dec.Decode(frame, nil)
 	if err != nil {

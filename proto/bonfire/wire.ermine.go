@@ -3867,19 +3867,13 @@ func decodeMessageField(d *decoder, m *stoatpb.Message, k []byte) bool {
 		if d.null() {
 			m.User = nil
 		} else {
-			if m.User == nil {
-				m.User = new(stoatpb.User)
-			}
-			decodeUser(d, m.User)
+			m.User = memoized(d, m.User, decodeUser)
 		}
 	case "member":
 		if d.null() {
 			m.Member = nil
 		} else {
-			if m.Member == nil {
-				m.Member = new(stoatpb.Member)
-			}
-			decodeMember(d, m.Member)
+			m.Member = memoized(d, m.Member, decodeMember)
 		}
 	case "webhook":
 		if d.null() {

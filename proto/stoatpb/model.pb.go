@@ -4412,7 +4412,8 @@ type Message struct {
 	Channel string                 `protobuf:"bytes,3,opt,name=channel,proto3" json:"channel,omitempty"`
 	// A user id, a webhook id, or "00000000000000000000000000" for system messages.
 	Author string `protobuf:"bytes,4,opt,name=author,proto3" json:"author,omitempty"`
-	// The author, embedded in Message events.
+	// The author, embedded in Message events. Decoded objects repeat for an author's messages and
+	// are shared between their events (memo).
 	User *User `protobuf:"bytes,5,opt,name=user,proto3" json:"user,omitempty"`
 	// The author's membership, embedded in Message events of server channels.
 	Member       *Member         `protobuf:"bytes,6,opt,name=member,proto3" json:"member,omitempty"`
@@ -6490,14 +6491,14 @@ const file_stoatpb_model_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x05\xd2\xf3\x18\x01*R\x04name\x12!\n" +
 	"\x06avatar\x18\x02 \x01(\tB\t\xd2\xf3\x18\x01*\x80\xf4\x18\x01R\x06avatar\"=\n" +
 	"\bFileList\x12+\n" +
-	"\x05items\x18\x01 \x03(\v2\x15.ermine.stoat.v1.FileR\x05items:\x04\xa0\xb2\x19\x01\"\xb7\x06\n" +
+	"\x05items\x18\x01 \x03(\v2\x15.ermine.stoat.v1.FileR\x05items:\x04\xa0\xb2\x19\x01\"\xc3\x06\n" +
 	"\aMessage\x12\x0f\n" +
 	"\x02id\x18\x01 \x01(\tR\x03_id\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\tR\x05nonce\x12\x1f\n" +
 	"\achannel\x18\x03 \x01(\tB\x05\xd2\xf3\x18\x01*R\achannel\x12\x1d\n" +
-	"\x06author\x18\x04 \x01(\tB\x05\xd2\xf3\x18\x01*R\x06author\x12)\n" +
-	"\x04user\x18\x05 \x01(\v2\x15.ermine.stoat.v1.UserR\x04user\x12/\n" +
-	"\x06member\x18\x06 \x01(\v2\x17.ermine.stoat.v1.MemberR\x06member\x129\n" +
+	"\x06author\x18\x04 \x01(\tB\x05\xd2\xf3\x18\x01*R\x06author\x12/\n" +
+	"\x04user\x18\x05 \x01(\v2\x15.ermine.stoat.v1.UserB\x04\xa0\xf4\x18\x01R\x04user\x125\n" +
+	"\x06member\x18\x06 \x01(\v2\x17.ermine.stoat.v1.MemberB\x04\xa0\xf4\x18\x01R\x06member\x129\n" +
 	"\awebhook\x18\a \x01(\v2\x1f.ermine.stoat.v1.MessageWebhookR\awebhook\x12\x18\n" +
 	"\acontent\x18\b \x01(\tR\acontent\x126\n" +
 	"\x06system\x18\t \x01(\v2\x1e.ermine.stoat.v1.SystemMessageR\x06system\x127\n" +

@@ -114,6 +114,14 @@ var file_wireopt_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Filename:      "wireopt/options.proto",
 	},
 	{
+		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
+		ExtensionType: (*bool)(nil),
+		Field:         51012,
+		Name:          "ermine.wire.memo",
+		Tag:           "varint,51012,opt,name=memo",
+		Filename:      "wireopt/options.proto",
+	},
+	{
 		ExtendedType:  (*descriptorpb.MessageOptions)(nil),
 		ExtensionType: (*string)(nil),
 		Field:         52001,
@@ -220,6 +228,14 @@ var (
 	//
 	// optional bool tolerant = 51011;
 	E_Tolerant = &file_wireopt_options_proto_extTypes[10]
+	// The singular message field's object repeats byte for byte across frames (the author's user
+	// and member embedded in every Message): a Decoder remembers the last objects it decoded, by
+	// their bytes, and reuses the decoded object when the same bytes come again. The object is then
+	// shared between events, which the runtime treats as immutable snapshots anyway. Not for a
+	// message that holds tolerant fields (their reports depend on the frame, not only the bytes).
+	//
+	// optional bool memo = 51012;
+	E_Memo = &file_wireopt_options_proto_extTypes[11]
 )
 
 // Extension fields to descriptorpb.MessageOptions.
@@ -228,24 +244,24 @@ var (
 	// values (empty for events the runtime synthesises).
 	//
 	// optional string frame = 52001;
-	E_Frame = &file_wireopt_options_proto_extTypes[11]
+	E_Frame = &file_wireopt_options_proto_extTypes[12]
 	// Comma-separated categories a handler can subscribe to: shard, channel_create, authifier.
 	//
 	// optional string categories = 52002;
-	E_Categories = &file_wireopt_options_proto_extTypes[12]
+	E_Categories = &file_wireopt_options_proto_extTypes[13]
 	// The message is a JSON array of its fields in field-number order ([revision, value]).
 	//
 	// optional bool tuple = 52003;
-	E_Tuple = &file_wireopt_options_proto_extTypes[13]
+	E_Tuple = &file_wireopt_options_proto_extTypes[14]
 	// The message wraps one repeated field and is encoded as that field alone. It gives a list
 	// presence in partial objects, where "absent" and "set to []" differ.
 	//
 	// optional bool wrapper = 52004;
-	E_Wrapper = &file_wireopt_options_proto_extTypes[14]
+	E_Wrapper = &file_wireopt_options_proto_extTypes[15]
 	// The message is a frame a client sends to the server.
 	//
 	// optional bool client = 52005;
-	E_Client = &file_wireopt_options_proto_extTypes[15]
+	E_Client = &file_wireopt_options_proto_extTypes[16]
 )
 
 // Extension fields to descriptorpb.EnumValueOptions.
@@ -253,7 +269,7 @@ var (
 	// The string that stands for this value on the wire.
 	//
 	// optional string value = 53001;
-	E_Value = &file_wireopt_options_proto_extTypes[16]
+	E_Value = &file_wireopt_options_proto_extTypes[17]
 )
 
 var File_wireopt_options_proto protoreflect.FileDescriptor
@@ -271,7 +287,8 @@ const file_wireopt_options_proto_rawDesc = "" +
 	"\bnullable\x12\x1d.google.protobuf.FieldOptions\x18\xc0\x8e\x03 \x01(\bR\bnullable::\n" +
 	"\bkey_only\x12\x1d.google.protobuf.FieldOptions\x18\xc1\x8e\x03 \x01(\bR\akeyOnly:7\n" +
 	"\x06custom\x12\x1d.google.protobuf.FieldOptions\x18\u008e\x03 \x01(\tR\x06custom:;\n" +
-	"\btolerant\x12\x1d.google.protobuf.FieldOptions\x18Î\x03 \x01(\bR\btolerant:7\n" +
+	"\btolerant\x12\x1d.google.protobuf.FieldOptions\x18Î\x03 \x01(\bR\btolerant:3\n" +
+	"\x04memo\x12\x1d.google.protobuf.FieldOptions\x18Ď\x03 \x01(\bR\x04memo:7\n" +
 	"\x05frame\x12\x1f.google.protobuf.MessageOptions\x18\xa1\x96\x03 \x01(\tR\x05frame:A\n" +
 	"\n" +
 	"categories\x12\x1f.google.protobuf.MessageOptions\x18\xa2\x96\x03 \x01(\tR\n" +
@@ -298,16 +315,17 @@ var file_wireopt_options_proto_depIdxs = []int32{
 	0,  // 8: ermine.wire.key_only:extendee -> google.protobuf.FieldOptions
 	0,  // 9: ermine.wire.custom:extendee -> google.protobuf.FieldOptions
 	0,  // 10: ermine.wire.tolerant:extendee -> google.protobuf.FieldOptions
-	1,  // 11: ermine.wire.frame:extendee -> google.protobuf.MessageOptions
-	1,  // 12: ermine.wire.categories:extendee -> google.protobuf.MessageOptions
-	1,  // 13: ermine.wire.tuple:extendee -> google.protobuf.MessageOptions
-	1,  // 14: ermine.wire.wrapper:extendee -> google.protobuf.MessageOptions
-	1,  // 15: ermine.wire.client:extendee -> google.protobuf.MessageOptions
-	2,  // 16: ermine.wire.value:extendee -> google.protobuf.EnumValueOptions
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	0,  // [0:17] is the sub-list for extension extendee
+	0,  // 11: ermine.wire.memo:extendee -> google.protobuf.FieldOptions
+	1,  // 12: ermine.wire.frame:extendee -> google.protobuf.MessageOptions
+	1,  // 13: ermine.wire.categories:extendee -> google.protobuf.MessageOptions
+	1,  // 14: ermine.wire.tuple:extendee -> google.protobuf.MessageOptions
+	1,  // 15: ermine.wire.wrapper:extendee -> google.protobuf.MessageOptions
+	1,  // 16: ermine.wire.client:extendee -> google.protobuf.MessageOptions
+	2,  // 17: ermine.wire.value:extendee -> google.protobuf.EnumValueOptions
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	0,  // [0:18] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name
 }
 
@@ -323,7 +341,7 @@ func file_wireopt_options_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wireopt_options_proto_rawDesc), len(file_wireopt_options_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   0,
-			NumExtensions: 17,
+			NumExtensions: 18,
 			NumServices:   0,
 		},
 		GoTypes:           file_wireopt_options_proto_goTypes,

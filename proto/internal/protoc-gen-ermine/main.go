@@ -107,6 +107,10 @@ func (g *generator) check() error {
 				msgOpt[bool](m, wireopt.E_Tuple) || msgOpt[bool](m, wireopt.E_Wrapper)) {
 				return fmt.Errorf("%s.%s: tolerant needs a repeated, non-custom field of an object message", m.GoIdent.GoName, f.GoName)
 			}
+			if fieldOpt[bool](f, wireopt.E_Memo) && (f.Message == nil || f.Desc.IsList() || fieldOpt[string](f, wireopt.E_Custom) != "" ||
+				msgOpt[bool](m, wireopt.E_Tuple) || msgOpt[bool](m, wireopt.E_Wrapper) || holdsTolerant(f.Message, nil)) {
+				return fmt.Errorf("%s.%s: memo needs a singular, non-custom message field of an object message, whose message holds no tolerant field", m.GoIdent.GoName, f.GoName)
+			}
 			if k := fieldOpt[string](f, wireopt.E_MapKey); k != "" {
 				if f.Message == nil || f.Message.Desc.Fields().ByName(protoreflect.Name(k)) == nil {
 					return fmt.Errorf("%s.%s: map_key %q is not a field of the element", m.GoIdent.GoName, f.GoName, k)
@@ -115,6 +119,23 @@ func (g *generator) check() error {
 		}
 	}
 	return nil
+}
+
+// holdsTolerant reports whether m, or a message it holds at any depth, has a tolerant field.
+func holdsTolerant(m *protogen.Message, seen map[*protogen.Message]bool) bool {
+	if seen[m] {
+		return false
+	}
+	if seen == nil {
+		seen = map[*protogen.Message]bool{}
+	}
+	seen[m] = true
+	for _, f := range m.Fields {
+		if fieldOpt[bool](f, wireopt.E_Tolerant) || (f.Message != nil && holdsTolerant(f.Message, seen)) {
+			return true
+		}
+	}
+	return false
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -395,6 +416,14 @@ func (w *wireGen) decodeValue(f *protogen.Field, target, indent string) {
 		if tolerant {
 			p("d.tolerate(list, ", wire, ", -1, ", fmt.Sprintf("%q", "[]"+elemType), ")")
 		}
+		return
+	}
+	if f.Message != nil && fieldOpt[bool](f, wireopt.E_Memo) {
+		p("if d.null() {")
+		p("\t", target, " = nil")
+		p("} else {")
+		p("\t", target, " = memoized(d, ", target, ", decode", f.Message.GoIdent.GoName, ")")
+		p("}")
 		return
 	}
 	if f.Message != nil {
