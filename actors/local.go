@@ -281,21 +281,23 @@ func (d *LocalDirectory) Close(ctx context.Context) error {
 	return err
 }
 
-// pooledDispatcher runs the owners' mailboxes on reused goroutines: protoactor's default
+// pooledDispatcher runs the owners' mailboxes on a few reused goroutines: protoactor's default
 // dispatcher starts a goroutine each time a mailbox goes from idle to busy, which with many
-// active owners is about one goroutine per event (and a fresh stack to grow).
+// active owners is about one goroutine per event (and a fresh stack to grow). Mailboxes that
+// turn busy queue for the pool's goroutines, which a blocked handler cannot hold up for long
+// (gopool's stall guard; the owner also hands a blocked handler's mailbox off, see handOff).
 type pooledDispatcher struct{ pool *gopool.Pool[func()] }
 
-// mailboxThroughput is how many messages a mailbox handles before it yields its goroutine
-// (protoactor's default).
+// mailboxThroughput is how many messages a mailbox handles before it yields its goroutine to the
+// next busy mailbox (protoactor's default).
 const mailboxThroughput = 300
 
-// maxParkedMailboxes bounds the goroutines parked for the mailboxes: enough for thousands of
-// owners turning busy at once, a few MB of stacks at most.
-const maxParkedMailboxes = 1024
+// mailboxWorkers is how many goroutines run mailboxes while they make progress: a couple per
+// core, so that one whose handler waits a little leaves the core to another.
+func mailboxWorkers() int { return max(2*runtime.GOMAXPROCS(0), 4) }
 
 func newPooledDispatcher() *pooledDispatcher {
-	return &pooledDispatcher{pool: gopool.New(maxParkedMailboxes, func(fn func()) { fn() })}
+	return &pooledDispatcher{pool: gopool.New(mailboxWorkers(), gopool.DefaultStallAfter, func(fn func()) { fn() })}
 }
 
 func (d *pooledDispatcher) Schedule(fn func()) { d.pool.Go(fn) }

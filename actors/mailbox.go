@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -115,8 +114,19 @@ func (m *ownerMailbox) process() { m.processAs(m.runID.Load()) }
 // off meanwhile.
 func (m *ownerMailbox) processAs(id uint64) {
 	for {
-		if !m.run(id) {
+		runner, yielded := m.run(id)
+		if !runner {
 			return // handed off: the new runner owns the status
+		}
+		if yielded {
+			// Throughput messages in a row: the mailbox goes to the back of the dispatcher's
+			// queue (still running), so that the other busy owners get their turn.
+			m.dispatcher.Schedule(func() {
+				if m.runID.Load() == id {
+					m.processAs(id)
+				}
+			})
+			return
 		}
 		m.status.Store(mailboxIdle)
 		// Messages posted after the loop saw the queues empty but before the status was idle
@@ -144,21 +154,21 @@ func (m *ownerMailbox) handOff(first func(id uint64)) {
 	})
 }
 
-// run handles messages until the mailbox is empty or suspended (true), or until it was handed
-// off to another runner (false).
-func (m *ownerMailbox) run(id uint64) (runner bool) {
+// run handles messages until the mailbox is empty or suspended (runner), until it handled
+// Throughput messages (runner and yielded), or until it was handed off to another runner (not
+// runner).
+func (m *ownerMailbox) run(id uint64) (runner, yielded bool) {
 	var msg any
 	defer func() {
 		if r := recover(); r != nil {
 			// As protoactor's mailbox: the supervisor decides, and the mailbox goes on.
 			m.invoker.EscalateFailure(r, msg)
-			runner = m.runID.Load() == id
+			runner, yielded = m.runID.Load() == id, false
 		}
 	}()
 	for i, t := 0, m.dispatcher.Throughput(); ; i++ {
-		if i > t {
-			i = 0
-			runtime.Gosched()
+		if i == t {
+			return true, true
 		}
 		if m.sysN.Load() > 0 {
 			m.mu.Lock()
@@ -174,12 +184,12 @@ func (m *ownerMailbox) run(id uint64) (runner bool) {
 				m.invoker.InvokeSystemMessage(msg)
 			}
 			if m.runID.Load() != id {
-				return false
+				return false, false
 			}
 			continue
 		}
 		if m.suspended.Load() || m.userN.Load() == 0 {
-			return true
+			return true, false
 		}
 		m.mu.Lock()
 		msg = m.user.pop()
@@ -192,7 +202,7 @@ func (m *ownerMailbox) run(id uint64) (runner bool) {
 			m.owner.handle(msg, id)
 		}
 		if m.runID.Load() != id {
-			return false
+			return false, false
 		}
 	}
 }

@@ -11,15 +11,13 @@ import (
 func TestReusesParkedGoroutines(t *testing.T) {
 	var wg sync.WaitGroup
 	var ran atomic.Int64
-	p := New(4, func(int) { ran.Add(1); wg.Done() })
+	p := New(4, 0, func(int) { ran.Add(1); wg.Done() })
 	before := runtime.NumGoroutine()
 	for i := 0; i < 1000; i++ {
 		wg.Add(1)
 		p.Go(i)
 		wg.Wait() // one at a time: one goroutine serves them all…
-		for len(p.idle) == 0 {
-			runtime.Gosched() // …once it has parked again after its job
-		}
+		waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.idle == p.alive }) // …once it waits again
 	}
 	if ran.Load() != 1000 {
 		t.Fatalf("ran %d jobs", ran.Load())
@@ -31,10 +29,50 @@ func TestReusesParkedGoroutines(t *testing.T) {
 	waitGoroutines(t, before)
 }
 
+// TestBurstQueuesForTheWorkers: jobs that finish quickly run on the pool's workers, however many
+// come at once; with one worker, in the order given.
+func TestBurstQueuesForTheWorkers(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		burst(t, workers)
+	}
+}
+
+func burst(t *testing.T, workers int) {
+	const jobs = 20_000
+	var running, most atomic.Int64
+	var order []int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	p := New(workers, time.Hour, func(i int) { // no stall: the guard never adds goroutines
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		mu.Lock()
+		order = append(order, i)
+		mu.Unlock()
+		running.Add(-1)
+		wg.Done()
+	})
+	defer p.Stop()
+	wg.Add(jobs)
+	for i := range jobs {
+		p.Go(i)
+	}
+	wg.Wait()
+	if m := most.Load(); m > int64(workers) {
+		t.Errorf("%d jobs ran at once on %d workers", m, workers)
+	}
+	for pos, i := range order {
+		if workers == 1 && i != pos {
+			t.Fatalf("job %d ran at place %d", i, pos)
+		}
+	}
+}
+
 func TestBlockedJobsDoNotHoldOthersUp(t *testing.T) {
 	release := make(chan struct{})
 	done := make(chan int, 100)
-	p := New(2, func(i int) {
+	p := New(2, time.Millisecond, func(i int) {
 		if i < 50 {
 			<-release
 		}
@@ -55,6 +93,8 @@ func TestBlockedJobsDoNotHoldOthersUp(t *testing.T) {
 	for range 50 {
 		<-done
 	}
+	// The goroutines added for the stall end once the queue is empty: the workers remain.
+	waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.alive <= 2 })
 	before := runtime.NumGoroutine()
 	p.Stop()
 	if runtime.NumGoroutine() > before {
@@ -63,7 +103,7 @@ func TestBlockedJobsDoNotHoldOthersUp(t *testing.T) {
 }
 
 func TestGoAfterStopStillRuns(t *testing.T) {
-	p := New(1, func(ch chan struct{}) { close(ch) })
+	p := New(1, 0, func(ch chan struct{}) { close(ch) })
 	p.Stop()
 	ch := make(chan struct{})
 	p.Go(ch)
@@ -74,13 +114,18 @@ func TestGoAfterStopStillRuns(t *testing.T) {
 	}
 }
 
-func waitGoroutines(t *testing.T, want int) {
+func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > want {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines, want %d", runtime.NumGoroutine(), want)
+			t.Fatal("condition not met in 5 s")
 		}
-		time.Sleep(time.Millisecond)
+		runtime.Gosched()
 	}
+}
+
+func waitGoroutines(t *testing.T, want int) {
+	t.Helper()
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= want })
 }
