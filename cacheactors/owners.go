@@ -160,7 +160,8 @@ type ownerBase struct {
 	// kind is the owner this is the base of (its hooks and patches).
 	kind ownerKind
 	// writing is the context of the cache writes in progress: the event being processed, or the
-	// seed or patch being applied.
+	// seed or patch being applied. Its Event is cleared once processed: a quiet owner would
+	// otherwise keep its last event alive, and with it a page of the stream's garbage.
 	writing CacheContext
 }
 
@@ -222,6 +223,7 @@ func (o *ownerBase) finish(processed bool) {
 		for _, p := range d.Local {
 			o.kind.patch(unwrapPatch(p))
 		}
+		o.writing.Event = nil
 	}
 }
 

@@ -167,6 +167,7 @@ func (o *ownerBase) Process(ev stoatpb.Event) {
 	if s := &specs[ev.EventType()]; s.process != nil && s.owner == o.key.Kind {
 		o.writing = EventCacheContext(ev)
 		s.process(o.kind, ev)
+		o.writing.Event = nil // done: the owner must not keep the event (nor its strings) alive
 	}
 }
 
