@@ -325,7 +325,11 @@ const mdLegend = `## How each figure is measured
   stream), and each bot in turn: ermine (` + "`bench/ermbot`" + `, written as the README shows, default
   Config), stoat.js 7.3.4 (` + "`bench/stoatjs/bench.mjs`" + `, counting ` + "`messageCreate`" + `) and the quick Go
   bot (` + "`bench/baseline`" + `: coder/websocket, encoding/json into maps, one mutex-guarded map cache).
-  They share the machine's cores.
+  They share the machine's cores. The frame server does not compress (no permessage-deflate), as
+  Stoat's Bonfire does not (async-tungstenite without its deflate feature). A server that
+  negotiates permessage-deflate makes stoat.js about 4× slower (≈ 4.5–5k/s here, every frame
+  inflated through an async zlib call by Node's WebSocket), which reproduces the ≈ 4.8k/s anchor
+  in ARCHITECTURE.md (most likely measured that way); uncompressed, stoat.js runs ≈ 15–21k/s.
 - **events/s**: MessageCreate handler calls counted in the bot, from its first handler (or Ready)
   to its last handler's end; the bot stops at the expected count (computed from the stream's
   definition). stoat.js consumes a shorter prefix of the same stream.
@@ -338,7 +342,10 @@ const mdLegend = `## How each figure is measured
 - **memory**: RSS and live heap after GC once the last handler ran and the cache is up to date,
   minus the same figures for the same world without the added messages, members or users, over
   the difference in cached entries (ermine keeps 1,000 messages per channel by default; the
-  message scenario stays under it).
+  message scenarios stay under it). Messages go to 1,000 channels: 100 per channel is a young
+  cache, where what a process pays per channel (memory the Go collector cannot return from pages
+  that held the stream's garbage beside a channel's long-lived state) weighs on each message;
+  900 per channel is a cache near its bound.
 - **ratios**: how many times better ermine is (faster, or lower latency or memory); below 1× is
   worse. **of floor**: ermine's share of the floor (end to end: the server writing to a client
   that only skips frames; replay: json.Valid, or a msgpack decoder's Skip).
