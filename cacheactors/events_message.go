@@ -82,7 +82,7 @@ var messageDelete = on[*channelOwner, *stoatpb.MessageDeleteEvent]{
 	before: func(o *channelOwner, e *stoatpb.MessageDeleteEvent) { e.Message = o.find(e.MessageId) },
 	process: func(o *channelOwner, e *stoatpb.MessageDeleteEvent) {
 		if e.Message != nil {
-			o.setWindow(o.window.without(map[string]bool{e.MessageId: true}))
+			o.setWindow(o.window.without(e.MessageId))
 		}
 		o.pruneMentions(func(id string) bool { return id == e.MessageId })
 	},
@@ -105,7 +105,7 @@ var messageDeleteBulk = on[*channelOwner, *stoatpb.MessageDeleteBulkEvent]{
 			ids[id] = true
 		}
 		if len(e.Messages) > 0 {
-			o.setWindow(o.window.without(ids))
+			o.setWindow(o.window.without(e.MessageIds...))
 		}
 		o.pruneMentions(func(id string) bool { return ids[id] })
 	},

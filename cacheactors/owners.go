@@ -511,7 +511,7 @@ func (o *channelOwner) putMessage(m *stoatpb.Message) {
 	}
 	if k := o.deps.keep.messages; k != nil && !k(o.writing, m) {
 		if o.window != nil {
-			w := o.window.filter(func(c *cmsg) bool { return c.id() != m.GetId() })
+			w := o.window.without(m.GetId())
 			if w == o.window {
 				n := *w // a new header, to carry a new last_message_id (see setWindow)
 				w = &n

@@ -183,27 +183,29 @@ func copySlots(slots []atomic.Pointer[cmsg], extra int) []atomic.Pointer[cmsg] {
 	return cp
 }
 
-// filter returns a window of the messages keep accepts (a copy), or w itself if it keeps all.
-func (w *window) filter(keep func(*cmsg) bool) *window {
+// without returns a window without the messages with these ids (a copy), or w itself if it
+// holds none of them. Each id is looked up (a binary search), so that a delete costs no string
+// per cached message.
+func (w *window) without(ids ...string) *window {
 	if w == nil {
 		return nil
 	}
-	all := w.all()
-	kept := all[:0:0]
-	for _, c := range all {
-		if keep(c) {
-			kept = append(kept, c)
+	drop := map[int]bool{}
+	for _, id := range ids {
+		if i, ok := w.index(id); ok {
+			drop[i] = true
 		}
 	}
-	if len(kept) == len(all) {
+	if len(drop) == 0 {
 		return w
 	}
+	kept := make([]*cmsg, 0, len(w.msgs)-len(drop))
+	for i := range w.msgs {
+		if !drop[i] {
+			kept = append(kept, w.at(i))
+		}
+	}
 	return newWindow(w.channel, kept, len(kept)/4+1)
-}
-
-// without returns a window without the messages whose ids are in ids.
-func (w *window) without(ids map[string]bool) *window {
-	return w.filter(func(c *cmsg) bool { return !ids[c.id()] })
 }
 
 // dropOldest returns a window without its n oldest messages.
