@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/ermine-rt/ermine/internal/fifo"
 )
 
 // ownerMailbox is an owner actor's mailbox: protoactor's default mailbox (system messages
@@ -28,8 +29,8 @@ type ownerMailbox struct {
 	dispatcher actor.Dispatcher
 
 	mu   sync.Mutex
-	user queue
-	sys  queue
+	user fifo.Queue[any]
+	sys  fifo.Queue[any]
 
 	status    atomic.Int32 // mailboxIdle or mailboxRunning
 	userN     atomic.Int32
@@ -43,30 +44,6 @@ const (
 	mailboxIdle int32 = iota
 	mailboxRunning
 )
-
-// queue is a FIFO of messages; its zero value is empty. Guarded by the mailbox's mutex.
-type queue struct {
-	items []any
-	head  int
-}
-
-func (q *queue) push(m any) { q.items = append(q.items, m) }
-
-func (q *queue) pop() any {
-	if q.head == len(q.items) {
-		return nil
-	}
-	m := q.items[q.head]
-	q.items[q.head] = nil
-	q.head++
-	if q.head == len(q.items) {
-		q.items, q.head = q.items[:0], 0
-		if cap(q.items) > 4096 {
-			q.items = nil // a burst is over: do not keep its memory
-		}
-	}
-	return m
-}
 
 func newOwnerMailbox(o *ownerActor) actor.MailboxProducer {
 	return func() actor.Mailbox {
@@ -83,9 +60,9 @@ func (m *ownerMailbox) PostSystemMessage(msg any) { m.post(&m.sys, &m.sysN, msg)
 
 // post queues msg (counted after it is in the queue, so that a count never runs ahead of it)
 // and makes sure a runner will see it.
-func (m *ownerMailbox) post(q *queue, n *atomic.Int32, msg any) {
+func (m *ownerMailbox) post(q *fifo.Queue[any], n *atomic.Int32, msg any) {
 	m.mu.Lock()
-	q.push(msg)
+	q.Push(msg)
 	m.mu.Unlock()
 	n.Add(1)
 	m.schedule()
@@ -172,7 +149,7 @@ func (m *ownerMailbox) run(id uint64) (runner, yielded bool) {
 		}
 		if m.sysN.Load() > 0 {
 			m.mu.Lock()
-			msg = m.sys.pop()
+			msg, _ = m.sys.Pop()
 			m.mu.Unlock()
 			m.sysN.Add(-1)
 			switch msg.(type) {
@@ -192,7 +169,7 @@ func (m *ownerMailbox) run(id uint64) (runner, yielded bool) {
 			return true, false
 		}
 		m.mu.Lock()
-		msg = m.user.pop()
+		msg, _ = m.user.Pop()
 		m.mu.Unlock()
 		m.userN.Add(-1)
 		switch msg.(type) {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ermine-rt/ermine/internal/fifo"
 )
 
 // DefaultStallAfter is how long queued jobs wait, with no job finishing, before the pool adds
@@ -30,8 +32,7 @@ type Pool[T any] struct {
 
 	mu      sync.Mutex
 	wake    sync.Cond // signalled (under mu) for each job an idle goroutine should take
-	queue   []T
-	head    int
+	queue   fifo.Queue[T]
 	alive   int // the pool's goroutines
 	idle    int // goroutines waiting on wake and not yet signalled
 	stopped bool
@@ -59,7 +60,7 @@ func (p *Pool[T]) Go(job T) {
 		go p.run(job)
 		return
 	}
-	p.queue = append(p.queue, job)
+	p.queue.Push(job)
 	switch {
 	case p.idle > 0:
 		p.idle--
@@ -78,7 +79,7 @@ func (p *Pool[T]) Go(job T) {
 func (p *Pool[T]) loop() {
 	p.mu.Lock()
 	for {
-		for p.head == len(p.queue) {
+		for p.queue.Len() == 0 {
 			if p.stopped || p.alive > p.workers {
 				p.alive--
 				p.mu.Unlock()
@@ -87,27 +88,12 @@ func (p *Pool[T]) loop() {
 			p.idle++
 			p.wake.Wait() // whoever wakes us took us off idle
 		}
-		job := p.pop()
+		job, _ := p.queue.Pop()
 		p.mu.Unlock()
 		p.run(job)
 		p.finished.Add(1)
 		p.mu.Lock()
 	}
-}
-
-// pop takes the oldest queued job (mu held, queue not empty).
-func (p *Pool[T]) pop() T {
-	var zero T
-	job := p.queue[p.head]
-	p.queue[p.head] = zero
-	p.head++
-	if p.head == len(p.queue) {
-		p.queue, p.head = p.queue[:0], 0
-		if cap(p.queue) > 4096 {
-			p.queue = nil // a burst is over: do not keep its memory
-		}
-	}
-	return job
 }
 
 // armGuard starts the stall guard's timer unless it runs (mu held).
@@ -129,7 +115,7 @@ func (p *Pool[T]) checkStall() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.armed = false
-	waiting := len(p.queue) - p.head
+	waiting := p.queue.Len()
 	if p.stopped || waiting == 0 {
 		return
 	}

@@ -16,7 +16,7 @@ func TestReusesParkedGoroutines(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		wg.Add(1)
 		p.Go(i)
-		wg.Wait() // one at a time: one goroutine serves them all…
+		wg.Wait()                                                                              // one at a time: one goroutine serves them all…
 		waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.idle == p.alive }) // …once it waits again
 	}
 	if ran.Load() != 1000 {
