@@ -286,7 +286,7 @@ func (d *LocalDirectory) Close(ctx context.Context) error {
 // active owners is about one goroutine per event (and a fresh stack to grow). Mailboxes that
 // turn busy queue for the pool's goroutines, which a blocked handler cannot hold up for long
 // (gopool's stall guard; the owner also hands a blocked handler's mailbox off, see handOff).
-type pooledDispatcher struct{ pool *gopool.Pool[func()] }
+type pooledDispatcher struct{ pool *gopool.Pool[func() (left bool)] }
 
 // mailboxThroughput is how many messages a mailbox handles before it yields its goroutine to the
 // next busy mailbox (protoactor's default).
@@ -297,10 +297,10 @@ const mailboxThroughput = 300
 func mailboxWorkers() int { return max(2*runtime.GOMAXPROCS(0), 4) }
 
 func newPooledDispatcher() *pooledDispatcher {
-	return &pooledDispatcher{pool: gopool.New(mailboxWorkers(), gopool.DefaultStallAfter, func(fn func()) { fn() })}
+	return &pooledDispatcher{pool: gopool.New(mailboxWorkers(), gopool.DefaultStallAfter, func(job func() bool) bool { return job() })}
 }
 
-func (d *pooledDispatcher) Schedule(fn func()) { d.pool.Go(fn) }
+func (d *pooledDispatcher) Schedule(fn func()) { d.pool.Go(func() bool { fn(); return false }) }
 
 func (d *pooledDispatcher) Throughput() int { return mailboxThroughput }
 

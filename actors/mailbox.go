@@ -81,38 +81,44 @@ func (m *ownerMailbox) UserMessageCount() int { return int(m.userN.Load()) }
 
 func (m *ownerMailbox) schedule() {
 	if m.status.CompareAndSwap(mailboxIdle, mailboxRunning) {
-		m.dispatcher.Schedule(m.process)
+		m.scheduleJob(m.process)
 	}
 }
 
-func (m *ownerMailbox) process() { m.processAs(m.runID.Load()) }
+// scheduleJob runs job on the dispatcher; job reports whether its goroutine was handed off
+// (see handOff), which the owners' pool needs to know (pooledDispatcher).
+func (m *ownerMailbox) scheduleJob(job func() (handedOff bool)) {
+	if d, ok := m.dispatcher.(*pooledDispatcher); ok {
+		d.pool.Go(job)
+		return
+	}
+	m.dispatcher.Schedule(func() { job() })
+}
+
+func (m *ownerMailbox) process() bool { return m.processAs(m.runID.Load()) }
 
 // processAs runs the mailbox as runner id until it is empty (or suspended), unless it is handed
-// off meanwhile.
-func (m *ownerMailbox) processAs(id uint64) {
+// off meanwhile (handedOff).
+func (m *ownerMailbox) processAs(id uint64) (handedOff bool) {
 	for {
 		runner, yielded := m.run(id)
 		if !runner {
-			return // handed off: the new runner owns the status
+			return true // the new runner owns the status
 		}
 		if yielded {
 			// Throughput messages in a row: the mailbox goes to the back of the dispatcher's
 			// queue (still running), so that the other busy owners get their turn.
-			m.dispatcher.Schedule(func() {
-				if m.runID.Load() == id {
-					m.processAs(id)
-				}
-			})
-			return
+			m.scheduleJob(func() bool { return m.runID.Load() == id && m.processAs(id) })
+			return false
 		}
 		m.status.Store(mailboxIdle)
 		// Messages posted after the loop saw the queues empty but before the status was idle
 		// did not schedule: look again.
 		if m.sysN.Load() == 0 && (m.suspended.Load() || m.userN.Load() == 0) {
-			return
+			return false
 		}
 		if !m.status.CompareAndSwap(mailboxIdle, mailboxRunning) {
-			return // another post scheduled a runner
+			return false // another post scheduled a runner
 		}
 	}
 }
@@ -121,13 +127,21 @@ func (m *ownerMailbox) processAs(id uint64) {
 // (called by the runner itself, or by a timer while the runner is blocked): the new runner calls
 // first — the rest of that message — then goes on with the next messages. It reports the new
 // runner's id to first, so that first can tell whether it was handed off in turn.
+//
+// The goroutine in the message stays there (its handler blocks, or has detached): on the owners'
+// pool it leaves the count of workers at once, so that the new runner, and every other owner,
+// find a worker without waiting for it.
 func (m *ownerMailbox) handOff(first func(id uint64)) {
 	id := m.runID.Add(1)
-	m.dispatcher.Schedule(func() {
+	if d, ok := m.dispatcher.(*pooledDispatcher); ok {
+		d.pool.Leave()
+	}
+	m.scheduleJob(func() bool {
 		first(id)
-		if m.runID.Load() == id {
-			m.processAs(id)
+		if m.runID.Load() != id {
+			return true // handed off again, in first
 		}
+		return m.processAs(id)
 	})
 }
 

@@ -4,15 +4,16 @@
 // faster on thousands of goroutines than on as many as there are cores: they queue, in order,
 // for a fixed set of parked goroutines.
 //
-// A job that blocks must not hold the queue up: when jobs wait StallAfter while no job finishes
-// (every goroutine may be blocked), the pool starts more goroutines — as many as it has, up to
-// one per waiting job — and again after each further StallAfter. Those extra goroutines end once
-// the queue is empty.
+// A job that blocks must not hold the queue up. A job that knows it will (an owner's handler that
+// detaches) calls Leave: its goroutine stops counting as a worker at once, and ends or rejoins
+// when the job returns. For a job that blocks unannounced, a stall guard: when jobs wait
+// StallAfter while no job finishes (every goroutine may be blocked), the pool starts more
+// goroutines — as many as it has, up to one per waiting job — and again after each further
+// StallAfter. Those extra goroutines end once the queue is empty.
 package gopool
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ermine-rt/ermine/internal/fifo"
@@ -24,75 +25,109 @@ const DefaultStallAfter = time.Millisecond
 
 // Pool runs func(T) jobs. The zero value is not usable; see New.
 type Pool[T any] struct {
-	run        func(T)
+	run        func(T) (left bool)
 	workers    int
 	stallAfter time.Duration
 
-	finished atomic.Uint64 // jobs finished, the progress the stall guard looks for
-
-	mu      sync.Mutex
-	wake    sync.Cond // signalled (under mu) for each job an idle goroutine should take
-	queue   fifo.Queue[T]
-	alive   int // the pool's goroutines
-	idle    int // goroutines waiting on wake and not yet signalled
-	stopped bool
-	guard   *time.Timer
-	armed   bool
-	mark    uint64 // finished when the guard was armed
+	mu       sync.Mutex
+	finished uint64        // jobs finished, the progress the stall guard looks for
+	queue    fifo.Queue[T] // jobs waiting for a goroutine: never while one is parked
+	parked   []*worker[T]  // goroutines waiting for a job, the last parked first
+	alive    int           // the pool's goroutines, parked or running a job
+	stopped  bool
+	guard    *time.Timer
+	armed    bool
+	mark     uint64 // finished when the guard was armed
 }
 
+// A worker is a pool goroutine; a parked one waits on jobs (buffered: one job handed over).
+type worker[T any] struct{ jobs chan T }
+
 // New returns a pool that runs run(job) for each job given to Go on at most workers goroutines
-// while jobs finish, and more when they stall (see the package doc).
-func New[T any](workers int, stallAfter time.Duration, run func(T)) *Pool[T] {
+// while jobs finish, and more when they stall (see the package doc). run reports whether the job
+// called Leave.
+func New[T any](workers int, stallAfter time.Duration, run func(T) (left bool)) *Pool[T] {
 	if stallAfter <= 0 {
 		stallAfter = DefaultStallAfter
 	}
-	p := &Pool[T]{run: run, workers: max(workers, 1), stallAfter: stallAfter}
-	p.wake.L = &p.mu
-	return p
+	return &Pool[T]{run: run, workers: max(workers, 1), stallAfter: stallAfter}
 }
 
-// Go queues job to run on one of the pool's goroutines. It never blocks.
+// Go runs job on a parked goroutine, or queues it for the next free one. It never blocks.
 func (p *Pool[T]) Go(job T) {
 	p.mu.Lock()
 	if p.stopped {
 		p.mu.Unlock()
-		go p.run(job)
+		go func() { p.run(job) }()
+		return
+	}
+	if n := len(p.parked); n > 0 {
+		w := p.parked[n-1]
+		p.parked = p.parked[:n-1]
+		p.mu.Unlock()
+		w.jobs <- job // buffered, and only the one who unparked w sends: never blocks
 		return
 	}
 	p.queue.Push(job)
-	switch {
-	case p.idle > 0:
-		p.idle--
-		p.wake.Signal()
-	case p.alive < p.workers:
-		p.alive++
-		go p.loop()
-	default:
+	if p.alive < p.workers {
+		p.start()
+	} else {
 		p.armGuard()
 	}
 	p.mu.Unlock()
 }
 
-// loop is a pool goroutine: it runs queued jobs, waits for more while it is one of the first
+// start starts a goroutine, which takes the queue's first job (mu held).
+func (p *Pool[T]) start() {
+	p.alive++
+	go p.loop(&worker[T]{jobs: make(chan T, 1)})
+}
+
+// loop is a pool goroutine: it runs queued jobs, parks for more while it is one of the first
 // workers, and ends otherwise.
-func (p *Pool[T]) loop() {
-	p.mu.Lock()
-	for {
-		for p.queue.Len() == 0 {
+func (p *Pool[T]) loop(w *worker[T]) {
+	var left bool
+	for ran := false; ; ran = true {
+		p.mu.Lock()
+		if ran {
+			p.finished++
+			if left {
+				// Out of the count since Leave: rejoin if the pool lacks a worker, else end.
+				if p.stopped || p.alive >= p.workers {
+					p.mu.Unlock()
+					return
+				}
+				p.alive++
+			}
+		}
+		job, ok := p.queue.Pop()
+		if !ok {
 			if p.stopped || p.alive > p.workers {
 				p.alive--
 				p.mu.Unlock()
 				return
 			}
-			p.idle++
-			p.wake.Wait() // whoever wakes us took us off idle
+			p.parked = append(p.parked, w)
+			p.mu.Unlock()
+			if job, ok = <-w.jobs; !ok {
+				return // stopped (Stop counted it out)
+			}
+		} else {
+			p.mu.Unlock()
 		}
-		job, _ := p.queue.Pop()
-		p.mu.Unlock()
-		p.run(job)
-		p.finished.Add(1)
-		p.mu.Lock()
+		left = p.run(job)
+	}
+}
+
+// Leave takes the goroutine of a running job out of the pool's count of workers, because the job
+// is about to block (or does): a queued job gets a goroutine at once. The job must then report
+// that it left (run's result). Called once per job at most, from the job or on its behalf.
+func (p *Pool[T]) Leave() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.alive--
+	if !p.stopped && p.queue.Len() > 0 && p.alive < p.workers {
+		p.start() // nobody is parked while jobs are queued
 	}
 }
 
@@ -101,7 +136,7 @@ func (p *Pool[T]) armGuard() {
 	if p.armed {
 		return
 	}
-	p.armed, p.mark = true, p.finished.Load()
+	p.armed, p.mark = true, p.finished
 	if p.guard == nil {
 		p.guard = time.AfterFunc(p.stallAfter, p.checkStall)
 	} else {
@@ -119,10 +154,9 @@ func (p *Pool[T]) checkStall() {
 	if p.stopped || waiting == 0 {
 		return
 	}
-	if p.finished.Load() == p.mark {
+	if p.finished == p.mark {
 		for range min(max(p.alive, 1), waiting) {
-			p.alive++
-			go p.loop()
+			p.start()
 		}
 	}
 	p.armGuard()
@@ -135,8 +169,11 @@ func (p *Pool[T]) Stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stopped = true
-	p.idle = 0
-	p.wake.Broadcast()
+	for _, w := range p.parked {
+		close(w.jobs)
+		p.alive--
+	}
+	p.parked = nil
 	if p.guard != nil {
 		p.guard.Stop()
 	}

@@ -11,13 +11,13 @@ import (
 func TestReusesParkedGoroutines(t *testing.T) {
 	var wg sync.WaitGroup
 	var ran atomic.Int64
-	p := New(4, 0, func(int) { ran.Add(1); wg.Done() })
+	p := New(4, 0, func(int) bool { ran.Add(1); wg.Done(); return false })
 	before := runtime.NumGoroutine()
 	for i := 0; i < 1000; i++ {
 		wg.Add(1)
 		p.Go(i)
-		wg.Wait()                                                                              // one at a time: one goroutine serves them all…
-		waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.idle == p.alive }) // …once it waits again
+		wg.Wait()                                                                                     // one at a time: one goroutine serves them all…
+		waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.parked) == p.alive }) // …once it parks again
 	}
 	if ran.Load() != 1000 {
 		t.Fatalf("ran %d jobs", ran.Load())
@@ -43,7 +43,7 @@ func burst(t *testing.T, workers int) {
 	var order []int
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	p := New(workers, time.Hour, func(i int) { // no stall: the guard never adds goroutines
+	p := New(workers, time.Hour, func(i int) bool { // no stall: the guard never adds goroutines
 		n := running.Add(1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
@@ -52,6 +52,7 @@ func burst(t *testing.T, workers int) {
 		mu.Unlock()
 		running.Add(-1)
 		wg.Done()
+		return false
 	})
 	defer p.Stop()
 	wg.Add(jobs)
@@ -72,11 +73,12 @@ func burst(t *testing.T, workers int) {
 func TestBlockedJobsDoNotHoldOthersUp(t *testing.T) {
 	release := make(chan struct{})
 	done := make(chan int, 100)
-	p := New(2, time.Millisecond, func(i int) {
+	p := New(2, time.Millisecond, func(i int) bool {
 		if i < 50 {
 			<-release
 		}
 		done <- i
+		return false
 	})
 	for i := 0; i < 51; i++ {
 		p.Go(i)
@@ -102,8 +104,44 @@ func TestBlockedJobsDoNotHoldOthersUp(t *testing.T) {
 	}
 }
 
+// TestLeaveFreesTheWorker: a job that leaves before it blocks lets the next job run at once (no
+// stall guard here), and its goroutine ends when it returns if the pool has its workers.
+func TestLeaveFreesTheWorker(t *testing.T) {
+	release := make(chan struct{})
+	done := make(chan int, 10)
+	var p *Pool[int]
+	p = New(1, time.Hour, func(i int) bool {
+		if i == 0 {
+			p.Leave()
+			<-release
+			done <- i
+			return true
+		}
+		done <- i
+		return false
+	})
+	before := runtime.NumGoroutine()
+	p.Go(0)
+	p.Go(1)
+	select {
+	case i := <-done:
+		if i != 1 {
+			t.Fatalf("job %d finished first", i)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job after one that left waited")
+	}
+	close(release)
+	<-done
+	waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.alive == 1 && len(p.parked) == 1 })
+	if n := runtime.NumGoroutine() - before; n > 1 {
+		t.Errorf("%d goroutines after the job that left returned, want the 1 worker", n)
+	}
+	p.Stop()
+}
+
 func TestGoAfterStopStillRuns(t *testing.T) {
-	p := New(1, 0, func(ch chan struct{}) { close(ch) })
+	p := New(1, 0, func(ch chan struct{}) bool { close(ch); return false })
 	p.Stop()
 	ch := make(chan struct{})
 	p.Go(ch)
