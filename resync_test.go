@@ -107,6 +107,33 @@ func TestResyncChannel(t *testing.T) {
 	}
 }
 
+// TestResyncKeepsLastMessageNewest: a channel and its messages are two requests, so a rebuild can
+// fetch a message newer than the channel's last_message_id; the cached channel's is then the
+// newest message's (Stoat never lowers it).
+func TestResyncKeepsLastMessageNewest(t *testing.T) {
+	srv := stoattest.NewServer(t)
+	f, bot, _, _ := startLoggedBot(t, srv, bonfire.JSON)
+	ch := srv.World().Servers[0].Channels[0]
+	newest := srv.NewID()
+	if err := srv.Update(func(w *stoattest.World) {
+		w.Messages[ch] = append(w.Messages[ch], &stoatpb.Message{Id: newest, Channel: ch, Author: w.Self.Id, Content: "sent between the requests"})
+		for _, c := range w.Channels {
+			if c.Id == ch && c.LastMessageId >= newest {
+				t.Fatalf("the world's channel already has last_message_id %s", c.LastMessageId)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bot.Resync(context.Background(), ch); err != nil {
+		t.Fatal(err)
+	}
+	drainWithin(t, f)
+	if last := bot.Cache().Channel(ch).GetLastMessageId(); last != newest {
+		t.Errorf("last_message_id %q after the rebuild, want the newest message's %s", last, newest)
+	}
+}
+
 // TestResyncServerAndGone: a server rebuilt from the API gets every member, its new name and
 // emojis; a channel the API no longer has is dropped; an id not cached is an error.
 func TestResyncServerAndGone(t *testing.T) {

@@ -165,16 +165,23 @@ var (
 	}.spec()
 )
 
+// tracksLastMessage reports whether c's type has a last_message_id (Stoat's text channels,
+// DMs and groups).
+func tracksLastMessage(c *stoatpb.Channel) bool {
+	switch c.GetChannelType() {
+	case stoatpb.ChannelType_CHANNEL_TYPE_DIRECT_MESSAGE, stoatpb.ChannelType_CHANNEL_TYPE_GROUP, stoatpb.ChannelType_CHANNEL_TYPE_TEXT_CHANNEL:
+		return true
+	}
+	return false
+}
+
 // messageCreated caches a new message and applies what the server does not announce: the
 // channel's last_message_id, a DM becoming active, a group's new owner (the only signal is the
 // system message), and your unread mentions.
 func (o *channelOwner) messageCreated(m *stoatpb.Message) {
 	c := o.channel
-	if c != nil && m.GetId() > max(c.LastMessageId, o.lastID) {
-		switch c.ChannelType {
-		case stoatpb.ChannelType_CHANNEL_TYPE_DIRECT_MESSAGE, stoatpb.ChannelType_CHANNEL_TYPE_GROUP, stoatpb.ChannelType_CHANNEL_TYPE_TEXT_CHANNEL:
-			o.lastID = m.GetId() // published with the window putMessage publishes
-		}
+	if c != nil && m.GetId() > max(c.LastMessageId, o.lastID) && tracksLastMessage(c) {
+		o.lastID = m.GetId() // published with the window putMessage publishes
 	}
 	o.putMessage(m)
 	if c != nil {

@@ -110,4 +110,14 @@ func (o *channelOwner) rebuild(r *ownerpb.ChannelRebuild) {
 	for _, m := range r.GetMessages() {
 		o.putMessage(m)
 	}
+	// The channel and its messages are two requests: a message sent between them is newer than
+	// the fetched channel's last_message_id, which Stoat never lowers. Without this the channel
+	// would keep the older id until its next message (seen after a node died in cluster mode).
+	if msgs := r.GetMessages(); len(msgs) > 0 && o.channel != nil {
+		if id := msgs[len(msgs)-1].GetId(); id > max(o.channel.LastMessageId, o.lastID) && tracksLastMessage(o.channel) {
+			n := o.edit()
+			n.LastMessageId = id
+			o.setChannel(n)
+		}
+	}
 }

@@ -144,7 +144,7 @@ func startNodes(t testing.TB, bin string, srv *stoattest.Server, count int, etcd
 				n.cmd.Process.Kill()
 				<-done
 			}
-			if dir := os.Getenv("ERMINE_CLUSTER_LOGS"); dir != "" {
+			if dir := clusterLogDir(t); dir != "" {
 				os.WriteFile(filepath.Join(dir, n.name+".log"), []byte(n.logs()), 0o644)
 			}
 			if t.Failed() {
@@ -255,6 +255,21 @@ func waitConnected(t testing.TB, nodes []*node) *node {
 }
 
 // waitFor polls cond every 100 ms until it holds or d passes.
+// clusterLogDir is where a test keeps its nodes' logs and cache documents when
+// ERMINE_CLUSTER_LOGS names a directory (a subdirectory per test), or "".
+func clusterLogDir(t testing.TB) string {
+	dir := os.Getenv("ERMINE_CLUSTER_LOGS")
+	if dir == "" {
+		return ""
+	}
+	dir = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("ERMINE_CLUSTER_LOGS: %v", err)
+		return ""
+	}
+	return dir
+}
+
 func waitFor(t testing.TB, d time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -436,7 +451,7 @@ func runClusterKill(t *testing.T, bin, victim, etcd string) {
 		}
 	}
 	var got string
-	if dir := os.Getenv("ERMINE_CLUSTER_LOGS"); dir != "" {
+	if dir := clusterLogDir(t); dir != "" {
 		defer func() {
 			os.WriteFile(filepath.Join(dir, "got.json"), []byte(got), 0o644)
 			os.WriteFile(filepath.Join(dir, "want.json"), []byte(want), 0o644)
