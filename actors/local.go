@@ -286,7 +286,9 @@ func (d *LocalDirectory) Close(ctx context.Context) error {
 // active owners is about one goroutine per event (and a fresh stack to grow). Mailboxes that
 // turn busy queue for the pool's goroutines, which a blocked handler cannot hold up for long
 // (gopool's stall guard; the owner also hands a blocked handler's mailbox off, see handOff).
-type pooledDispatcher struct{ pool *gopool.Pool[func() (left bool)] }
+type pooledDispatcher struct {
+	pool *gopool.Pool[func() (left bool)]
+}
 
 // mailboxThroughput is how many messages a mailbox handles before it yields its goroutine to the
 // next busy mailbox (protoactor's default).
