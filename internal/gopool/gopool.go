@@ -33,6 +33,7 @@ type Pool[T any] struct {
 	finished uint64        // jobs finished, the progress the stall guard looks for
 	queue    fifo.Queue[T] // jobs waiting for a goroutine: never while one is parked
 	parked   []*worker[T]  // goroutines waiting for a job, the last parked first
+	spares   []*worker[T]  // goroutines that left (Leave), parked to serve instead of new ones
 	alive    int           // the pool's goroutines, parked or running a job
 	stopped  bool
 	guard    *time.Timer
@@ -77,9 +78,21 @@ func (p *Pool[T]) Go(job T) {
 	p.mu.Unlock()
 }
 
-// start starts a goroutine, which takes the queue's first job (mu held).
+// maxSpares bounds the goroutines kept parked after they left: a handler that detaches leaves
+// its goroutine with each event, and restarting one per event would cost a fresh stack each.
+const maxSpares = 1024
+
+// start adds a worker for the queue's first job (mu held, queue not empty): a spare goroutine
+// if one is parked, else a new one.
 func (p *Pool[T]) start() {
 	p.alive++
+	if n := len(p.spares); n > 0 {
+		w := p.spares[n-1]
+		p.spares = p.spares[:n-1]
+		job, _ := p.queue.Pop()
+		w.jobs <- job // buffered, and only the one who took w sends: never blocks
+		return
+	}
 	go p.loop(&worker[T]{jobs: make(chan T, 1)})
 }
 
@@ -92,12 +105,23 @@ func (p *Pool[T]) loop(w *worker[T]) {
 		if ran {
 			p.finished++
 			if left {
-				// Out of the count since Leave: rejoin if the pool lacks a worker, else end.
-				if p.stopped || p.alive >= p.workers {
+				// Out of the count since Leave: rejoin if the pool lacks a worker, else wait
+				// as a spare (or end).
+				switch {
+				case !p.stopped && p.alive < p.workers:
+					p.alive++
+				case !p.stopped && len(p.spares) < maxSpares:
+					p.spares = append(p.spares, w)
+					p.mu.Unlock()
+					if job, ok := <-w.jobs; ok { // start counted it in again
+						left = p.run(job)
+						continue
+					}
+					return
+				default:
 					p.mu.Unlock()
 					return
 				}
-				p.alive++
 			}
 		}
 		job, ok := p.queue.Pop()
@@ -173,7 +197,10 @@ func (p *Pool[T]) Stop() {
 		close(w.jobs)
 		p.alive--
 	}
-	p.parked = nil
+	for _, w := range p.spares {
+		close(w.jobs)
+	}
+	p.parked, p.spares = nil, nil
 	if p.guard != nil {
 		p.guard.Stop()
 	}

@@ -105,13 +105,14 @@ func TestBlockedJobsDoNotHoldOthersUp(t *testing.T) {
 }
 
 // TestLeaveFreesTheWorker: a job that leaves before it blocks lets the next job run at once (no
-// stall guard here), and its goroutine ends when it returns if the pool has its workers.
+// stall guard here); its goroutine then waits as a spare, which serves the next job that needs a
+// goroutine instead of a new one.
 func TestLeaveFreesTheWorker(t *testing.T) {
-	release := make(chan struct{})
 	done := make(chan int, 10)
+	releases := map[int]chan struct{}{0: make(chan struct{}), 2: make(chan struct{})}
 	var p *Pool[int]
 	p = New(1, time.Hour, func(i int) bool {
-		if i == 0 {
+		if release, ok := releases[i]; ok {
 			p.Leave()
 			<-release
 			done <- i
@@ -120,24 +121,33 @@ func TestLeaveFreesTheWorker(t *testing.T) {
 		done <- i
 		return false
 	})
+	defer p.Stop()
+	state := func() (alive, parked, spares int) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.alive, len(p.parked), len(p.spares)
+	}
 	before := runtime.NumGoroutine()
 	p.Go(0)
 	p.Go(1)
-	select {
-	case i := <-done:
-		if i != 1 {
-			t.Fatalf("job %d finished first", i)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the job after one that left waited")
+	if i := <-done; i != 1 {
+		t.Fatalf("job %d finished first", i)
 	}
-	close(release)
+	close(releases[0])
 	<-done
-	waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.alive == 1 && len(p.parked) == 1 })
-	if n := runtime.NumGoroutine() - before; n > 1 {
-		t.Errorf("%d goroutines after the job that left returned, want the 1 worker", n)
+	waitFor(t, func() bool { a, pk, sp := state(); return a == 1 && pk == 1 && sp == 1 })
+	grown := runtime.NumGoroutine() - before // the worker and the spare
+	// Again: job 2 leaves, job 3 needs a goroutine: the spare serves it.
+	p.Go(2)
+	p.Go(3)
+	if i := <-done; i != 3 {
+		t.Fatalf("job %d finished first", i)
 	}
-	p.Stop()
+	if n := runtime.NumGoroutine() - before; n > grown {
+		t.Errorf("%d goroutines, want the %d there were (the spare reused)", n, grown)
+	}
+	close(releases[2])
+	<-done
 }
 
 func TestGoAfterStopStillRuns(t *testing.T) {
