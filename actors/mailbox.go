@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/ermine-rt/ermine/internal/fifo"
+	"github.com/ermine-rt/ermine/internal/gopool"
 )
 
 // ownerMailbox is an owner actor's mailbox: protoactor's default mailbox (system messages
@@ -27,6 +28,8 @@ type ownerMailbox struct {
 	owner      *ownerActor
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
+	// pool is the owners' pool when dispatcher is a pooledDispatcher (its jobs report a hand-off).
+	pool *gopool.Pool[func() (left bool)]
 
 	mu   sync.Mutex
 	user fifo.Queue[any]
@@ -71,6 +74,9 @@ func (m *ownerMailbox) post(q *fifo.Queue[any], n *atomic.Int32, msg any) {
 // RegisterHandlers implements actor.Mailbox.
 func (m *ownerMailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
 	m.invoker, m.dispatcher = invoker, dispatcher
+	if d, ok := dispatcher.(*pooledDispatcher); ok {
+		m.pool = d.pool
+	}
 }
 
 // Start implements actor.Mailbox.
@@ -88,8 +94,8 @@ func (m *ownerMailbox) schedule() {
 // scheduleJob runs job on the dispatcher; job reports whether its goroutine was handed off
 // (see handOff), which the owners' pool needs to know (pooledDispatcher).
 func (m *ownerMailbox) scheduleJob(job func() (handedOff bool)) {
-	if d, ok := m.dispatcher.(*pooledDispatcher); ok {
-		d.pool.Go(job)
+	if m.pool != nil {
+		m.pool.Go(job)
 		return
 	}
 	m.dispatcher.Schedule(func() { job() })
@@ -133,8 +139,8 @@ func (m *ownerMailbox) processAs(id uint64) (handedOff bool) {
 // find a worker without waiting for it.
 func (m *ownerMailbox) handOff(first func(id uint64)) {
 	id := m.runID.Add(1)
-	if d, ok := m.dispatcher.(*pooledDispatcher); ok {
-		d.pool.Leave()
+	if m.pool != nil {
+		m.pool.Leave()
 	}
 	m.scheduleJob(func() bool {
 		first(id)

@@ -214,17 +214,15 @@ func (w *window) snapshot() *ownerpb.MessageWindow {
 // windowOf is the window of a snapshot, or nil.
 func windowOf(channel string, mw *ownerpb.MessageWindow) *window {
 	msgs := make([]*cmsg, len(mw.GetText()))
-	full := make(map[int]*stoatpb.Message, len(mw.GetFullAt()))
-	for j, i := range mw.GetFullAt() {
-		full[int(i)] = mw.Full[j]
-	}
+	fullAt, j := mw.GetFullAt(), 0 // ascending, as snapshot writes them
 	var records recordArena
 	for i := range msgs {
-		m := full[i]
-		if m == nil {
-			m = columnMessage(channel, mw, i)
+		if j < len(fullAt) && int(fullAt[j]) == i {
+			msgs[i] = compact(mw.Full[j], channel, true, &records, CacheUndefined)
+			j++
+			continue
 		}
-		msgs[i] = compact(m, channel, full[i] != nil, &records, CacheUndefined)
+		msgs[i] = compact(columnMessage(channel, mw, i), channel, false, &records, CacheUndefined)
 	}
 	return newWindow(channel, msgs, 0)
 }

@@ -256,15 +256,17 @@ func writeHeapProfile(path string) error {
 	}
 	// Beside it, where the process's memory goes by the runtime's own classes (what RSS holds
 	// beyond the live heap: fragmentation, metadata, stacks).
-	var text bytes.Buffer
+	var samples []metrics.Sample
 	for _, d := range metrics.All() {
-		if !strings.HasPrefix(d.Name, "/memory/classes/") {
-			continue
+		if strings.HasPrefix(d.Name, "/memory/classes/") {
+			samples = append(samples, metrics.Sample{Name: d.Name})
 		}
-		sample := []metrics.Sample{{Name: d.Name}}
-		metrics.Read(sample)
-		if sample[0].Value.Kind() == metrics.KindUint64 {
-			fmt.Fprintf(&text, "%-50s %12d\n", d.Name, sample[0].Value.Uint64())
+	}
+	metrics.Read(samples)
+	var text bytes.Buffer
+	for _, s := range samples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			fmt.Fprintf(&text, "%-50s %12d\n", s.Name, s.Value.Uint64())
 		}
 	}
 	if err := os.WriteFile(strings.TrimSuffix(path, ".heap.pprof")+".memory.txt", text.Bytes(), 0o644); err != nil {
